@@ -1,0 +1,1 @@
+"""Developer tools: the local dev stack launcher and publisher bots."""

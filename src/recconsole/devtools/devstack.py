@@ -1,0 +1,509 @@
+"""The local dev stack: LiveKit server, MinIO, Azurite and Redis on loopback.
+
+Each service is built or installed from its package registry the first time
+(LiveKit and MinIO from their Go modules, Azurite from npm, Redis from Debian)
+and cached under ``.devstack/``, so later runs start in seconds. A *profile*
+(``dev`` for the console, ``test`` for the test suite) gives each use its own
+ports and state folder so both can run side by side.
+
+    python -m recconsole.devtools.devstack up|down|status|env|build
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+LIVEKIT_MODULE: Final = "github.com/livekit/livekit-server"
+LIVEKIT_VERSION: Final = "v1.11.0"
+MINIO_MODULE: Final = "github.com/minio/minio"
+MINIO_VERSION: Final = "v0.0.0-20260212201848-7aac2a2c5b7c"
+AZURITE_VERSION: Final = "3.35.0"
+
+API_KEY: Final = "devkey"
+API_SECRET: Final = "secret"
+MINIO_USER: Final = "minioadmin"
+MINIO_PASSWORD: Final = "minioadmin"
+S3_BUCKET: Final = "openvidu"
+# Azurite's well-known development account (public, documented by Microsoft).
+AZURE_ACCOUNT: Final = "devstoreaccount1"
+AZURE_KEY: Final = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+AZURE_CONTAINER: Final = "openvidu-appdata"
+
+DEFAULT_HOME: Final = Path(__file__).resolve().parents[3] / ".devstack"
+
+
+class StackError(RuntimeError):
+    """A service could not be built or started; the message is one line saying which and why."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Loopback ports of one stack profile."""
+
+    livekit: int
+    livekit_rtc_tcp: int
+    livekit_rtc_udp: int
+    minio: int
+    azurite: int
+    redis: int
+    webhook: int
+
+
+PROFILES: Final[dict[str, Ports]] = {
+    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080),
+    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080),
+}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Where a stack lives and which ports it uses."""
+
+    home: Path
+    profile: str
+    ports: Ports
+
+    @classmethod
+    def for_profile(
+        cls, profile: str, home: Path = DEFAULT_HOME, webhook_port: int | None = None
+    ) -> StackConfig:
+        ports = PROFILES[profile]
+        if webhook_port is not None:
+            ports = Ports(**{**ports.__dict__, "webhook": webhook_port})
+        return cls(home=home, profile=profile, ports=ports)
+
+    @property
+    def state(self) -> Path:
+        return self.home / self.profile
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.home / "bin"
+
+    @property
+    def livekit_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.livekit}"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports.minio}"
+
+    @property
+    def azure_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.ports.azurite}/{AZURE_ACCOUNT}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.ports.redis}"
+
+    @property
+    def webhook_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports.webhook}/livekit/webhook"
+
+    def env(self) -> dict[str, str]:
+        """The settings (SPEC names) that point the console at this stack."""
+        return {
+            "LIVEKIT_URL": self.livekit_url,
+            "LIVEKIT_API_KEY": API_KEY,
+            "LIVEKIT_API_SECRET": API_SECRET,
+            "S3_ENDPOINT": self.s3_endpoint,
+            "S3_ACCESS_KEY": MINIO_USER,
+            "S3_SECRET_KEY": MINIO_PASSWORD,
+            "AWS_REGION": "us-east-1",
+            "S3_BUCKET": S3_BUCKET,
+            "AZURE_ACCOUNT_NAME": AZURE_ACCOUNT,
+            "AZURE_ACCOUNT_KEY": AZURE_KEY,
+            "AZURE_CONTAINER_NAME": AZURE_CONTAINER,
+            "AZURE_ENDPOINT": self.azure_endpoint,
+            "REDIS_URL": self.redis_url,
+            "SERVER_PORT": str(self.ports.webhook),
+        }
+
+
+def _log(message: str) -> None:
+    print(f"devstack: {message}", file=sys.stderr, flush=True)
+
+
+def _run(cmd: Sequence[str], what: str, cwd: Path | None = None) -> str:
+    """Run a build step; on failure raise a one-line StackError quoting its last error line."""
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": os.environ.get("CGO_ENABLED", "0")}
+    try:
+        proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    except FileNotFoundError:
+        raise StackError(f"{what}: {cmd[0]} is not installed") from None
+    if proc.returncode != 0:
+        lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "downloading" not in ln]
+        raise StackError(f"{what}: {(errors or lines or ['failed'])[-1].strip()}")
+    return proc.stdout
+
+
+def build_go_binary(cfg: StackConfig, module: str, version: str, package: str, name: str) -> Path:
+    """Build ``package`` of ``module@version`` into the binary cache (once)."""
+    target = cfg.bin_dir / f"{name}-{version}"
+    if target.exists():
+        return target
+    _log(f"building {name} {version} from {module} (first run only, takes a few minutes)")
+    what = f"{name}: cannot build {module}@{version}"
+    info = json.loads(_run(["go", "mod", "download", "-json", f"{module}@{version}"], what))
+    if "Error" in info:
+        raise StackError(f"{what}: {info['Error'].splitlines()[0]}")
+    # A copy, because the module cache is read-only and `go install` refuses
+    # modules whose go.mod has replace directives (LiveKit's has).
+    src = cfg.home / "build" / f"{name}-{version}"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(info["Dir"], src)
+    for path in [src, *src.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    cfg.bin_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    _run(["go", "build", "-trimpath", "-o", str(partial), package], what, cwd=src)
+    partial.rename(target)
+    shutil.rmtree(src, ignore_errors=True)
+    return target
+
+
+def install_azurite(cfg: StackConfig) -> Path:
+    """Install Azurite from the npm registry into the cache (once)."""
+    prefix = cfg.home / f"azurite-{AZURITE_VERSION}"
+    binary = prefix / "node_modules" / ".bin" / "azurite-blob"
+    if binary.exists():
+        return binary
+    _log(f"installing azurite {AZURITE_VERSION} from npm (first run only)")
+    prefix.mkdir(parents=True, exist_ok=True)
+    _run(
+        ["npm", "install", "--no-audit", "--no-fund", "--prefix", str(prefix),
+         f"azurite@{AZURITE_VERSION}"],
+        f"azurite: cannot install azurite@{AZURITE_VERSION} from npm",
+    )
+    return binary
+
+
+def find_redis() -> Path:
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
+    )
+    if not found:
+        raise StackError("redis: redis-server is not installed (Debian package redis-server;"
+                         " scripts/setup installs it)")
+    return Path(found)
+
+
+# --- health probes -----------------------------------------------------------------
+
+
+def http_status(url: str, timeout: float = 1.0) -> int | None:
+    """The HTTP status of a GET, or None when nothing answers."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as err:
+        with err:
+            return err.code
+    except (OSError, ValueError):
+        return None
+
+
+def redis_ping(port: int, timeout: float = 1.0) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+# --- services ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Service:
+    """One process of the stack: how to build it, run it and tell that it answers."""
+
+    name: str
+    port: int
+    prepare: Callable[[StackConfig], list[str]]  # builds if needed, returns the command
+    healthy: Callable[[StackConfig], bool]
+    env: Callable[[StackConfig], dict[str, str]] | None = None
+    after_start: Callable[[StackConfig], None] | None = None
+
+
+def _livekit_command(cfg: StackConfig) -> list[str]:
+    binary = build_go_binary(cfg, LIVEKIT_MODULE, LIVEKIT_VERSION, "./cmd/server", "livekit-server")
+    conf = cfg.state / "livekit.yaml"
+    p = cfg.ports
+    conf.write_text(
+        "\n".join([
+            f"port: {p.livekit}",
+            "bind_addresses: [127.0.0.1]",
+            "rtc:",
+            f"  tcp_port: {p.livekit_rtc_tcp}",
+            f"  udp_port: {p.livekit_rtc_udp}",
+            "  node_ip: 127.0.0.1",
+            "  use_external_ip: false",
+            "  enable_loopback_candidate: true",
+            "keys:",
+            f"  {API_KEY}: {API_SECRET}",
+            "webhook:",
+            f"  api_key: {API_KEY}",
+            "  urls:",
+            f"    - {cfg.webhook_url}",
+            "room:",
+            "  empty_timeout: 300",
+            "logging:",
+            "  level: info",
+            "",
+        ])
+    )
+    return [str(binary), "--config", str(conf)]
+
+
+def _minio_command(cfg: StackConfig) -> list[str]:
+    binary = build_go_binary(cfg, MINIO_MODULE, MINIO_VERSION, ".", "minio")
+    data = cfg.state / "data" / "minio"
+    data.mkdir(parents=True, exist_ok=True)
+    return [str(binary), "server", str(data), "--address", f"127.0.0.1:{cfg.ports.minio}",
+            "--console-address", f"127.0.0.1:{cfg.ports.minio + 1}", "--quiet"]
+
+
+def _minio_env(cfg: StackConfig) -> dict[str, str]:
+    return {"MINIO_ROOT_USER": MINIO_USER, "MINIO_ROOT_PASSWORD": MINIO_PASSWORD,
+            "MINIO_BROWSER": "off", "MINIO_UPDATE": "off"}
+
+
+def _minio_bucket(cfg: StackConfig) -> None:
+    import boto3  # noqa: PLC0415  (only the stack's users need it, after install)
+    from botocore.config import Config  # noqa: PLC0415
+
+    s3 = boto3.client(
+        "s3", endpoint_url=cfg.s3_endpoint, aws_access_key_id=MINIO_USER,
+        aws_secret_access_key=MINIO_PASSWORD, region_name="us-east-1",
+        config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2}),
+    )
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    if S3_BUCKET not in existing:
+        s3.create_bucket(Bucket=S3_BUCKET)
+
+
+def _azurite_command(cfg: StackConfig) -> list[str]:
+    binary = install_azurite(cfg)
+    return [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(cfg.ports.azurite),
+            "--inMemoryPersistence", "--skipApiVersionCheck", "--silent"]
+
+
+def _azurite_container(cfg: StackConfig) -> None:
+    from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
+    from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
+
+    client = BlobServiceClient(
+        cfg.azure_endpoint, credential={"account_name": AZURE_ACCOUNT, "account_key": AZURE_KEY}
+    )
+    with contextlib.suppress(ResourceExistsError):
+        client.create_container(AZURE_CONTAINER, timeout=10)
+
+
+def _redis_command(cfg: StackConfig) -> list[str]:
+    return [str(find_redis()), "--bind", "127.0.0.1", "--port", str(cfg.ports.redis),
+            "--save", "", "--appendonly", "no", "--dir", str(cfg.state / "data")]
+
+
+SERVICES: Final[dict[str, Service]] = {
+    s.name: s
+    for s in (
+        Service("livekit", PROFILES["dev"].livekit, _livekit_command,
+                lambda c: http_status(c.livekit_url) == 200),
+        Service("minio", PROFILES["dev"].minio, _minio_command,
+                lambda c: http_status(f"{c.s3_endpoint}/minio/health/live") == 200,
+                env=_minio_env, after_start=_minio_bucket),
+        Service("azurite", PROFILES["dev"].azurite, _azurite_command,
+                lambda c: http_status(f"{c.azure_endpoint}?comp=list") is not None,
+                after_start=_azurite_container),
+        Service("redis", PROFILES["dev"].redis, _redis_command,
+                lambda c: redis_ping(c.ports.redis)),
+    )
+}
+
+
+def _service_port(cfg: StackConfig, name: str) -> int:
+    return int(getattr(cfg.ports, name))
+
+
+class DevStack:
+    """Starts, checks and stops the services of one profile; processes outlive this object."""
+
+    def __init__(self, cfg: StackConfig) -> None:
+        self.cfg = cfg
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}  # the ones this object started
+
+    def _pidfile(self, name: str) -> Path:
+        return self.cfg.state / "run" / f"{name}.pid"
+
+    def log_path(self, name: str) -> Path:
+        return self.cfg.state / "logs" / f"{name}.log"
+
+    def pid(self, name: str) -> int | None:
+        try:
+            pid = int(self._pidfile(name).read_text())
+            os.kill(pid, 0)
+        except (OSError, ValueError):
+            return None
+        return pid
+
+    def build(self, names: Sequence[str] = tuple(SERVICES)) -> None:
+        """Build or install every binary without starting anything."""
+        self.cfg.state.mkdir(parents=True, exist_ok=True)
+        for name in names:
+            SERVICES[name].prepare(self.cfg)
+
+    def up(self, names: Sequence[str] = tuple(SERVICES), timeout: float = 60.0) -> None:
+        """Start the named services (those already answering are left alone)."""
+        for name in names:
+            self.start(name, timeout)
+
+    def start(self, name: str, timeout: float = 60.0) -> None:
+        service, cfg = SERVICES[name], self.cfg
+        if self.pid(name) and service.healthy(cfg):
+            return
+        port = _service_port(cfg, name)
+        if port_in_use(port):
+            raise StackError(f"{name}: port {port} on 127.0.0.1 is taken by another program")
+        for sub in ("run", "logs", "data"):
+            (cfg.state / sub).mkdir(parents=True, exist_ok=True)
+        command = service.prepare(cfg)
+        env = {**os.environ, **(service.env(cfg) if service.env else {})}
+        with open(self.log_path(name), "ab") as log:
+            proc = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=cfg.state, env=env, start_new_session=True,
+            )
+        self._procs[name] = proc
+        self._pidfile(name).write_text(str(proc.pid))
+        deadline = time.monotonic() + timeout
+        while not service.healthy(cfg):
+            if proc.poll() is not None:
+                raise StackError(f"{name}: exited with code {proc.returncode}: {self._last_log(name)}")
+            if time.monotonic() > deadline:
+                self.stop(name)
+                raise StackError(f"{name}: not answering on port {port} after {timeout:.0f} s:"
+                                 f" {self._last_log(name)}")
+            time.sleep(0.1)
+        if service.after_start:
+            try:
+                service.after_start(cfg)
+            except Exception as err:
+                raise StackError(f"{name}: started but setup failed: {err}") from err
+
+    def _last_log(self, name: str) -> str:
+        try:
+            lines = self.log_path(name).read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return "no log"
+        return lines[-1][:300] if lines else "no output"
+
+    def stop(self, name: str, timeout: float = 10.0) -> None:
+        pid = self.pid(name)
+        proc = self._procs.pop(name, None)
+        if pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGTERM)
+            if not _wait_gone(pid, proc, timeout):
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(pid, signal.SIGKILL)
+                _wait_gone(pid, proc, timeout)
+        self._pidfile(name).unlink(missing_ok=True)
+
+    def down(self, names: Sequence[str] = tuple(SERVICES)) -> None:
+        for name in names:
+            self.stop(name)
+
+    def status(self) -> Iterator[tuple[str, str]]:
+        for name, service in SERVICES.items():
+            pid = self.pid(name)
+            port = _service_port(self.cfg, name)
+            if pid is None:
+                yield name, "stopped"
+            elif service.healthy(self.cfg):
+                yield name, f"running (pid {pid}) on 127.0.0.1:{port}"
+            else:
+                yield name, f"not answering (pid {pid}) on 127.0.0.1:{port}"
+
+
+def _wait_gone(pid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    """Wait until the process has exited (reaping it when it is our child)."""
+    if proc is not None:
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return False
+        return True
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__.splitlines()[0])
+    parser.add_argument("command", choices=["up", "down", "status", "env", "build"])
+    parser.add_argument("services", nargs="*", metavar="SERVICE",
+                        help=f"any of {', '.join(SERVICES)} (default: all)")
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
+    parser.add_argument("--webhook-port", type=int, default=None,
+                        help="port of the webhook listener LiveKit posts to (default 6080)")
+    args = parser.parse_args(argv)
+    unknown = set(args.services) - set(SERVICES)
+    if unknown:
+        parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
+    cfg = StackConfig.for_profile(args.profile, webhook_port=args.webhook_port)
+    stack = DevStack(cfg)
+    names = args.services or list(SERVICES)
+    try:
+        if args.command == "up":
+            stack.up(names)
+            for name, state in stack.status():
+                if name in names:
+                    _log(f"{name}: {state}")
+        elif args.command == "down":
+            stack.down(names)
+        elif args.command == "build":
+            stack.build(names)
+        elif args.command == "status":
+            for name, state in stack.status():
+                print(f"{name:8} {state}")
+        else:
+            for key, value in cfg.env().items():
+                print(f"export {key}={value}")
+    except StackError as err:
+        _log(str(err))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

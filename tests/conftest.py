@@ -1,0 +1,72 @@
+"""Shared fixtures: the real local services (started once per run) and a clean environment."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything imports Qt: no screen here, and never the developer's own settings.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import shutil  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from recconsole.devtools.devstack import DevStack, StackConfig, StackError  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep tests away from the developer's real settings, data and keyring."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "S3_ENDPOINT",
+                 "S3_BUCKET", "RECORDINGS_PATH", "RECORDING_PLAYBACK_STRATEGY", "SERVER_PORT"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(scope="session")
+def devstack() -> Iterator[DevStack]:
+    """The test profile of the dev stack, fresh state; every service it started is stopped after."""
+    stack = DevStack(StackConfig.for_profile("test"))
+    stack.down()
+    shutil.rmtree(stack.cfg.state, ignore_errors=True)
+    yield stack
+    stack.down()
+
+
+def _start(stack: DevStack, name: str) -> StackConfig:
+    try:
+        stack.start(name)
+    except StackError as err:
+        pytest.fail(f"cannot start {name} for this test: {err}", pytrace=False)
+    return stack.cfg
+
+
+@pytest.fixture(scope="session")
+def livekit_server(devstack: DevStack) -> StackConfig:
+    """A real LiveKit server on loopback (webhooks go to ``cfg.webhook_url``)."""
+    return _start(devstack, "livekit")
+
+
+@pytest.fixture(scope="session")
+def minio_server(devstack: DevStack) -> StackConfig:
+    """A real MinIO server on loopback with the ``openvidu`` bucket."""
+    return _start(devstack, "minio")
+
+
+@pytest.fixture(scope="session")
+def azurite_server(devstack: DevStack) -> StackConfig:
+    """A real Azurite blob service on loopback with the tutorial's container."""
+    return _start(devstack, "azurite")
+
+
+@pytest.fixture(scope="session")
+def redis_server(devstack: DevStack) -> StackConfig:
+    """A real Redis server on loopback."""
+    return _start(devstack, "redis")

@@ -1,0 +1,31 @@
+"""The command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from recconsole import __version__
+
+pytestmark = pytest.mark.unit
+
+
+def test_version_prints_the_package_version() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "recconsole", "--version"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )
+    assert out.stdout.strip() == f"recconsole {__version__}"
+    assert __version__ != "0.0.0"
+
+
+def test_bad_setting_exits_with_a_message_not_a_traceback() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "recconsole", "--livekit-url", "nonsense"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert out.returncode == 2
+    assert "LIVEKIT_URL must be a URL" in out.stderr
+    assert "Traceback" not in out.stderr
