@@ -7,13 +7,14 @@ import os
 # Before anything imports Qt: no screen here, and never the developer's own settings.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import shutil  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from pathlib import Path  # noqa: E402
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
 
-import pytest  # noqa: E402
+import pytest
 
-from recconsole.devtools.devstack import DevStack, StackConfig, StackError  # noqa: E402
+from recconsole.devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig, StackError
+from tests.helpers.webhook_sink import WebhookRecorder
 
 
 @pytest.fixture(autouse=True)
@@ -49,8 +50,18 @@ def _start(stack: DevStack, name: str) -> StackConfig:
 
 
 @pytest.fixture(scope="session")
-def livekit_server(devstack: DevStack) -> StackConfig:
-    """A real LiveKit server on loopback (webhooks go to ``cfg.webhook_url``)."""
+def livekit_webhooks(devstack: DevStack) -> Iterator[WebhookRecorder]:
+    """Every webhook the test LiveKit server sends, verified; outlives the server."""
+    recorder = WebhookRecorder(devstack.cfg.ports.webhook, API_KEY, API_SECRET)
+    recorder.start()
+    yield recorder
+    devstack.stop("livekit")  # no more webhooks once the recorder is gone
+    recorder.stop()
+
+
+@pytest.fixture(scope="session")
+def livekit_server(devstack: DevStack, livekit_webhooks: WebhookRecorder) -> StackConfig:
+    """A real LiveKit server on loopback; its webhooks reach ``livekit_webhooks``."""
     return _start(devstack, "livekit")
 
 

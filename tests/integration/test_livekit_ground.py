@@ -12,7 +12,7 @@ from livekit import api, rtc
 from recconsole.core.tokens import mint_token
 from recconsole.devtools.bot import BotOptions, start_bots, ws_url
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
-from tests.helpers.webhook_sink import webhook_sink
+from tests.helpers.webhook_sink import WebhookRecorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -92,18 +92,19 @@ async def test_bot_video_frames_arrive_with_its_size_and_changing_pixels(
 
 
 async def test_livekit_server_sends_signed_webhooks_to_a_listener(
-    livekit_server: StackConfig,
+    livekit_server: StackConfig, livekit_webhooks: WebhookRecorder
 ) -> None:
     room_name = _room_name("hooks")
-    async with webhook_sink(livekit_server.ports.webhook, API_KEY, API_SECRET) as sink:
-        room = rtc.Room()
-        await room.connect(
-            ws_url(livekit_server.livekit_url),
-            mint_token(API_KEY, API_SECRET, room_name, "guest"),
+    room = rtc.Room()
+    await room.connect(
+        ws_url(livekit_server.livekit_url), mint_token(API_KEY, API_SECRET, room_name, "guest")
+    )
+    try:
+        joined = await asyncio.to_thread(
+            livekit_webhooks.wait_for,
+            lambda e: e.event == "participant_joined" and e.room.name == room_name,
         )
-        try:
-            joined = await sink.next_matching(room_name, {"participant_joined"}, timeout=20)
-        finally:
-            await room.disconnect()
+    finally:
+        await room.disconnect()
     assert joined.participant.identity == "guest"
-    assert sink.rejected == 0
+    assert livekit_webhooks.rejected == 0

@@ -28,5 +28,5 @@ def test_receiver_accepts_a_signed_body_and_rejects_a_tampered_one() -> None:
 def test_receiver_rejects_a_body_signed_with_another_secret() -> None:
     body = '{"event":"room_started","room":{"name":"r"}}'
     receiver = api.WebhookReceiver(api.TokenVerifier("devkey", "secret"))
-    with pytest.raises(Exception, match="[Ss]ignature"):
+    with pytest.raises(Exception, match=r"[Ss]ignature"):
         receiver.receive(body, _signed(body, secret="another-secret-another-secret-xx"))

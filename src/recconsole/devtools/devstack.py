@@ -294,8 +294,8 @@ def _minio_env(cfg: StackConfig) -> dict[str, str]:
 
 
 def _minio_bucket(cfg: StackConfig) -> None:
-    import boto3  # noqa: PLC0415  (only the stack's users need it, after install)
-    from botocore.config import Config  # noqa: PLC0415
+    import boto3
+    from botocore.config import Config
 
     s3 = boto3.client(
         "s3", endpoint_url=cfg.s3_endpoint, aws_access_key_id=MINIO_USER,
@@ -314,8 +314,8 @@ def _azurite_command(cfg: StackConfig) -> list[str]:
 
 
 def _azurite_container(cfg: StackConfig) -> None:
-    from azure.core.exceptions import ResourceExistsError  # noqa: PLC0415
-    from azure.storage.blob import BlobServiceClient  # noqa: PLC0415
+    from azure.core.exceptions import ResourceExistsError
+    from azure.storage.blob import BlobServiceClient
 
     client = BlobServiceClient(
         cfg.azure_endpoint, credential={"account_name": AZURE_ACCOUNT, "account_key": AZURE_KEY}
@@ -403,7 +403,9 @@ class DevStack:
         deadline = time.monotonic() + timeout
         while not service.healthy(cfg):
             if proc.poll() is not None:
-                raise StackError(f"{name}: exited with code {proc.returncode}: {self._last_log(name)}")
+                raise StackError(
+                    f"{name}: exited with code {proc.returncode}: {self._last_log(name)}"
+                )
             if time.monotonic() > deadline:
                 self.stop(name)
                 raise StackError(f"{name}: not answering on port {port} after {timeout:.0f} s:"

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 import sys
 
 import qasync
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, QSocketNotifier
+from PySide6.QtWidgets import QApplication, QWidget
 
 from recconsole import APP_NAME, __version__
 from recconsole.settings import Settings
@@ -25,15 +28,43 @@ def create_application() -> QApplication:
     return app
 
 
+def close_on_signals(window: QWidget) -> QObject:
+    """Close ``window`` on SIGINT/SIGTERM, as if the user had closed it.
+
+    Qt's loop does not run Python signal handlers promptly, so the signal is
+    delivered through a wakeup socket watched by the loop itself.
+    """
+    reader, writer = socket.socketpair()
+    writer.setblocking(False)
+    signal.set_wakeup_fd(writer.fileno())
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: None)
+    notifier = QSocketNotifier(reader.fileno(), QSocketNotifier.Type.Read, window)
+
+    def on_signal() -> None:
+        reader.recv(64)
+        window.close()
+
+    def release() -> None:
+        reader.close()
+        writer.close()
+
+    notifier.activated.connect(on_signal)
+    notifier.destroyed.connect(release)
+    return notifier
+
+
 def run_console(settings: Settings, room: str | None = None) -> int:
     """Open the main window and run Qt and asyncio in one loop until it closes."""
     app = create_application()
+    app.setQuitOnLastWindowClosed(False)  # the loop ends when the window says it closed
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow(settings, room=room)
-    window.show()
     closed = asyncio.Event()
-    app.aboutToQuit.connect(closed.set)
+    window.closed.connect(closed.set)
+    close_on_signals(window)
+    window.show()
     with loop:
         loop.run_until_complete(closed.wait())
     return 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QMainWindow, QVBoxLayout, QWidget
 
 from recconsole import __version__
@@ -12,8 +13,11 @@ from recconsole.settings import Settings
 class MainWindow(QMainWindow):
     """The console window: for now, where the console is pointed.
 
-    Signals: none yet.
+    Signals:
+        closed: the window has closed (the application ends with it).
     """
+
+    closed = Signal()
 
     def __init__(self, settings: Settings, room: str | None = None) -> None:
         super().__init__()
@@ -55,3 +59,8 @@ class MainWindow(QMainWindow):
         layout.addStretch(1)
         self.setCentralWidget(body)
         self.statusBar().showMessage(f"Not connected  ·  {settings.livekit_url}")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        super().closeEvent(event)
+        if event.isAccepted():
+            self.closed.emit()
