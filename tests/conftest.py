@@ -33,8 +33,12 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def devstack() -> Iterator[DevStack]:
-    """The test profile of the dev stack, fresh state; every service it started is stopped after."""
-    stack = DevStack(StackConfig.for_profile("test"))
+    """The test profile of the dev stack, fresh state; every service it started is stopped after.
+
+    RECCONSOLE_TEST_PORT_OFFSET shifts its ports, so two test runs can share a machine.
+    """
+    offset = int(os.environ.get("RECCONSOLE_TEST_PORT_OFFSET", "0"))
+    stack = DevStack(StackConfig.for_profile("test", offset=offset))
     stack.down()
     shutil.rmtree(stack.cfg.state, ignore_errors=True)
     yield stack

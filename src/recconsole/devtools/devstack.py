@@ -79,19 +79,25 @@ class StackConfig:
     home: Path
     profile: str
     ports: Ports
+    offset: int = 0
 
     @classmethod
     def for_profile(
-        cls, profile: str, home: Path = DEFAULT_HOME, webhook_port: int | None = None
+        cls,
+        profile: str,
+        home: Path = DEFAULT_HOME,
+        webhook_port: int | None = None,
+        offset: int = 0,
     ) -> StackConfig:
-        ports = PROFILES[profile]
+        """A profile's ports, all shifted by ``offset`` so several stacks can run at once."""
+        ports = Ports(**{k: v + offset for k, v in PROFILES[profile].__dict__.items()})
         if webhook_port is not None:
             ports = Ports(**{**ports.__dict__, "webhook": webhook_port})
-        return cls(home=home, profile=profile, ports=ports)
+        return cls(home=home, profile=profile, ports=ports, offset=offset)
 
     @property
     def state(self) -> Path:
-        return self.home / self.profile
+        return self.home / (f"{self.profile}+{self.offset}" if self.offset else self.profile)
 
     @property
     def bin_dir(self) -> Path:
@@ -476,13 +482,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("services", nargs="*", metavar="SERVICE",
                         help=f"any of {', '.join(SERVICES)} (default: all)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
+    parser.add_argument("--offset", type=int, default=0,
+                        help="shift every port by this much (to run stacks side by side)")
     parser.add_argument("--webhook-port", type=int, default=None,
                         help="port of the webhook listener LiveKit posts to (default 6080)")
     args = parser.parse_args(argv)
     unknown = set(args.services) - set(SERVICES)
     if unknown:
         parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
-    cfg = StackConfig.for_profile(args.profile, webhook_port=args.webhook_port)
+    cfg = StackConfig.for_profile(args.profile, webhook_port=args.webhook_port,
+                                  offset=args.offset)
     stack = DevStack(cfg)
     names = args.services or list(SERVICES)
     try:
