@@ -85,3 +85,27 @@ def azurite_server(devstack: DevStack) -> StackConfig:
 def redis_server(devstack: DevStack) -> StackConfig:
     """A real Redis server on loopback."""
     return _start(devstack, "redis")
+
+
+@pytest.fixture(scope="session")
+def livekit_redis_server(
+    devstack: DevStack, livekit_webhooks: WebhookRecorder
+) -> Iterator[StackConfig]:
+    """A second real LiveKit server that keeps its state in Redis, as egress needs.
+
+    No egress worker is connected to it: egress requests are accepted for routing
+    but nobody takes them, which is how a deployment with a missing egress behaves.
+    """
+    cfg = StackConfig.for_profile(
+        "test", offset=devstack.cfg.offset + 50, webhook_port=devstack.cfg.ports.webhook,
+        livekit_redis=True,
+    )
+    stack = DevStack(cfg)
+    stack.down()
+    try:
+        stack.up(["redis", "livekit"])
+    except StackError as err:
+        stack.down()
+        pytest.fail(f"cannot start LiveKit with Redis for this test: {err}", pytrace=False)
+    yield cfg
+    stack.down()

@@ -38,11 +38,17 @@ class WebhookRecorder:
         except Exception:  # noqa: BLE001 - livekit-api raises plain Exception
             with self._changed:
                 self.rejected += 1
-            return web.Response(status=401)
+            return self._closing(web.Response(status=401))
         with self._changed:
             self._events.append(event)
             self._changed.notify_all()
-        return web.Response(text="ok")
+        return self._closing(web.Response(text="ok"))
+
+    @staticmethod
+    def _closing(response: web.Response) -> web.Response:
+        # No keep-alive: no idle connection is left open when the recorder stops.
+        response.force_close()
+        return response
 
     async def _start(self) -> None:
         app = web.Application()

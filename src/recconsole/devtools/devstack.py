@@ -80,6 +80,7 @@ class StackConfig:
     profile: str
     ports: Ports
     offset: int = 0
+    livekit_redis: bool = False  # LiveKit keeps its state (and egress jobs) in Redis
 
     @classmethod
     def for_profile(
@@ -88,12 +89,14 @@ class StackConfig:
         home: Path = DEFAULT_HOME,
         webhook_port: int | None = None,
         offset: int = 0,
+        livekit_redis: bool = False,
     ) -> StackConfig:
         """A profile's ports, all shifted by ``offset`` so several stacks can run at once."""
         ports = Ports(**{k: v + offset for k, v in PROFILES[profile].__dict__.items()})
         if webhook_port is not None:
             ports = Ports(**{**ports.__dict__, "webhook": webhook_port})
-        return cls(home=home, profile=profile, ports=ports, offset=offset)
+        return cls(home=home, profile=profile, ports=ports, offset=offset,
+                   livekit_redis=livekit_redis)
 
     @property
     def state(self) -> Path:
@@ -276,6 +279,7 @@ def _livekit_command(cfg: StackConfig) -> list[str]:
             f"  api_key: {API_KEY}",
             "  urls:",
             f"    - {cfg.webhook_url}",
+            *(["redis:", f"  address: 127.0.0.1:{p.redis}"] if cfg.livekit_redis else []),
             "room:",
             "  empty_timeout: 300",
             "logging:",

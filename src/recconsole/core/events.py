@@ -1,0 +1,47 @@
+"""App events: a small synchronous pub/sub between services and whoever shows them.
+
+Services publish plain dataclasses; the window (or a test) subscribes. Handlers
+run in the publisher's thread and loop and must not block.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from recconsole.core.recording_status import RecordingStatus
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any], None]
+
+
+@dataclass(frozen=True)
+class RecordingStatusChanged:
+    """A room's recording state was published to its metadata."""
+
+    room: str
+    status: RecordingStatus
+    egress_id: str = ""
+    error: str = ""
+
+
+class EventBus:
+    """Delivers each published event to every handler subscribed to its type."""
+
+    def __init__(self) -> None:
+        self._handlers: dict[type, list[Handler]] = {}
+
+    def subscribe(self, event_type: type, handler: Handler) -> Callable[[], None]:
+        """Call ``handler(event)`` for each event of ``event_type``; returns an unsubscribe."""
+        self._handlers.setdefault(event_type, []).append(handler)
+        return lambda: self._handlers[event_type].remove(handler)
+
+    def publish(self, event: object) -> None:
+        for handler in list(self._handlers.get(type(event), ())):
+            try:
+                handler(event)
+            except Exception:  # one bad subscriber must not break the publisher
+                log.exception("event handler failed for %s", type(event).__name__)

@@ -1,0 +1,226 @@
+"""The LiveKit server APIs the console uses, with errors a moderator can read.
+
+Rooms (create with the app's metadata, read and update ``recordingStatus``), the
+``RECORDING_DELETED`` data message, and egress (start, stop, list). Every call has
+a timeout; failures become the typed errors of :mod:`recconsole.core.errors`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
+from typing import Any, Final, TypeVar
+
+import aiohttp
+from livekit import api
+
+from recconsole.core.errors import (
+    ConsoleError,
+    CredentialsRejected,
+    EgressUnavailable,
+    RoomNotFound,
+    ServerUnreachable,
+)
+from recconsole.core.recording_status import RecordingStatus
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+RECORDING_DELETED_TOPIC: Final = "RECORDING_DELETED"
+
+
+def parse_metadata(raw: str) -> dict[str, Any]:
+    """Room metadata as a dict; anything that is not a JSON object reads as empty."""
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class LiveKitServer:
+    """One LiveKit server, reached with the API key and secret."""
+
+    def __init__(
+        self,
+        url: str,
+        api_key: str,
+        api_secret: str,
+        *,
+        app_name: str,
+        timeout: float = 10.0,
+        egress_start_timeout: float = 15.0,
+    ) -> None:
+        self.url = url
+        self.app_name = app_name
+        self.egress_start_timeout = egress_start_timeout
+        self._key, self._secret, self._timeout = api_key, api_secret, timeout
+        self._api: api.LiveKitAPI | None = None
+
+    @property
+    def lkapi(self) -> api.LiveKitAPI:
+        # Created on first use: aiohttp sessions belong to the running loop.
+        if self._api is None:
+            self._api = api.LiveKitAPI(
+                self.url, self._key, self._secret,
+                timeout=aiohttp.ClientTimeout(total=self._timeout, connect=min(5.0, self._timeout)),
+            )
+        return self._api
+
+    async def aclose(self) -> None:
+        if self._api is not None:
+            await self._api.aclose()
+            self._api = None
+
+    async def __aenter__(self) -> LiveKitServer:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # --- errors -------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _errors(self, what: str, *, egress: bool = False) -> AsyncIterator[None]:
+        try:
+            yield
+        except ConsoleError:
+            raise
+        except api.ServerError as err:
+            raise self._translate(err, what, egress) from None
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            reason = str(err) or type(err).__name__
+            if isinstance(err, TimeoutError):
+                reason = f"no answer within {self._timeout:.0f} s"
+            raise ServerUnreachable(
+                f"Cannot reach the LiveKit server at {self.url} ({what}): {reason}"
+            ) from None
+
+    def _translate(self, err: api.ServerError, what: str, egress: bool) -> ConsoleError:
+        message = err.message.removeprefix("twirp error unknown: ")
+        if err.status == 401 or err.code in ("unauthenticated", "permission_denied"):
+            return CredentialsRejected(
+                "The credentials were rejected by the server: check LIVEKIT_API_KEY and"
+                " LIVEKIT_API_SECRET."
+            )
+        if egress and ("egress not connected" in message or err.code == "unavailable"):
+            return EgressUnavailable(
+                "Recording is not available on this server: no egress service is connected"
+                f" ({message})."
+            )
+        if err.code == "not_found":
+            return RoomNotFound(f"{what}: {message}")
+        return ConsoleError(f"The LiveKit server could not {what}: {message or err.code}")
+
+    async def _call(self, what: str, call: Awaitable[T], *, egress: bool = False) -> T:
+        async with self._errors(what, egress=egress):
+            return await call
+
+    # --- rooms --------------------------------------------------------------------
+
+    async def get_room(self, name: str) -> api.Room | None:
+        rooms = await self._call("list rooms", self.lkapi.room.list_rooms(
+            api.ListRoomsRequest(names=[name])
+        ))
+        return next((room for room in rooms.rooms if room.name == name), None)
+
+    async def ensure_room(self, name: str) -> api.Room:
+        """The room, created with ``{createdBy, recordingStatus: STOPPED}`` if missing."""
+        room = await self.get_room(name)
+        if room is not None:
+            return room
+        metadata = json.dumps({"createdBy": self.app_name,
+                               "recordingStatus": RecordingStatus.STOPPED.value})
+        return await self._call("create the room", self.lkapi.room.create_room(
+            api.CreateRoomRequest(name=name, metadata=metadata)
+        ))
+
+    def created_by_app(self, room: api.Room) -> bool:
+        return parse_metadata(room.metadata).get("createdBy") == self.app_name
+
+    async def update_metadata(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``changes`` into the room's metadata, keeping its other keys."""
+        room = await self.get_room(name)
+        if room is None:
+            raise RoomNotFound(f"The room {name!r} does not exist.")
+        metadata = {**parse_metadata(room.metadata), **changes}
+        await self._call("update the room metadata", self.lkapi.room.update_room_metadata(
+            api.UpdateRoomMetadataRequest(room=name, metadata=json.dumps(metadata))
+        ))
+        return metadata
+
+    async def set_recording_status(
+        self, name: str, status: RecordingStatus, error: str | None = None
+    ) -> None:
+        """Publish the room's recording state to everyone in it (RoomMetadataChanged)."""
+        changes: dict[str, Any] = {"recordingStatus": status.value}
+        if status is RecordingStatus.FAILED:
+            changes["recordingError"] = error or "the recording failed"
+        await self.update_metadata(name, changes)
+
+    async def recording_status(self, name: str) -> RecordingStatus | None:
+        room = await self.get_room(name)
+        if room is None:
+            return None
+        raw = parse_metadata(room.metadata).get("recordingStatus")
+        if not isinstance(raw, str):
+            return None
+        try:
+            return RecordingStatus(raw)
+        except ValueError:
+            return None
+
+    async def list_participants(self, name: str) -> list[api.ParticipantInfo]:
+        resp = await self._call("list participants", self.lkapi.room.list_participants(
+            api.ListParticipantsRequest(room=name)
+        ))
+        return list(resp.participants)
+
+    async def send_recording_deleted(self, room_name: str, recording_name: str) -> bool:
+        """Tell everyone in the room that a recording was deleted; False if the room is gone."""
+        if await self.get_room(room_name) is None:
+            return False
+        payload = json.dumps({"recordingName": recording_name}).encode()
+        await self._call("send the deletion message", self.lkapi.room.send_data(
+            api.SendDataRequest(room=room_name, data=payload, kind=api.DataPacket.Kind.RELIABLE,
+                                topic=RECORDING_DELETED_TOPIC)
+        ))
+        return True
+
+    # --- egress -------------------------------------------------------------------
+
+    async def list_egress(self, room_name: str, *, active: bool = True) -> list[api.EgressInfo]:
+        resp = await self._call("list recordings in progress", self.lkapi.egress.list_egress(
+            api.ListEgressRequest(room_name=room_name, active=active)
+        ), egress=True)
+        return list(resp.items)
+
+    async def get_egress(self, egress_id: str) -> api.EgressInfo | None:
+        resp = await self._call("look up the recording", self.lkapi.egress.list_egress(
+            api.ListEgressRequest(egress_id=egress_id)
+        ), egress=True)
+        return resp.items[0] if resp.items else None
+
+    async def start_room_composite(
+        self, room_name: str, output: api.EncodedFileOutput
+    ) -> api.EgressInfo:
+        request = api.RoomCompositeEgressRequest(room_name=room_name, file_outputs=[output])
+        try:
+            async with asyncio.timeout(self.egress_start_timeout):
+                return await self._call("start the recording",
+                                        self.lkapi.egress.start_room_composite_egress(request),
+                                        egress=True)
+        except TimeoutError:
+            raise EgressUnavailable(
+                f"The egress service did not answer within {self.egress_start_timeout:.0f} s:"
+                " it may not be deployed or connected to this server."
+            ) from None
+
+    async def stop_egress(self, egress_id: str) -> api.EgressInfo:
+        return await self._call("stop the recording", self.lkapi.egress.stop_egress(
+            api.StopEgressRequest(egress_id=egress_id)
+        ), egress=True)

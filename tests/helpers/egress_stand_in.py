@@ -1,0 +1,69 @@
+"""A STAND-IN for the LiveKit egress service, which does not run here yet.
+
+Rooms, metadata and messages go to the real LiveKit server; only the egress calls
+(start, stop, list) are answered from memory, with the same messages and state
+transitions a real egress produces. Tests that use it say so in their names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+from livekit import api
+
+from recconsole.core.livekit_server import LiveKitServer
+
+_ids = itertools.count(1)
+
+
+class StandInEgressServer(LiveKitServer):
+    """A real LiveKitServer whose egress is simulated in memory."""
+
+    def __init__(self, *args: object, stay_starting: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.egresses: dict[str, api.EgressInfo] = {}
+        self.stay_starting = stay_starting
+        self.start_gate: asyncio.Event | None = None  # when set, starts wait for it
+        self.start_entered = asyncio.Event()
+        self.starts = 0
+        self.stops: list[str] = []
+
+    async def list_egress(self, room_name: str, *, active: bool = True) -> list[api.EgressInfo]:
+        return [e for e in self.egresses.values() if e.room_name == room_name and (
+            not active or e.status in (api.EgressStatus.EGRESS_STARTING,
+                                       api.EgressStatus.EGRESS_ACTIVE))]
+
+    async def get_egress(self, egress_id: str) -> api.EgressInfo | None:
+        return self.egresses.get(egress_id)
+
+    async def start_room_composite(
+        self, room_name: str, output: api.EncodedFileOutput
+    ) -> api.EgressInfo:
+        self.starts += 1
+        self.start_entered.set()
+        if self.start_gate is not None:
+            await self.start_gate.wait()
+        egress_id = f"EG_standin{next(_ids)}"
+        info = api.EgressInfo(
+            egress_id=egress_id, room_name=room_name, status=api.EgressStatus.EGRESS_STARTING,
+            started_at=time.time_ns(),
+        )
+        info.room_composite.CopyFrom(api.RoomCompositeEgressRequest(
+            room_name=room_name, file_outputs=[output]))
+        self.egresses[egress_id] = info
+        if not self.stay_starting:
+            asyncio.get_running_loop().call_soon(self._activate, egress_id)
+        return info
+
+    def _activate(self, egress_id: str) -> None:
+        info = self.egresses[egress_id]
+        if info.status == api.EgressStatus.EGRESS_STARTING:
+            info.status = api.EgressStatus.EGRESS_ACTIVE
+
+    async def stop_egress(self, egress_id: str) -> api.EgressInfo:
+        info = self.egresses[egress_id]
+        self.stops.append(egress_id)
+        info.status = api.EgressStatus.EGRESS_ENDING
+        return info

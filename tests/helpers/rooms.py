@@ -1,0 +1,9 @@
+"""Small helpers for tests that use real rooms."""
+
+from __future__ import annotations
+
+import uuid
+
+
+def unique_room(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"

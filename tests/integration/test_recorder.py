@@ -1,0 +1,209 @@
+"""Starting, stopping, watching and reconciling recordings.
+
+Against the real LiveKit server throughout; where a test needs an egress that
+actually records, the egress calls go to StandInEgressServer (named in the test),
+because no egress service runs here yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import pytest_asyncio
+from livekit import api, rtc
+
+from recconsole.core.errors import AlreadyRecording, EgressUnavailable, NotRecording
+from recconsole.core.events import RecordingStatusChanged
+from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.recorder import Recorder, StartOptions
+from recconsole.core.recording_status import RecordingStatus
+from recconsole.core.tokens import mint_token
+from recconsole.devtools.bot import ws_url
+from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from tests.helpers.egress_stand_in import StandInEgressServer
+from tests.helpers.rooms import unique_room
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+APP = "recconsole-tests"
+
+
+def _statuses(recorder: Recorder) -> asyncio.Queue[RecordingStatusChanged]:
+    queue: asyncio.Queue[RecordingStatusChanged] = asyncio.Queue()
+    recorder.events.subscribe(RecordingStatusChanged, queue.put_nowait)
+    return queue
+
+
+async def _next_status(queue: asyncio.Queue[RecordingStatusChanged]) -> RecordingStatusChanged:
+    return await asyncio.wait_for(queue.get(), 15)
+
+
+@pytest_asyncio.fixture
+async def stand_in(livekit_server: StackConfig) -> AsyncIterator[StandInEgressServer]:
+    server = StandInEgressServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP)
+    yield server
+    await server.aclose()
+
+
+@pytest_asyncio.fixture
+async def redis_backed(livekit_redis_server: StackConfig) -> AsyncIterator[LiveKitServer]:
+    async with LiveKitServer(livekit_redis_server.livekit_url, API_KEY, API_SECRET, app_name=APP,
+                             egress_start_timeout=2) as server:
+        yield server
+
+
+async def test_stop_when_nothing_records_is_refused(redis_backed: LiveKitServer) -> None:
+    name = unique_room("stop")
+    await redis_backed.ensure_room(name)
+    with pytest.raises(NotRecording, match="not being recorded"):
+        await Recorder(redis_backed).stop(name)
+
+
+async def test_start_with_routing_but_no_egress_worker_gives_up_readably(
+    redis_backed: LiveKitServer,
+) -> None:
+    name = unique_room("noworker")
+    await redis_backed.ensure_room(name)
+    with pytest.raises(EgressUnavailable, match="did not answer within 2 s"):
+        await Recorder(redis_backed).start(name)
+    assert await redis_backed.recording_status(name) is RecordingStatus.STOPPED
+
+
+@pytest.mark.parametrize("with_redis", [False, True])
+async def test_stale_recording_state_is_reconciled_to_stopped(
+    with_redis: bool, livekit_server: StackConfig, livekit_redis_server: StackConfig
+) -> None:
+    url = (livekit_redis_server if with_redis else livekit_server).livekit_url
+    async with LiveKitServer(url, API_KEY, API_SECRET, app_name=APP) as server:
+        name = unique_room("stale")
+        await server.ensure_room(name)
+        await server.set_recording_status(name, RecordingStatus.STARTED)
+        recorder = Recorder(server)
+        assert await recorder.reconcile(name) is RecordingStatus.STOPPED
+        assert await server.recording_status(name) is RecordingStatus.STOPPED
+        assert await recorder.reconcile(unique_room("absent")) is None
+
+
+async def test_start_goes_to_the_tutorial_path_and_publishes_starting_stand_in(
+    stand_in: StandInEgressServer,
+) -> None:
+    name = unique_room("start")
+    await stand_in.ensure_room(name)
+    recorder = Recorder(stand_in, recordings_path="recordings/")
+    statuses = _statuses(recorder)
+    info = await recorder.start(name)
+    output = info.room_composite.file_outputs[0]
+    assert output.filepath == "recordings/{room_name}-{room_id}-{time}.mp4"
+    assert output.file_type == api.EncodedFileType.MP4
+    assert (await _next_status(statuses)).status is RecordingStatus.STARTING
+    assert await stand_in.recording_status(name) is RecordingStatus.STARTING
+    await recorder.aclose()
+
+
+async def test_second_start_while_recording_is_refused_stand_in(
+    stand_in: StandInEgressServer,
+) -> None:
+    name = unique_room("twice")
+    await stand_in.ensure_room(name)
+    recorder = Recorder(stand_in)
+    await recorder.start(name)
+    with pytest.raises(AlreadyRecording, match="already being recorded"):
+        await recorder.start(name)
+    assert stand_in.starts == 1
+    await recorder.aclose()
+
+
+async def test_concurrent_starts_start_one_recording_stand_in(
+    stand_in: StandInEgressServer,
+) -> None:
+    name = unique_room("double")
+    await stand_in.ensure_room(name)
+    stand_in.start_gate = asyncio.Event()  # hold the first start inside check-and-start
+    recorder = Recorder(stand_in)
+    first = asyncio.create_task(recorder.start(name))
+    second = asyncio.create_task(recorder.start(name))
+    await stand_in.start_entered.wait()  # the first is inside check-and-start
+    stand_in.start_gate.set()
+    results = await asyncio.gather(first, second, return_exceptions=True)
+    assert sum(isinstance(r, api.EgressInfo) for r in results) == 1
+    assert sum(isinstance(r, AlreadyRecording) for r in results) == 1
+    assert len(stand_in.egresses) == 1
+    await recorder.aclose()
+
+
+async def test_stop_stops_the_active_recording_stand_in(stand_in: StandInEgressServer) -> None:
+    name = unique_room("stopit")
+    await stand_in.ensure_room(name)
+    recorder = Recorder(stand_in)
+    started = await recorder.start(name)
+    info = await recorder.stop(name)
+    assert stand_in.stops == [started.egress_id]
+    assert info.status == api.EgressStatus.EGRESS_ENDING
+    assert await stand_in.recording_status(name) is RecordingStatus.STOPPING
+    await recorder.aclose()
+
+
+async def test_start_stuck_in_starting_is_stopped_and_failed_stand_in(
+    livekit_server: StackConfig,
+) -> None:
+    server = StandInEgressServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP,
+                                 stay_starting=True)
+    name = unique_room("stuck")
+    await server.ensure_room(name)
+    recorder = Recorder(server, start_timeout=0.3, poll_interval=0.05)
+    statuses = _statuses(recorder)
+    started = await recorder.start(name)
+    assert (await _next_status(statuses)).status is RecordingStatus.STARTING
+    failed = await _next_status(statuses)
+    assert failed.status is RecordingStatus.FAILED
+    assert "did not start within" in failed.error
+    assert server.stops == [started.egress_id]
+    assert await server.recording_status(name) is RecordingStatus.FAILED
+    # The room is free again: a new start is accepted.
+    server.stay_starting = False
+    await recorder.start(name)
+    await recorder.aclose()
+    await server.aclose()
+
+
+async def test_recording_stops_by_itself_after_the_maximum_duration_stand_in(
+    stand_in: StandInEgressServer,
+) -> None:
+    name = unique_room("maxdur")
+    await stand_in.ensure_room(name)
+    recorder = Recorder(stand_in, poll_interval=0.05)
+    statuses = _statuses(recorder)
+    started = await recorder.start(name, StartOptions(max_duration=0.2))
+    assert (await _next_status(statuses)).status is RecordingStatus.STARTING
+    assert (await _next_status(statuses)).status is RecordingStatus.STOPPING
+    assert stand_in.stops == [started.egress_id]
+    await recorder.aclose()
+
+
+async def test_recording_stops_when_the_room_has_emptied_stand_in(
+    stand_in: StandInEgressServer, livekit_server: StackConfig
+) -> None:
+    name = unique_room("empty")
+    await stand_in.ensure_room(name)
+    console = rtc.Room()
+    guest = rtc.Room()
+    url = ws_url(livekit_server.livekit_url)
+    await console.connect(url, mint_token(API_KEY, API_SECRET, name, "console"))
+    await guest.connect(url, mint_token(API_KEY, API_SECRET, name, "guest"))
+    recorder = Recorder(stand_in, poll_interval=0.05, console_identities=["console"])
+    statuses = _statuses(recorder)
+    try:
+        await recorder.start(name, StartOptions(stop_when_empty_after=0.2))
+        assert (await _next_status(statuses)).status is RecordingStatus.STARTING
+        assert stand_in.stops == []  # the guest is still there
+        # The server removes the guest: a client-side disconnect is sometimes only
+        # noticed by the server after its ~15 s departure timeout.
+        await stand_in.lkapi.room.remove_participant(
+            api.RoomParticipantIdentity(room=name, identity="guest"))
+        assert (await _next_status(statuses)).status is RecordingStatus.STOPPING
+    finally:
+        await guest.disconnect()
+        await console.disconnect()
+        await recorder.aclose()
