@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from recconsole.devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig, StackError
+from recconsole.settings import ENV_NAMES
 from tests.helpers.webhook_sink import WebhookRecorder
 
 
@@ -26,8 +27,7 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
-    for name in ("LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "S3_ENDPOINT",
-                 "S3_BUCKET", "RECORDINGS_PATH", "RECORDING_PLAYBACK_STRATEGY", "SERVER_PORT"):
+    for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
 
 

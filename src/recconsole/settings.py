@@ -1,16 +1,28 @@
 """Typed, validated settings under the names the OpenVidu recording tutorials use.
 
 Names, defaults and meanings follow the tutorials' ``config.js`` so that one
-environment can drive both a tutorial server and this console.
+environment can drive both a tutorial server and this console. Values come from,
+highest first: command-line options, the environment, a ``.env`` file, the user's
+settings file, and the OS keyring (secrets only) — see :func:`load_settings`.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import logging
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from pathlib import Path
+from typing import Final, Protocol
 from urllib.parse import urlsplit
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION: Final = 1
+KEYRING_SERVICE: Final = "recconsole"
 
 
 class SettingsError(ValueError):
@@ -33,29 +45,46 @@ class Secret:
 
 
 PLAYBACK_STRATEGIES: Final = ("S3", "PROXY")
+RECORDING_UPLOADS: Final = ("egress", "s3", "azure")
+STORAGE_KINDS: Final = ("s3", "azure", "local")
 
-# env name -> (Settings field, default); the tutorial's defaults.
-_ENV: Final[dict[str, tuple[str, str]]] = {
-    "LIVEKIT_URL": ("livekit_url", "http://localhost:7880"),
-    "LIVEKIT_API_KEY": ("livekit_api_key", "devkey"),
-    "LIVEKIT_API_SECRET": ("livekit_api_secret", "secret"),
-    "S3_ENDPOINT": ("s3_endpoint", "http://localhost:9000"),
-    "S3_ACCESS_KEY": ("s3_access_key", "minioadmin"),
-    "S3_SECRET_KEY": ("s3_secret_key", "minioadmin"),
-    "AWS_REGION": ("aws_region", "us-east-1"),
-    "S3_BUCKET": ("s3_bucket", "openvidu"),
-    "RECORDINGS_PATH": ("recordings_path", "recordings/"),
-    "RECORDING_PLAYBACK_STRATEGY": ("recording_playback_strategy", "S3"),
-    "AZURE_ACCOUNT_NAME": ("azure_account_name", ""),
-    "AZURE_ACCOUNT_KEY": ("azure_account_key", ""),
-    "AZURE_CONTAINER_NAME": ("azure_container_name", "openvidu-appdata"),
-    "AZURE_ENDPOINT": ("azure_endpoint", ""),
-    "SERVER_PORT": ("server_port", "6080"),
-}
 
-_SECRET_FIELDS: Final = frozenset(
-    {"livekit_api_secret", "s3_access_key", "s3_secret_key", "azure_account_key"}
+@dataclass(frozen=True)
+class _Spec:
+    env: str
+    attr: str
+    default: str
+    kind: str = "str"  # str | secret | int | float
+
+
+_SPECS: Final = (
+    _Spec("LIVEKIT_URL", "livekit_url", "http://localhost:7880"),
+    _Spec("LIVEKIT_API_KEY", "livekit_api_key", "devkey"),
+    _Spec("LIVEKIT_API_SECRET", "livekit_api_secret", "secret", "secret"),
+    _Spec("S3_ENDPOINT", "s3_endpoint", "http://localhost:9000"),
+    _Spec("S3_ACCESS_KEY", "s3_access_key", "minioadmin", "secret"),
+    _Spec("S3_SECRET_KEY", "s3_secret_key", "minioadmin", "secret"),
+    _Spec("AWS_REGION", "aws_region", "us-east-1"),
+    _Spec("S3_BUCKET", "s3_bucket", "openvidu"),
+    _Spec("RECORDINGS_PATH", "recordings_path", "recordings/"),
+    _Spec("RECORDING_PLAYBACK_STRATEGY", "recording_playback_strategy", "S3"),
+    _Spec("AZURE_ACCOUNT_NAME", "azure_account_name", ""),
+    _Spec("AZURE_ACCOUNT_KEY", "azure_account_key", "", "secret"),
+    _Spec("AZURE_CONTAINER_NAME", "azure_container_name", "openvidu-appdata"),
+    _Spec("AZURE_ENDPOINT", "azure_endpoint", ""),
+    _Spec("SERVER_PORT", "server_port", "6080", "int"),
+    # Beyond the tutorials: where recordings are uploaded, kept and how long links live.
+    _Spec("APP_NAME", "app_name", "openvidu-recording-advanced-node"),
+    _Spec("RECORDING_UPLOAD", "recording_upload", "egress"),
+    _Spec("RECORDINGS_STORAGE", "recordings_storage", "s3"),
+    _Spec("RECORDINGS_DIR", "recordings_dir", ""),
+    _Spec("RECORDING_URL_EXPIRY", "recording_url_expiry", "3600", "int"),
+    _Spec("RECORDING_START_TIMEOUT", "recording_start_timeout", "20", "float"),
+    _Spec("APP_SERVER_URL", "app_server_url", ""),
+    _Spec("REDIS_URL", "redis_url", ""),
 )
+ENV_NAMES: Final = tuple(spec.env for spec in _SPECS)
+SECRET_NAMES: Final = frozenset(spec.env for spec in _SPECS if spec.kind == "secret")
 
 
 @dataclass(frozen=True)
@@ -77,55 +106,210 @@ class Settings:
     azure_container_name: str = "openvidu-appdata"
     azure_endpoint: str = ""
     server_port: int = 6080
+    app_name: str = "openvidu-recording-advanced-node"
+    recording_upload: str = "egress"
+    recordings_storage: str = "s3"
+    recordings_dir: str = ""
+    recording_url_expiry: int = 3600
+    recording_start_timeout: float = 20.0
+    app_server_url: str = ""
+    redis_url: str = ""
 
     def __post_init__(self) -> None:
         _check_url("LIVEKIT_URL", self.livekit_url, ("http", "https", "ws", "wss"))
         _check_url("S3_ENDPOINT", self.s3_endpoint, ("http", "https"))
-        if self.azure_endpoint:
-            _check_url("AZURE_ENDPOINT", self.azure_endpoint, ("http", "https"))
-        if self.recording_playback_strategy not in PLAYBACK_STRATEGIES:
-            raise SettingsError(
-                f"RECORDING_PLAYBACK_STRATEGY must be one of {', '.join(PLAYBACK_STRATEGIES)},"
-                f" not {self.recording_playback_strategy!r}"
-            )
+        for name, value in (("AZURE_ENDPOINT", self.azure_endpoint),
+                            ("APP_SERVER_URL", self.app_server_url)):
+            if value:
+                _check_url(name, value, ("http", "https"))
+        if self.redis_url:
+            _check_url("REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+        _check_choice("RECORDING_PLAYBACK_STRATEGY", self.recording_playback_strategy,
+                      PLAYBACK_STRATEGIES)
+        _check_choice("RECORDING_UPLOAD", self.recording_upload, RECORDING_UPLOADS)
+        _check_choice("RECORDINGS_STORAGE", self.recordings_storage, STORAGE_KINDS)
         if not 0 < self.server_port < 65536:
             raise SettingsError(f"SERVER_PORT must be a TCP port, not {self.server_port}")
         if not self.s3_bucket:
             raise SettingsError("S3_BUCKET must not be empty")
+        if self.recordings_path and not self.recordings_path.endswith("/"):
+            raise SettingsError(f"RECORDINGS_PATH must end with '/', not {self.recordings_path!r}")
+        if self.recording_url_expiry <= 0 or self.recording_start_timeout <= 0:
+            raise SettingsError("RECORDING_URL_EXPIRY and RECORDING_START_TIMEOUT must be > 0")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build settings from environment-style names, with the tutorial's defaults."""
         values: dict[str, object] = {}
-        for env_name, (attr, default) in _ENV.items():
-            raw = environ.get(env_name, default)
-            if attr in _SECRET_FIELDS:
-                values[attr] = Secret(raw)
-            elif attr == "server_port":
-                try:
-                    values[attr] = int(raw)
-                except ValueError:
-                    raise SettingsError(f"SERVER_PORT must be a number, not {raw!r}") from None
-            else:
-                values[attr] = raw
+        for spec in _SPECS:
+            raw = environ.get(spec.env, spec.default)
+            values[spec.attr] = _convert(spec, raw)
         return cls(**values)  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:
         """The settings under their environment names (secrets included: never log this)."""
         env: dict[str, str] = {}
-        for env_name, (attr, _default) in _ENV.items():
-            value = getattr(self, attr)
-            env[env_name] = value.value if isinstance(value, Secret) else str(value)
+        for spec in _SPECS:
+            value = getattr(self, spec.attr)
+            env[spec.env] = value.value if isinstance(value, Secret) else str(value)
         return env
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+def _convert(spec: _Spec, raw: str) -> object:
+    if spec.kind == "secret":
+        return Secret(raw)
+    if spec.kind in ("int", "float"):
+        try:
+            return int(raw) if spec.kind == "int" else float(raw)
+        except ValueError:
+            raise SettingsError(f"{spec.env} must be a number, not {raw!r}") from None
+    return raw
+
+
 def _check_url(name: str, value: str, schemes: tuple[str, ...]) -> None:
     parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.hostname:
+    if parts.scheme not in schemes or not (parts.hostname or parts.scheme == "unix"):
         raise SettingsError(
             f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)},"
             f" not {value!r}"
         )
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise SettingsError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+
+
+# --- where settings come from ---------------------------------------------------------
+
+
+class SecretStore(Protocol):
+    """Where secrets are kept between runs (the OS keyring)."""
+
+    def get(self, name: str) -> str | None: ...
+
+    def set(self, name: str, value: str) -> None: ...
+
+
+class KeyringSecrets:
+    """Secrets in the OS keyring under the service ``recconsole``."""
+
+    def get(self, name: str) -> str | None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            return keyring.get_password(KEYRING_SERVICE, name)
+        except KeyringError as err:
+            log.debug("no keyring available: %s", type(err).__name__)
+            return None
+
+    def set(self, name: str, value: str) -> None:
+        import keyring
+        from keyring.errors import KeyringError
+
+        try:
+            keyring.set_password(KEYRING_SERVICE, name, value)
+        except KeyringError as err:
+            raise SettingsError(
+                f"The OS keyring cannot store {name}: {type(err).__name__}."
+                " Set it in the environment instead."
+            ) from None
+
+
+def user_settings_path() -> Path:
+    """The user's settings file, in the platform's configuration folder."""
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "recconsole" / "settings.json"
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """``KEY=VALUE`` lines (``export``, quotes and ``#`` comments allowed); none if absent."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return {}
+    values: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        key, sep, value = line.removeprefix("export ").partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key.isidentifier():
+            raise SettingsError(f"{path}:{number}: expected NAME=value")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        elif " #" in value:
+            value = value.split(" #", 1)[0].rstrip()
+        values[key] = value
+    return values
+
+
+def read_user_settings(path: Path) -> dict[str, str]:
+    """The user's saved settings (no secrets: those live in the keyring)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise SettingsError(f"The settings file {path} cannot be read: {err}") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA_VERSION:
+        raise SettingsError(
+            f"The settings file {path} has an unknown format (schema {data.get('schema')!r}"
+            f" where {SCHEMA_VERSION} is expected)" if isinstance(data, dict) else
+            f"The settings file {path} is not a settings object"
+        )
+    values = data.get("settings", {})
+    return {k: str(v) for k, v in values.items() if k in ENV_NAMES and k not in SECRET_NAMES}
+
+
+def save_user_settings(
+    values: Mapping[str, str], path: Path | None = None, secrets: SecretStore | None = None
+) -> None:
+    """Save settings: plain ones to the user file, secrets to the keyring only."""
+    path = path or user_settings_path()
+    unknown = set(values) - set(ENV_NAMES)
+    if unknown:
+        raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
+    Settings.from_env({**read_user_settings(path), **values})  # refuse bad values before saving
+    plain = {**read_user_settings(path),
+             **{k: v for k, v in values.items() if k not in SECRET_NAMES}}
+    store = secrets or KeyringSecrets()
+    for name in SECRET_NAMES & set(values):
+        store.set(name, values[name])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"schema": SCHEMA_VERSION, "settings": plain}, indent=2))
+    tmp.replace(path)
+
+
+def load_settings(
+    cli: Mapping[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv: Path | None = Path(".env"),
+    user_file: Path | None = None,
+    secrets: SecretStore | None = None,
+) -> Settings:
+    """Settings from every source, highest first: CLI, environment, .env, user file, keyring."""
+    environ = os.environ if environ is None else environ
+    merged: dict[str, str] = {}
+    store = secrets or KeyringSecrets()
+    for name in sorted(SECRET_NAMES):
+        value = store.get(name)
+        if value is not None:
+            merged[name] = value
+    merged.update(read_user_settings(user_file or user_settings_path()))
+    if dotenv is not None:
+        merged.update({k: v for k, v in read_dotenv(dotenv).items() if k in ENV_NAMES})
+    merged.update({k: v for k, v in environ.items() if k in ENV_NAMES})
+    merged.update(cli or {})
+    return Settings.from_env(merged)

@@ -29,3 +29,12 @@ def test_bad_setting_exits_with_a_message_not_a_traceback() -> None:
     assert out.returncode == 2
     assert "LIVEKIT_URL must be a URL" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_unknown_setting_on_the_command_line_is_refused() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "recconsole", "--set", "NOPE=1"],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert out.returncode == 2
+    assert "known setting name" in out.stderr

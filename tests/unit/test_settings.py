@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
-from recconsole.settings import Secret, Settings, SettingsError
+from recconsole.settings import (
+    Secret,
+    Settings,
+    SettingsError,
+    load_settings,
+    read_dotenv,
+    save_user_settings,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -39,6 +49,10 @@ def test_environment_overrides_defaults_and_round_trips() -> None:
         ({"SERVER_PORT": "eighty"}, "SERVER_PORT"),
         ({"SERVER_PORT": "70000"}, "SERVER_PORT"),
         ({"S3_BUCKET": ""}, "S3_BUCKET"),
+        ({"RECORDINGS_PATH": "recordings"}, "RECORDINGS_PATH"),
+        ({"RECORDING_UPLOAD": "ftp"}, "RECORDING_UPLOAD"),
+        ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
+        ({"RECORDING_URL_EXPIRY": "0"}, "RECORDING_URL_EXPIRY"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(env: dict[str, str], named: str) -> None:
@@ -52,3 +66,86 @@ def test_secrets_never_show_in_repr() -> None:
     assert "s3cr3t" not in repr(s)
     assert "hunter2" not in str(s.livekit_api_secret)
     assert repr(Secret("")) == "Secret('')"
+
+
+class DictSecrets:
+    """An in-memory SecretStore for tests (the OS keyring is kept out of tests)."""
+
+    def __init__(self, values: dict[str, str] | None = None) -> None:
+        self.values = dict(values or {})
+
+    def get(self, name: str) -> str | None:
+        return self.values.get(name)
+
+    def set(self, name: str, value: str) -> None:
+        self.values[name] = value
+
+
+def test_sources_apply_in_order_cli_env_dotenv_user_file_keyring(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text(
+        "# comment\nexport S3_BUCKET=from-dotenv\nAWS_REGION='eu-west-1'\n"
+        'RECORDINGS_PATH="rec/"  \nLIVEKIT_URL=http://dotenv:7880 # trailing\n'
+    )
+    user = tmp_path / "settings.json"
+    save_user_settings({"S3_BUCKET": "from-user", "AWS_REGION": "from-user",
+                        "SERVER_PORT": "7000", "LIVEKIT_API_SECRET": "kept-in-keyring"},
+                       path=user, secrets=(keyring := DictSecrets()))
+    settings = load_settings(
+        cli={"LIVEKIT_URL": "http://cli:7880"},
+        environ={"LIVEKIT_URL": "http://env:7880", "S3_ENDPOINT": "http://env:9000",
+                 "UNRELATED": "x"},
+        dotenv=dotenv, user_file=user, secrets=keyring,
+    )
+    assert settings.livekit_url == "http://cli:7880"
+    assert settings.s3_endpoint == "http://env:9000"
+    assert (settings.s3_bucket, settings.aws_region) == ("from-dotenv", "eu-west-1")
+    assert settings.recordings_path == "rec/"
+    assert settings.server_port == 7000
+    assert settings.livekit_api_secret.value == "kept-in-keyring"
+
+
+def test_secrets_go_to_the_keyring_never_to_the_settings_file(tmp_path: Path) -> None:
+    user = tmp_path / "settings.json"
+    keyring = DictSecrets()
+    save_user_settings({"S3_SECRET_KEY": "s3-very-secret", "S3_BUCKET": "b"},
+                       path=user, secrets=keyring)
+    assert "s3-very-secret" not in user.read_text()
+    assert keyring.values == {"S3_SECRET_KEY": "s3-very-secret"}
+    assert json.loads(user.read_text()) == {"schema": 1, "settings": {"S3_BUCKET": "b"}}
+
+
+def test_bad_values_are_refused_before_anything_is_saved(tmp_path: Path) -> None:
+    user = tmp_path / "settings.json"
+    with pytest.raises(SettingsError, match="RECORDING_PLAYBACK_STRATEGY"):
+        save_user_settings({"RECORDING_PLAYBACK_STRATEGY": "CDN"}, path=user,
+                           secrets=DictSecrets())
+    with pytest.raises(SettingsError, match="unknown settings: NOPE"):
+        save_user_settings({"NOPE": "1"}, path=user, secrets=DictSecrets())
+    assert not user.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [("{", "cannot be read"), ('{"schema": 99}', "unknown format"), ("[]", "not a settings")],
+)
+def test_unreadable_settings_file_is_named_in_the_error(
+    tmp_path: Path, content: str, message: str
+) -> None:
+    user = tmp_path / "settings.json"
+    user.write_text(content)
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environ={}, dotenv=None, user_file=user, secrets=DictSecrets())
+
+
+def test_dotenv_line_without_equals_is_reported_with_its_line(tmp_path: Path) -> None:
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("S3_BUCKET=x\nnonsense\n")
+    with pytest.raises(SettingsError, match=r"\.env:2"):
+        read_dotenv(dotenv)
+
+
+def test_missing_sources_leave_the_tutorial_defaults(tmp_path: Path) -> None:
+    settings = load_settings(environ={}, dotenv=tmp_path / "none.env",
+                             user_file=tmp_path / "none.json", secrets=DictSecrets())
+    assert settings == Settings()
