@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from livekit import api
 
 from recconsole.core.recording_info import (
     RecordingInfo,
@@ -60,3 +61,17 @@ def test_names_made_by_egress_are_understood() -> None:
     assert parse_recording_name("r-RM_a-1718273410000.mp4") == ("r", "RM_a", 1718273410000)
     assert parse_recording_name("r-RM_a-whenever.mp4") == ("r", "RM_a", None)
     assert parse_recording_name("notes.mp4") is None
+
+
+def test_metadata_from_an_ended_egress_is_the_tutorials() -> None:
+    egress = api.EgressInfo(egress_id="EG_1", room_name="daily", room_id="RM_x1",
+                            started_at=1_718_273_410_123_456_789)
+    egress.file_results.add(filename="recordings/daily-RM_x1-2024.mp4",
+                            duration=12_500_000_000, size=4242)
+    info = RecordingInfo.from_egress(egress)
+    assert info.to_json() == {
+        "id": "EG_1", "name": "daily-RM_x1-2024.mp4", "roomName": "daily", "roomId": "RM_x1",
+        "startedAt": 1718273410123, "duration": 12.5, "size": 4242,
+    }
+    with pytest.raises(ValueError, match="no file"):
+        RecordingInfo.from_egress(api.EgressInfo(egress_id="EG_2"))

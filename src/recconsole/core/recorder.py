@@ -29,6 +29,7 @@ from recconsole.core.errors import (
 from recconsole.core.events import EventBus, RecordingStatusChanged
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recording_status import RecordingStatus, egress_is_active, status_from_egress
+from recconsole.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,26 @@ class StartOptions:
 
 
 Upload = api.S3Upload | api.AzureBlobUpload | None
+
+
+def upload_from_settings(settings: Settings) -> Upload:
+    """The egress upload block RECORDING_UPLOAD asks for (None: the egress's own storage).
+
+    Azure's block has no endpoint field, so an egress uploads only to real Azure.
+    """
+    if settings.recording_upload == "s3":
+        return api.S3Upload(
+            access_key=settings.s3_access_key.value, secret=settings.s3_secret_key.value,
+            region=settings.aws_region, endpoint=settings.s3_endpoint,
+            bucket=settings.s3_bucket, force_path_style=True,
+        )
+    if settings.recording_upload == "azure":
+        return api.AzureBlobUpload(
+            account_name=settings.azure_account_name,
+            account_key=settings.azure_account_key.value,
+            container_name=settings.azure_container_name,
+        )
+    return None
 
 
 class Recorder:

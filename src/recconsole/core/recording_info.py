@@ -15,6 +15,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
+from livekit import api
+
 METADATA_DIR: Final = ".metadata/"
 
 _TUTORIAL_KEYS: Final = ("id", "name", "roomName", "roomId", "startedAt", "duration", "size")
@@ -110,6 +112,22 @@ class RecordingInfo:
             )
         except (TypeError, ValueError) as err:
             raise ValueError(f"metadata has a field of the wrong type: {err}") from None
+
+    @classmethod
+    def from_egress(cls, egress: api.EgressInfo) -> RecordingInfo:
+        """The tutorial's ``convertToRecordingInfo``: from an egress's first file result."""
+        if not egress.file_results:
+            raise ValueError(f"the egress {egress.egress_id} produced no file")
+        result = egress.file_results[0]
+        return cls(
+            id=egress.egress_id,
+            name=result.filename.rsplit("/", 1)[-1],
+            room_name=egress.room_name,
+            room_id=egress.room_id,
+            started_at=egress.started_at // 1_000_000,
+            duration=result.duration / 1_000_000_000,
+            size=result.size,
+        )
 
     @classmethod
     def from_bytes(cls, raw: bytes) -> RecordingInfo:
