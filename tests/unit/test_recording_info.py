@@ -44,7 +44,7 @@ def test_metadata_name_matches_the_tutorial_replace() -> None:
 
 @pytest.mark.parametrize(
     "name", ["", "../x.mp4", "a/b.mp4", "..", "x..y.mp4", ".hidden.mp4", "a\\b.mp4",
-             "a\nb.mp4", "x" * 300],
+             "a\nb.mp4", "ok.mp4\n", "x" * 300],
 )
 def test_unsafe_names_are_refused(name: str) -> None:
     with pytest.raises(RecordingNameError):

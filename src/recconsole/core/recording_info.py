@@ -26,7 +26,7 @@ class RecordingNameError(ValueError):
     """A recording name that could reach outside the recordings folder."""
 
 
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._ ()+=@,-]*$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ ()+=@,-]*")
 
 
 def validate_recording_name(name: str) -> str:
@@ -41,7 +41,7 @@ def validate_recording_name(name: str) -> str:
         or "/" in name
         or "\\" in name
         or ".." in name
-        or not _SAFE_NAME.match(name)
+        or not _SAFE_NAME.fullmatch(name)
     ):
         raise RecordingNameError(f"not a valid recording name: {name[:80]!r}")
     return name

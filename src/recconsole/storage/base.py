@@ -1,0 +1,133 @@
+"""One object-store interface for every recordings backend (S3, Azure Blob, a local folder).
+
+Keys are ``/``-separated strings as in S3. Every operation is a coroutine; backends
+built on blocking SDKs run them in threads, and every network call has a timeout.
+Failures surface as :class:`StoreError` with a message a user can read.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+
+DEFAULT_CHUNK_SIZE: Final = 256 * 1024
+DEFAULT_PAGE_SIZE: Final = 1000
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """What a listing or a HEAD knows about one object."""
+
+    key: str
+    size: int
+    etag: str  # opaque; changes whenever the content changes
+    last_modified: datetime  # timezone-aware, UTC
+
+
+class StoreError(Exception):
+    """A storage operation failed; ``str()`` is a message fit to show the user."""
+
+
+class ObjectNotFound(StoreError):
+    """The object does not exist (the bucket or folder itself does)."""
+
+
+class InvalidRange(StoreError):
+    """A ranged read starts at or beyond the end of the object."""
+
+
+def check_range(start: int, end: int | None) -> None:
+    """Refuse ranges that no object could satisfy, before any I/O."""
+    if start < 0:
+        raise ValueError(f"range start must not be negative, not {start}")
+    if end is not None and end < start:
+        raise ValueError(f"range end {end} is before its start {start}")
+
+
+class ObjectStore(ABC):
+    """An S3-like store of objects under string keys."""
+
+    @property
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the objects live, for messages and logs (never any secret)."""
+
+    @abstractmethod
+    async def list_page(
+        self, prefix: str, token: str | None = None, *, recursive: bool = True
+    ) -> tuple[list[ObjectInfo], str | None]:
+        """One page of the objects whose keys start with ``prefix``, in key order.
+
+        Returns the page and the token of the next one (None after the last page).
+        With ``recursive=False`` only keys with no further ``/`` after the prefix are
+        listed, as S3 does with the ``/`` delimiter.
+        """
+
+    async def list_pages(
+        self, prefix: str, *, recursive: bool = True
+    ) -> AsyncIterator[list[ObjectInfo]]:
+        """Every page of :meth:`list_page`, one after the other."""
+        token: str | None = None
+        while True:
+            page, token = await self.list_page(prefix, token, recursive=recursive)
+            if page:
+                yield page
+            if token is None:
+                return
+
+    @abstractmethod
+    async def head(self, key: str) -> ObjectInfo:
+        """Size, ETag and date of one object; :class:`ObjectNotFound` if it is missing."""
+
+    async def exists(self, key: str) -> bool:
+        """Whether the object exists."""
+        try:
+            await self.head(key)
+        except ObjectNotFound:
+            return False
+        return True
+
+    @abstractmethod
+    def read(
+        self,
+        key: str,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> AsyncIterator[bytes]:
+        """Stream bytes ``start``..``end`` (inclusive; None = to the end) in chunks.
+
+        An ``end`` past the object is clipped to its last byte; a ``start`` at or
+        past the end of a non-empty object raises :class:`InvalidRange`.
+        """
+
+    @abstractmethod
+    async def read_bytes(self, key: str) -> bytes:
+        """The whole content of a small object (metadata)."""
+
+    @abstractmethod
+    async def write_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Create or replace an object."""
+
+    async def write_json(self, key: str, obj: object) -> None:
+        """Create or replace an object holding ``obj`` as compact JSON."""
+        data = json.dumps(obj, separators=(",", ":")).encode()
+        await self.write_bytes(key, data, "application/json")
+
+    @abstractmethod
+    async def delete(self, key: str) -> None:
+        """Remove an object; removing a missing one is not an error."""
+
+    @abstractmethod
+    async def playback_url(self, key: str, expires_in: int = 3600) -> str:
+        """A URL a media player can open to read the object."""
+
+    @abstractmethod
+    async def aclose(self) -> None:
+        """Release connections and threads; the store is not used afterwards."""

@@ -1,0 +1,267 @@
+"""The recordings in a store, in the OpenVidu advanced tutorial's layout.
+
+The recordings are the ``.mp4`` objects directly under ``recordings_path``; each may
+have a metadata file under ``recordings_path + ".metadata/"``. A listing reads both
+folders at once, joins them by name, fetches metadata files concurrently (a bounded
+number at a time) and keeps them by ETag, so the next listing fetches only what changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from recconsole.core.recording_info import (
+    METADATA_DIR,
+    MetadataState,
+    RecordingInfo,
+    RecordingNameError,
+    metadata_name,
+    parse_recording_name,
+    validate_recording_name,
+)
+from recconsole.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
+
+log = logging.getLogger(__name__)
+
+_RECORDING_SUFFIX: Final = ".mp4"
+
+
+@dataclass(frozen=True)
+class _Cached:
+    """A metadata file as last read: its ETag and the row it gave (None: unreadable)."""
+
+    etag: str
+    row: RecordingInfo | None
+
+
+def _row_from_listing(name: str, obj: ObjectInfo, state: MetadataState) -> RecordingInfo:
+    """What the object listing and the file name alone say about a recording."""
+    parsed = parse_recording_name(name)
+    room_name, room_id, started = parsed if parsed else ("", "", None)
+    if started is None:
+        started = int(obj.last_modified.timestamp() * 1000)
+    return RecordingInfo(
+        id="", name=name, room_name=room_name, room_id=room_id, started_at=started,
+        duration=0.0, size=obj.size, metadata=state,
+    )
+
+
+def _row_from_metadata(name: str, obj: ObjectInfo, raw: bytes) -> RecordingInfo:
+    """The row a metadata file gives, or an UNREADABLE row if it is not valid."""
+    try:
+        info = RecordingInfo.from_bytes(raw)
+    except ValueError as err:
+        log.warning("metadata of %s is unreadable: %s", name, err)
+        return _row_from_listing(name, obj, MetadataState.UNREADABLE)
+    # The row is the file in the bucket, whatever name its metadata carries.
+    return info if info.name == name else replace(info, name=name)
+
+
+class RecordingsCatalog:
+    """Lists, reads, writes and deletes recordings and their metadata files."""
+
+    def __init__(
+        self, store: ObjectStore, recordings_path: str = "recordings/", concurrency: int = 32
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be positive, not {concurrency}")
+        self.store = store
+        # Joined as the tutorial does (plain concatenation), so both find the same keys.
+        self.recordings_path = recordings_path
+        self.metadata_path = recordings_path + METADATA_DIR
+        self.concurrency = concurrency
+        self._cache: dict[str, _Cached] = {}  # metadata file name → last read
+
+    def recording_key(self, name: str) -> str:
+        """The key of a recording file; RecordingNameError for a name that is not one."""
+        return self.recordings_path + validate_recording_name(name)
+
+    def metadata_key(self, name: str) -> str:
+        """The key of a recording's metadata file."""
+        return self.metadata_path + metadata_name(validate_recording_name(name))
+
+    async def iter_recordings(
+        self, room_id: str | None = None
+    ) -> AsyncIterator[list[RecordingInfo]]:
+        """Every recording (of one room if ``room_id``), in batches as they become known."""
+        async with contextlib.aclosing(_Listing(self, self._cache, room_id).run()) as batches:
+            async for batch in batches:
+                yield batch
+
+    async def list_recordings(self, room_id: str | None = None) -> list[RecordingInfo]:
+        """Every recording (of one room if ``room_id``), newest first."""
+        rows = [row async for batch in self.iter_recordings(room_id) for row in batch]
+        rows.sort(key=lambda r: (r.started_at, r.name), reverse=True)
+        return rows
+
+    async def get(self, name: str) -> RecordingInfo:
+        """One recording; ObjectNotFound if its file is not in the store."""
+        key, meta_key = self.recording_key(name), self.metadata_key(name)
+        obj = await self.store.head(key)
+        try:
+            raw = await self.store.read_bytes(meta_key)
+        except ObjectNotFound:
+            return _row_from_listing(name, obj, MetadataState.MISSING)
+        return _row_from_metadata(name, obj, raw)
+
+    async def save_metadata(self, info: RecordingInfo) -> None:
+        """Write the tutorial's metadata file for ``info`` (same content, same file)."""
+        key = self.metadata_key(info.name)
+        await self.store.write_bytes(key, info.to_bytes(), "application/json")
+        self._cache.pop(metadata_name(info.name), None)
+
+    async def delete(self, name: str) -> None:
+        """Remove a recording file and its metadata file (either may already be gone)."""
+        key, meta_key = self.recording_key(name), self.metadata_key(name)
+        await self.store.delete(key)
+        await self.store.delete(meta_key)
+        self._cache.pop(metadata_name(name), None)
+
+    async def playback_url(self, name: str, expires_in: int = 3600) -> str:
+        """A URL a player can open for the recording (presigned for S3)."""
+        return await self.store.playback_url(self.recording_key(name), expires_in)
+
+
+class _Listing:
+    """One listing run: two folder listings joined by name, metadata fetched by workers.
+
+    Rows are collected in ``_ready`` and handed out in batches whenever the consumer
+    gets to run, so the first rows show while later pages are still coming.
+    """
+
+    def __init__(
+        self, catalog: RecordingsCatalog, cache: dict[str, _Cached], room_id: str | None
+    ) -> None:
+        self._catalog = catalog
+        self._store = catalog.store
+        self._cache = cache
+        self._room_id = room_id
+        self._metas: dict[str, ObjectInfo] = {}  # metadata file name → object
+        self._waiting: dict[str, tuple[str, ObjectInfo]] = {}  # until all metadata is listed
+        self._metas_listed = False
+        self._jobs: asyncio.Queue[tuple[str, ObjectInfo, str, ObjectInfo]] = asyncio.Queue()
+        self._unfinished = 0  # listings still running + fetches queued or running
+        self._ready: list[RecordingInfo] = []
+        self._wake = asyncio.Event()
+        self._error: BaseException | None = None
+
+    async def run(self) -> AsyncGenerator[list[RecordingInfo], None]:
+        self._unfinished = 2
+        tasks = [
+            asyncio.create_task(self._guard(self._list_recordings())),
+            asyncio.create_task(self._guard(self._list_metadata())),
+            *(asyncio.create_task(self._guard(self._fetch_metadata()))
+              for _ in range(self._catalog.concurrency)),
+        ]
+        try:
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._error is not None:
+                    raise self._error
+                finished = self._unfinished == 0  # before taking the batch: nothing is left out
+                batch, self._ready = self._ready, []
+                if batch:
+                    yield batch
+                if finished:
+                    break
+            for gone in self._cache.keys() - self._metas.keys():
+                del self._cache[gone]  # keep the cache as small as the bucket
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _guard(self, work: Coroutine[Any, Any, None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- handed to the consumer, raised there
+            self._error = err
+            self._wake.set()
+
+    def _emit(self, rows: list[RecordingInfo]) -> None:
+        if self._room_id is not None:
+            rows = [r for r in rows if r.room_id == self._room_id]
+        self._ready.extend(rows)
+        self._wake.set()
+
+    def _done(self) -> None:
+        self._unfinished -= 1
+        if self._unfinished == 0:
+            self._wake.set()
+
+    async def _list_recordings(self) -> None:
+        path = self._catalog.recordings_path
+        async for page in self._store.list_pages(path, recursive=False):
+            rows: list[RecordingInfo] = []
+            for obj in page:
+                name = obj.key[len(path):]
+                if not name.endswith(_RECORDING_SUFFIX):
+                    continue
+                try:
+                    validate_recording_name(name)
+                except RecordingNameError:
+                    continue
+                meta_name = metadata_name(name)
+                meta = self._metas.get(meta_name)
+                if meta is not None:
+                    self._join(name, obj, meta_name, meta, rows)
+                elif self._metas_listed:
+                    rows.append(_row_from_listing(name, obj, MetadataState.MISSING))
+                else:
+                    self._waiting[meta_name] = (name, obj)
+            self._emit(rows)
+        self._done()
+
+    async def _list_metadata(self) -> None:
+        path = self._catalog.metadata_path
+        async for page in self._store.list_pages(path, recursive=False):
+            rows: list[RecordingInfo] = []
+            for meta in page:
+                meta_name = meta.key[len(path):]
+                self._metas[meta_name] = meta
+                waiting = self._waiting.pop(meta_name, None)
+                if waiting is not None:
+                    self._join(*waiting, meta_name, meta, rows)
+            self._emit(rows)
+        self._metas_listed = True
+        rows = [_row_from_listing(name, obj, MetadataState.MISSING)
+                for name, obj in self._waiting.values()]
+        self._waiting.clear()
+        self._emit(rows)
+        self._done()
+
+    def _join(
+        self, name: str, obj: ObjectInfo, meta_name: str, meta: ObjectInfo,
+        rows: list[RecordingInfo],
+    ) -> None:
+        """A recording file meets its metadata file: a row from the cache, or a fetch."""
+        cached = self._cache.get(meta_name)
+        if cached is None or cached.etag != meta.etag:
+            self._unfinished += 1
+            self._jobs.put_nowait((name, obj, meta_name, meta))
+        elif cached.row is None:
+            rows.append(_row_from_listing(name, obj, MetadataState.UNREADABLE))
+        else:
+            rows.append(cached.row)
+
+    async def _fetch_metadata(self) -> None:
+        while True:
+            name, obj, meta_name, meta = await self._jobs.get()
+            try:
+                raw = await self._store.read_bytes(meta.key)
+            except ObjectNotFound:  # deleted since it was listed
+                self._emit([_row_from_listing(name, obj, MetadataState.MISSING)])
+            else:
+                row = _row_from_metadata(name, obj, raw)
+                ok = row.metadata is MetadataState.OK
+                self._cache[meta_name] = _Cached(meta.etag, row if ok else None)
+                self._emit([row])
+            self._done()

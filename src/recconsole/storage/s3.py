@@ -1,0 +1,402 @@
+"""S3-compatible storage (AWS S3, MinIO): boto3, plus signed aiohttp requests for the hot path.
+
+Listing and small-object reads go through aiohttp with a small Signature V4 signer:
+a listing of 10,000 recordings fetches 10,000 metadata files, and measured on the
+2-core development machine boto3 costs about 2 ms of CPU per request (25 s for
+10,000 even from 16 threads) against about 0.3 ms for a signed aiohttp GET, and
+listing 10,000 keys took about 3x as long through boto3 as through aiohttp and
+ElementTree. Everything else (HEAD, streamed ranged reads, writes, deletes,
+presigned URLs) uses boto3.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import quote, unquote_plus, urlsplit
+
+import aiohttp
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from yarl import URL
+
+from recconsole.storage.base import (
+    DEFAULT_CHUNK_SIZE,
+    DEFAULT_PAGE_SIZE,
+    InvalidRange,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StoreError,
+    check_range,
+)
+
+if TYPE_CHECKING:
+    from recconsole.settings import Settings
+
+_NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
+_EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
+_SIGNED_HEADERS: Final = "host;x-amz-content-sha256;x-amz-date"
+_CREDENTIAL_CODES: Final = frozenset(
+    {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
+)
+_MAX_PRESIGN_SECONDS: Final = 7 * 24 * 3600
+
+
+class _Signer:
+    """Signature V4 headers for body-less S3 requests.
+
+    About 6 µs a request, against about 120 µs for botocore's SigV4Auth and 300 µs
+    for a boto3 presigned URL (measured here).
+    """
+
+    def __init__(self, access_key: str, secret_key: str, region: str, host: str) -> None:
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._region = region
+        self._host = host
+        self._day = ""
+        self._key = b""
+
+    def __repr__(self) -> str:
+        return "<_Signer>"
+
+    def _signing_key(self, day: str) -> bytes:
+        if day != self._day:
+            key = hmac.new(f"AWS4{self._secret_key}".encode(), day.encode(), hashlib.sha256)
+            for part in (self._region, "s3", "aws4_request"):
+                key = hmac.new(key.digest(), part.encode(), hashlib.sha256)
+            self._day, self._key = day, key.digest()
+        return self._key
+
+    def headers(self, method: str, path: str, query: str) -> dict[str, str]:
+        """Headers for ``method path?query``; both must be URI-encoded as sent."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        day = stamp[:8]
+        canonical = (
+            f"{method}\n{path}\n{query}\nhost:{self._host}\n"
+            f"x-amz-content-sha256:{_EMPTY_SHA256}\nx-amz-date:{stamp}\n\n"
+            f"{_SIGNED_HEADERS}\n{_EMPTY_SHA256}"
+        )
+        scope = f"{day}/{self._region}/s3/aws4_request"
+        to_sign = (
+            f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n"
+            f"{hashlib.sha256(canonical.encode()).hexdigest()}"
+        )
+        signature = hmac.new(self._signing_key(day), to_sign.encode(), hashlib.sha256)
+        return {
+            "Host": self._host,
+            "x-amz-date": stamp,
+            "x-amz-content-sha256": _EMPTY_SHA256,
+            "Authorization": (
+                f"AWS4-HMAC-SHA256 Credential={self._access_key}/{scope}, "
+                f"SignedHeaders={_SIGNED_HEADERS}, Signature={signature.hexdigest()}"
+            ),
+        }
+
+
+def _query(params: dict[str, str]) -> str:
+    """The canonical (sorted, RFC 3986-encoded) query string, also sent as is."""
+    return "&".join(f"{quote(k, safe='~')}={quote(v, safe='~')}" for k, v in sorted(params.items()))
+
+
+def _parse_listing(body: bytes) -> tuple[list[ObjectInfo], list[str], str | None]:
+    """ListObjectsV2 (``encoding-type=url``) → objects, common prefixes, continuation."""
+    root = ET.fromstring(body)
+    # Keys come percent-encoded, unless the service ignored encoding-type.
+    decode = unquote_plus if root.findtext(f"{_NS}EncodingType") == "url" else str
+    objects: list[ObjectInfo] = []
+    for item in root.iterfind(f"{_NS}Contents"):
+        fields = {child.tag[len(_NS):]: child.text or "" for child in item}
+        objects.append(ObjectInfo(
+            key=decode(fields["Key"]),
+            size=int(fields.get("Size") or 0),
+            etag=fields.get("ETag", "").strip('"'),
+            last_modified=datetime.fromisoformat(fields["LastModified"]).astimezone(UTC),
+        ))
+    prefixes = [decode(p.text or "")
+                for p in root.iterfind(f"{_NS}CommonPrefixes/{_NS}Prefix")]
+    truncated = root.findtext(f"{_NS}IsTruncated") == "true"
+    return objects, prefixes, root.findtext(f"{_NS}NextContinuationToken") if truncated else None
+
+
+def _error_fields(body: bytes) -> tuple[str, str]:
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return "", ""
+    return root.findtext("Code") or "", root.findtext("Message") or ""
+
+
+class S3Store(ObjectStore):
+    """Objects in one bucket of an S3-compatible service (path-style addressing)."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        bucket: str,
+        *,
+        timeout: float = 10.0,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        max_connections: int = 64,
+    ) -> None:
+        parts = urlsplit(endpoint)
+        if parts.username is not None or parts.password is not None:
+            # Said without the URL: it holds a secret.
+            raise StoreError("the S3 endpoint URL must not carry credentials")
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise StoreError(f"not an S3 endpoint URL: {endpoint!r}")
+        if not 1 <= page_size <= 1000:
+            raise ValueError(f"page_size must be 1..1000, not {page_size}")
+        self._endpoint = endpoint.rstrip("/")
+        self._origin = f"{parts.scheme}://{parts.netloc}"
+        self._bucket = bucket
+        self._bucket_path = f"{parts.path.rstrip('/')}/{quote(bucket, safe='')}"
+        self._region = region
+        self._timeout = timeout
+        self._page_size = page_size
+        self._max_connections = max_connections
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._signer = _Signer(access_key, secret_key, region, parts.netloc)
+        self._boto: Any = None
+        self._boto_lock = asyncio.Lock()
+        self._session: aiohttp.ClientSession | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: Any) -> S3Store:
+        """The store the settings (SPEC names S3_*, AWS_REGION) point at."""
+        return cls(
+            settings.s3_endpoint, settings.s3_access_key.value, settings.s3_secret_key.value,
+            settings.aws_region, settings.s3_bucket, **kwargs,
+        )
+
+    @property
+    def describe(self) -> str:
+        return f"s3 {self._endpoint} bucket {self._bucket}"
+
+    def __repr__(self) -> str:
+        return f"<S3Store {self.describe}>"
+
+    # -- errors ------------------------------------------------------------------------
+
+    def _error(self, status: int, code: str, message: str, key: str | None) -> StoreError:
+        where = f"at {self._endpoint}"
+        if code == "NoSuchBucket":
+            return StoreError(f'bucket "{self._bucket}" does not exist {where}')
+        if code in ("NoSuchKey", "NotFound") or (status == 404 and code in ("", "404")):
+            return ObjectNotFound(f'"{key}" not found in bucket "{self._bucket}"')
+        if code in _CREDENTIAL_CODES:
+            return StoreError(f"credentials rejected by the storage {where} ({code})")
+        if code == "AccessDenied":
+            return StoreError(f'access to bucket "{self._bucket}" denied by the storage {where}')
+        if status == 403:
+            return StoreError(f"credentials rejected or access denied by the storage {where}")
+        if code == "InvalidRange" or status == 416:
+            return InvalidRange(f'range not satisfiable for "{key}"')
+        detail = f"{code}: {message}" if code else f"HTTP {status}"
+        return StoreError(f"storage error {where}: {detail}")
+
+    def _unreachable(self, reason: str) -> StoreError:
+        return StoreError(f"storage unreachable at {self._endpoint}: {reason}")
+
+    def _silent(self) -> StoreError:
+        return StoreError(f"storage at {self._endpoint} did not answer within {self._timeout:g} s")
+
+    # -- boto3 -------------------------------------------------------------------------
+
+    def _make_client(self) -> Any:
+        # A private session: boto3's default one is not safe to share between threads.
+        return boto3.session.Session().client(
+            "s3",
+            endpoint_url=self._endpoint,
+            aws_access_key_id=self._access_key,
+            aws_secret_access_key=self._secret_key,
+            region_name=self._region,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path"},
+                connect_timeout=self._timeout,
+                read_timeout=self._timeout,
+                retries={"total_max_attempts": 2, "mode": "standard"},
+                max_pool_connections=self._max_connections,
+            ),
+        )
+
+    async def _call(self, operation: str, key: str | None, **kwargs: Any) -> Any:
+        """Run one boto3 client call in a thread, its failures as StoreError."""
+        async with self._boto_lock:
+            if self._boto is None:
+                self._boto = await asyncio.to_thread(self._make_client)
+        method = getattr(self._boto, operation)
+        try:
+            return await asyncio.to_thread(method, Bucket=self._bucket, **kwargs)
+        except ClientError as err:
+            error = err.response.get("Error", {})
+            status = err.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            raise self._error(
+                int(status), str(error.get("Code", "")), str(error.get("Message", "")), key
+            ) from err
+        except ReadTimeoutError as err:
+            raise self._silent() from err
+        except BotoConnectionError as err:
+            raise self._unreachable("could not connect") from err
+        except BotoCoreError as err:
+            raise StoreError(f"storage request to {self._endpoint} failed: {err}") from err
+
+    async def head(self, key: str) -> ObjectInfo:
+        try:
+            resp = await self._call("head_object", key, Key=key)
+        except ObjectNotFound:
+            # HEAD answers a bare 404 for a missing bucket too; tell the two apart.
+            try:
+                await self._call("head_bucket", None)
+            except ObjectNotFound:
+                raise self._error(404, "NoSuchBucket", "", None) from None
+            raise
+        return ObjectInfo(
+            key=key,
+            size=int(resp["ContentLength"]),
+            etag=str(resp.get("ETag", "")).strip('"'),
+            last_modified=resp["LastModified"].astimezone(UTC),
+        )
+
+    async def read(
+        self,
+        key: str,
+        start: int = 0,
+        end: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> AsyncIterator[bytes]:
+        check_range(start, end)
+        extra: dict[str, str] = {}
+        if start or end is not None:
+            extra["Range"] = f"bytes={start}-{'' if end is None else end}"
+        resp = await self._call("get_object", key, Key=key, **extra)
+        body = resp["Body"]
+        try:
+            while True:
+                try:
+                    chunk = await asyncio.to_thread(body.read, chunk_size)
+                except ReadTimeoutError as err:
+                    raise self._silent() from err
+                except (BotoCoreError, OSError) as err:
+                    raise self._unreachable(f"reading {key!r} failed: {err}") from err
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            body.close()
+
+    async def write_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        await self._call("put_object", key, Key=key, Body=data, ContentType=content_type)
+
+    async def delete(self, key: str) -> None:
+        await self._call("delete_object", key, Key=key)
+
+    async def playback_url(self, key: str, expires_in: int = 3600) -> str:
+        if not 1 <= expires_in <= _MAX_PRESIGN_SECONDS:
+            raise ValueError(f"expires_in must be 1..{_MAX_PRESIGN_SECONDS} s, not {expires_in}")
+        async with self._boto_lock:
+            if self._boto is None:
+                self._boto = await asyncio.to_thread(self._make_client)
+        url: str = await asyncio.to_thread(
+            self._boto.generate_presigned_url, "get_object",
+            Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in,
+        )
+        return url
+
+    # -- signed aiohttp requests ---------------------------------------------------------
+
+    def _http(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session.closed or self._session_loop is not loop:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
+                timeout=aiohttp.ClientTimeout(
+                    total=None, sock_connect=self._timeout, sock_read=self._timeout
+                ),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+            self._session_loop = loop
+        return self._session
+
+    async def _get(self, path: str, query: str, key: str | None) -> bytes:
+        """A signed GET; the body of a 200 answer, anything else as StoreError."""
+        session = self._http()
+        url = URL(f"{self._origin}{path}?{query}" if query else f"{self._origin}{path}",
+                  encoded=True)
+        for attempt in (1, 2):
+            try:
+                async with session.get(url, headers=self._signer.headers("GET", path, query)) as r:
+                    body = await r.read()
+                    status = r.status
+            except aiohttp.ClientConnectorError as err:
+                refused = isinstance(err.os_error, ConnectionRefusedError)
+                raise self._unreachable(
+                    "connection refused" if refused else f"could not connect ({err.os_error})"
+                ) from err
+            except TimeoutError as err:
+                raise self._silent() from err
+            except aiohttp.ClientConnectionError as err:
+                # A kept-alive connection the server had already closed: try a fresh one.
+                if attempt == 1:
+                    continue
+                raise self._unreachable(f"connection lost ({err})") from err
+            except aiohttp.ClientError as err:
+                raise StoreError(f"storage request to {self._endpoint} failed: {err}") from err
+            if status == 200:
+                return body
+            code, message = _error_fields(body)
+            raise self._error(status, code, message, key)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def read_bytes(self, key: str) -> bytes:
+        return await self._get(f"{self._bucket_path}/{quote(key, safe='/~')}", "", key)
+
+    async def list_page(
+        self, prefix: str, token: str | None = None, *, recursive: bool = True
+    ) -> tuple[list[ObjectInfo], str | None]:
+        params = {"list-type": "2", "prefix": prefix, "max-keys": str(self._page_size),
+                  "encoding-type": "url"}
+        if not recursive:
+            params["delimiter"] = "/"
+        # Tokens: "a:<key>" resumes after that key, "c:<token>" is S3's continuation token.
+        # Resuming after a key is preferred: MinIO stalls ~0.3 s on some continuations.
+        if token is not None:
+            kind, _, value = token.partition(":")
+            if kind not in ("a", "c") or not value:
+                raise ValueError("not a listing token of this store")
+            params["start-after" if kind == "a" else "continuation-token"] = value
+        body = await self._get(self._bucket_path, _query(params), None)
+        try:
+            objects, prefixes, continuation = _parse_listing(body)
+        except (ET.ParseError, KeyError, ValueError) as err:
+            raise StoreError(f"storage at {self._endpoint} sent an unreadable listing") from err
+        if continuation is None:
+            return objects, None
+        if objects and (not prefixes or objects[-1].key > prefixes[-1]):
+            return objects, f"a:{objects[-1].key}"
+        return objects, f"c:{continuation}"
+
+    async def aclose(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+        if self._boto is not None:
+            client, self._boto = self._boto, None
+            await asyncio.to_thread(client.close)

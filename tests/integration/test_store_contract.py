@@ -1,0 +1,517 @@
+"""One contract for every object store (MinIO through S3Store, a folder through LocalStore),
+and the recordings catalog on top of each."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import time
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+import pytest
+import pytest_asyncio
+
+from recconsole.core.recording_info import MetadataState, RecordingInfo, RecordingNameError
+from recconsole.devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
+from recconsole.settings import Settings
+from recconsole.storage.base import (
+    DEFAULT_CHUNK_SIZE,
+    InvalidRange,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StoreError,
+)
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.local import LocalStore
+from recconsole.storage.s3 import S3Store
+
+pytestmark = pytest.mark.integration
+
+StoreFactory = Callable[..., ObjectStore]
+
+
+class RecordingStore(ObjectStore):
+    """Passes every call to ``inner`` and notes it; ``gate`` can hold later listing pages."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, str]] = []
+        self.gate: asyncio.Event | None = None
+        self.gated_prefix = ""
+
+    @property
+    def describe(self) -> str:
+        return self.inner.describe
+
+    def count(self, operation: str) -> int:
+        return sum(1 for op, _ in self.calls if op == operation)
+
+    async def list_page(
+        self, prefix: str, token: str | None = None, *, recursive: bool = True
+    ) -> tuple[list[ObjectInfo], str | None]:
+        self.calls.append(("list_page", prefix))
+        if self.gate is not None and token is not None and prefix == self.gated_prefix:
+            await self.gate.wait()
+        return await self.inner.list_page(prefix, token, recursive=recursive)
+
+    async def head(self, key: str) -> ObjectInfo:
+        self.calls.append(("head", key))
+        return await self.inner.head(key)
+
+    def read(
+        self, key: str, start: int = 0, end: int | None = None,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> AsyncIterator[bytes]:
+        self.calls.append(("read", key))
+        return self.inner.read(key, start, end, chunk_size)
+
+    async def read_bytes(self, key: str) -> bytes:
+        self.calls.append(("read_bytes", key))
+        return await self.inner.read_bytes(key)
+
+    async def write_bytes(
+        self, key: str, data: bytes, content_type: str = "application/octet-stream"
+    ) -> None:
+        self.calls.append(("write_bytes", key))
+        await self.inner.write_bytes(key, data, content_type)
+
+    async def delete(self, key: str) -> None:
+        self.calls.append(("delete", key))
+        await self.inner.delete(key)
+
+    async def playback_url(self, key: str, expires_in: int = 3600) -> str:
+        self.calls.append(("playback_url", key))
+        return await self.inner.playback_url(key, expires_in)
+
+    async def aclose(self) -> None:
+        self.calls.append(("aclose", ""))
+
+
+@pytest.fixture(params=["s3", "local"])
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
+    """Builds a store of one backend (keyword arguments such as ``page_size`` pass through)."""
+    if request.param == "s3":
+        minio: StackConfig = request.getfixturevalue("minio_server")
+
+        def s3(**kwargs: Any) -> ObjectStore:
+            return S3Store(minio.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
+                           S3_BUCKET, **kwargs)
+        return s3
+
+    def local(**kwargs: Any) -> ObjectStore:
+        return LocalStore(tmp_path / "objects", **kwargs)
+    return local
+
+
+@pytest_asyncio.fixture
+async def stores(make_store: StoreFactory) -> AsyncIterator[StoreFactory]:
+    """Like ``make_store``, and every store made is closed after the test."""
+    made: list[ObjectStore] = []
+
+    def make(**kwargs: Any) -> ObjectStore:
+        made.append(make_store(**kwargs))
+        return made[-1]
+    yield make
+    for store in made:
+        await store.aclose()
+
+
+@pytest_asyncio.fixture
+async def store(stores: StoreFactory) -> ObjectStore:
+    return stores()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A fresh folder for one test, so tests never see each other's objects."""
+    return f"contract-{uuid.uuid4().hex}/"
+
+
+async def _read_all(store: ObjectStore, key: str, **kwargs: Any) -> list[bytes]:
+    return [chunk async for chunk in store.read(key, **kwargs)]
+
+
+# -- the store ------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_written_object_reads_back_with_its_size_tag_and_date(
+    store: ObjectStore, prefix: str
+) -> None:
+    key = prefix + "a/b c.bin"
+    data = uuid.uuid4().bytes * 50
+    await store.write_bytes(key, data, "video/mp4")
+
+    assert await store.read_bytes(key) == data
+    info = await store.head(key)
+    assert (info.key, info.size) == (key, len(data))
+    assert info.etag
+    assert abs(info.last_modified - datetime.now(UTC)) < timedelta(minutes=5)
+    assert await store.exists(key)
+    assert not await store.exists(prefix + "a/missing")
+
+
+@pytest.mark.asyncio
+async def test_missing_object_is_object_not_found(store: ObjectStore, prefix: str) -> None:
+    with pytest.raises(ObjectNotFound):
+        await store.head(prefix + "missing")
+    with pytest.raises(ObjectNotFound):
+        await store.read_bytes(prefix + "missing")
+    with pytest.raises(ObjectNotFound):
+        await _read_all(store, prefix + "missing")
+
+
+@pytest.mark.asyncio
+async def test_rewriting_an_object_changes_its_etag(store: ObjectStore, prefix: str) -> None:
+    key = prefix + "meta.json"
+    await store.write_bytes(key, b'{"v":1}')
+    first = await store.head(key)
+    await store.write_bytes(key, b'{"v":2}')  # same size, other content
+    second = await store.head(key)
+    assert second.etag != first.etag
+    assert await store.read_bytes(key) == b'{"v":2}'
+
+
+@pytest.mark.asyncio
+async def test_write_json_stores_compact_json(store: ObjectStore, prefix: str) -> None:
+    await store.write_json(prefix + "x.json", {"name": "r.mp4", "size": 3})
+    raw = await store.read_bytes(prefix + "x.json")
+    assert json.loads(raw) == {"name": "r.mp4", "size": 3}
+
+
+@pytest.mark.asyncio
+async def test_delete_removes_and_is_idempotent(store: ObjectStore, prefix: str) -> None:
+    key = prefix + "doomed.bin"
+    await store.write_bytes(key, b"x")
+    await store.delete(key)
+    assert not await store.exists(key)
+    await store.delete(key)  # already gone: no error
+    page, token = await store.list_page(prefix)
+    assert (page, token) == ([], None)
+
+
+@pytest.mark.asyncio
+async def test_listing_pages_through_everything_in_key_order(
+    stores: StoreFactory, prefix: str
+) -> None:
+    store = stores(page_size=3)
+    keys = [f"{prefix}f{i:02d}.bin" for i in range(7)] + [
+        f"{prefix}f07 +%&é.bin", f"{prefix}sub/deep.bin", f"{prefix}z.bin"]
+    await asyncio.gather(*(store.write_bytes(k, k.encode()) for k in keys))
+
+    first, token = await store.list_page(prefix)
+    assert [o.key for o in first] == sorted(keys)[:3]
+    assert token is not None
+    pages = [page async for page in store.list_pages(prefix)]
+    assert [len(page) for page in pages] == [3, 3, 3, 1]
+    listed = [o for page in pages for o in page]
+    assert [o.key for o in listed] == sorted(keys)
+    assert all(o.size == len(o.key.encode()) and o.etag for o in listed)
+    # Without recursion the folder "sub/" is left out, even where it ends a page.
+    flat = [o.key async for page in store.list_pages(prefix, recursive=False) for o in page]
+    assert flat == [k for k in sorted(keys) if "/sub/" not in k]
+    named = [o.key async for page in store.list_pages(prefix + "f0") for o in page]
+    assert named == sorted(keys)[:8]
+
+
+@pytest.mark.asyncio
+async def test_ranged_reads_return_exactly_the_bytes_asked(
+    store: ObjectStore, prefix: str
+) -> None:
+    key = prefix + "video.mp4"
+    data = bytes(range(256)) * 4 + b"tail"
+    await store.write_bytes(key, data)
+
+    assert b"".join(await _read_all(store, key)) == data
+    assert b"".join(await _read_all(store, key, start=10, end=19)) == data[10:20]
+    assert b"".join(await _read_all(store, key, start=len(data) - 1)) == data[-1:]
+    last = len(data) - 1
+    assert b"".join(await _read_all(store, key, start=last, end=last)) == b"l"
+    assert b"".join(await _read_all(store, key, start=1000, end=10**9)) == data[1000:]
+    chunks = await _read_all(store, key, start=5, chunk_size=100)
+    assert len(chunks) > 1
+    assert b"".join(chunks) == data[5:]
+    with pytest.raises(InvalidRange):
+        await _read_all(store, key, start=len(data))
+    with pytest.raises(ValueError, match="before its start"):
+        await _read_all(store, key, start=5, end=4)
+
+
+@pytest.mark.asyncio
+async def test_playback_url_serves_the_object(
+    store: ObjectStore, prefix: str, make_store: StoreFactory
+) -> None:
+    key = prefix + "play me.mp4"
+    data = uuid.uuid4().bytes * 64
+    await store.write_bytes(key, data, "video/mp4")
+    url = await store.playback_url(key, expires_in=60)
+    scheme = urlsplit(url).scheme
+    if isinstance(store, S3Store):
+        assert scheme == "http"
+
+        def fetch() -> bytes:
+            with urllib.request.urlopen(url, timeout=10) as resp:
+                body: bytes = resp.read()
+                return body
+        assert await asyncio.to_thread(fetch) == data
+    else:
+        assert scheme == "file"
+        path = Path(url2pathname(urlsplit(url).path))
+        assert await asyncio.to_thread(path.read_bytes) == data
+
+
+# -- the catalog on each store ----------------------------------------------------------
+
+A_NAME = "roomA-RM_aaa-1700000000000.mp4"
+B_NAME = "roomB-RM_bbb-2024-05-01T101500.mp4"
+C_NAME = "roomC-RM_ccc-1700000001000.mp4"
+A_INFO = RecordingInfo(
+    id="EG_a", name=A_NAME, room_name="roomA", room_id="RM_aaa", started_at=1700000000000,
+    duration=12.5, size=1234, extra={"createdBy": "tests"},
+)
+
+
+async def _fill(catalog: RecordingsCatalog) -> None:
+    """A with metadata, B without, C with corrupt metadata, an orphan metadata file,
+    and objects that are not recordings."""
+    store = catalog.store
+    await asyncio.gather(
+        store.write_bytes(catalog.recording_key(A_NAME), b"a" * 11, "video/mp4"),
+        catalog.save_metadata(A_INFO),
+        store.write_bytes(catalog.recording_key(B_NAME), b"b" * 22, "video/mp4"),
+        store.write_bytes(catalog.recording_key(C_NAME), b"c" * 33, "video/mp4"),
+        store.write_bytes(catalog.metadata_key(C_NAME), b'{"id": "EG_c", "name": '),
+        store.write_json(catalog.metadata_key("gone-RM_ggg-1700000005000.mp4"),
+                         {**A_INFO.to_json(), "name": "gone-RM_ggg-1700000005000.mp4"}),
+        store.write_bytes(catalog.recordings_path + "notes.txt", b"not a recording"),
+        store.write_bytes(catalog.recordings_path + "sub/inner.mp4", b"nested"),
+    )
+
+
+@pytest.mark.asyncio
+async def test_listing_joins_files_with_metadata_and_hides_nothing(
+    store: ObjectStore, prefix: str
+) -> None:
+    catalog = RecordingsCatalog(store, prefix + "recordings/")
+    await _fill(catalog)
+    rows = {r.name: r for r in await catalog.list_recordings()}
+
+    assert set(rows) == {A_NAME, B_NAME, C_NAME}
+    assert rows[A_NAME] == A_INFO
+    assert rows[A_NAME].metadata is MetadataState.OK
+    assert rows[A_NAME].extra == {"createdBy": "tests"}
+    b = rows[B_NAME]
+    assert b.metadata is MetadataState.MISSING
+    assert (b.room_name, b.room_id, b.size, b.duration) == ("roomB", "RM_bbb", 22, 0.0)
+    assert b.started_at == int(datetime(2024, 5, 1, 10, 15, tzinfo=UTC).timestamp() * 1000)
+    c = rows[C_NAME]
+    assert c.metadata is MetadataState.UNREADABLE
+    assert (c.room_id, c.started_at, c.size) == ("RM_ccc", 1700000001000, 33)
+
+
+@pytest.mark.asyncio
+async def test_listing_filters_by_room_id_and_puts_newest_first(
+    store: ObjectStore, prefix: str
+) -> None:
+    catalog = RecordingsCatalog(store, prefix + "recordings/")
+    await _fill(catalog)
+    newest = [r.name for r in await catalog.list_recordings()]
+    assert newest == [B_NAME, C_NAME, A_NAME]  # 2024, then 1700000001000, 1700000000000
+    assert [r.name for r in await catalog.list_recordings("RM_aaa")] == [A_NAME]
+    assert [r.name for r in await catalog.list_recordings("RM_bbb")] == [B_NAME]
+    assert await catalog.list_recordings("RM_none") == []
+
+
+@pytest.mark.asyncio
+async def test_unchanged_metadata_is_not_fetched_again(store: ObjectStore, prefix: str) -> None:
+    counted = RecordingStore(store)
+    catalog = RecordingsCatalog(counted, prefix + "recordings/")
+    await _fill(catalog)
+
+    first = await catalog.list_recordings()
+    assert counted.count("read_bytes") == 2  # A and C; the orphan is never read
+    second = await catalog.list_recordings()
+    assert counted.count("read_bytes") == 2
+    assert [(r, r.metadata) for r in second] == [(r, r.metadata) for r in first]
+
+    await catalog.store.write_json(catalog.metadata_key(A_NAME),
+                                   {**A_INFO.to_json(), "duration": 99.0})
+    third = {r.name: r for r in await catalog.list_recordings()}
+    assert counted.count("read_bytes") == 3
+    assert third[A_NAME].duration == 99.0
+
+
+@pytest.mark.asyncio
+async def test_rows_arrive_before_the_listing_ends(stores: StoreFactory, prefix: str) -> None:
+    gated = RecordingStore(stores(page_size=2))
+    catalog = RecordingsCatalog(gated, prefix + "recordings/")
+    names = [f"room-RM_abc-{1700000000000 + i}.mp4" for i in range(5)]
+    for name in names:
+        await gated.write_bytes(catalog.recording_key(name), b"x")
+        await catalog.save_metadata(RecordingInfo(
+            id=f"EG_{name}", name=name, room_name="room", room_id="RM_abc",
+            started_at=0, duration=1.0, size=1))
+    gated.gate = asyncio.Event()
+    gated.gated_prefix = catalog.recordings_path
+
+    batches = catalog.iter_recordings()
+    first = await asyncio.wait_for(anext(batches), 10)
+    assert first
+    assert {r.name for r in first} <= set(names[:2])  # only the first page is out
+    gated.gate.set()
+    rest = [r.name async for batch in batches for r in batch]
+    assert sorted([r.name for r in first] + rest) == names
+
+
+@pytest.mark.asyncio
+async def test_get_save_and_playback_of_one_recording(store: ObjectStore, prefix: str) -> None:
+    catalog = RecordingsCatalog(store, prefix + "recordings/")
+    with pytest.raises(ObjectNotFound):
+        await catalog.get(A_NAME)
+    await store.write_bytes(catalog.recording_key(A_NAME), b"a" * 11)
+    missing = await catalog.get(A_NAME)
+    assert (missing.metadata, missing.size, missing.room_id) == (
+        MetadataState.MISSING, 11, "RM_aaa")
+
+    await catalog.save_metadata(A_INFO)
+    await catalog.save_metadata(A_INFO)  # idempotent
+    assert await catalog.get(A_NAME) == A_INFO
+    raw = await store.read_bytes(prefix + "recordings/.metadata/roomA-RM_aaa-1700000000000.json")
+    assert json.loads(raw) == A_INFO.to_json()
+    url = await catalog.playback_url(A_NAME)
+    assert url.startswith("file://" if isinstance(store, LocalStore) else "http://")
+
+
+@pytest.mark.asyncio
+async def test_delete_removes_file_and_metadata(store: ObjectStore, prefix: str) -> None:
+    catalog = RecordingsCatalog(store, prefix + "recordings/")
+    await _fill(catalog)
+    await catalog.delete(A_NAME)
+    assert not await store.exists(catalog.recording_key(A_NAME))
+    assert not await store.exists(catalog.metadata_key(A_NAME))
+    assert A_NAME not in {r.name for r in await catalog.list_recordings()}
+    await catalog.delete(A_NAME)  # already gone: no error
+    await catalog.delete(B_NAME)  # no metadata file: no error
+    assert not await store.exists(catalog.recording_key(B_NAME))
+
+
+@pytest.mark.parametrize(
+    "name", ["../escape.mp4", "a/b.mp4", "..", "", ".metadata", "x\\y.mp4", "/abs.mp4",
+             "a..b.mp4", "bad\x00.mp4"])
+@pytest.mark.asyncio
+async def test_invalid_names_are_refused_before_touching_storage(
+    store: ObjectStore, prefix: str, name: str
+) -> None:
+    counted = RecordingStore(store)
+    catalog = RecordingsCatalog(counted, prefix + "recordings/")
+    info = RecordingInfo(id="EG", name=name, room_name="r", room_id="RM_x", started_at=0,
+                         duration=0.0, size=0)
+    attempts: list[Callable[[], Awaitable[object]]] = [
+        lambda: catalog.get(name), lambda: catalog.delete(name),
+        lambda: catalog.save_metadata(info), lambda: catalog.playback_url(name)]
+    for attempt in attempts:
+        with pytest.raises(RecordingNameError):
+            await attempt()
+    with pytest.raises(RecordingNameError):
+        catalog.recording_key(name)
+    with pytest.raises(RecordingNameError):
+        catalog.metadata_key(name)
+    assert counted.calls == []
+
+
+# -- faults -----------------------------------------------------------------------------
+
+
+async def _every_operation_fails(store: ObjectStore, match: str) -> float:
+    """Each kind of call raises a StoreError whose message matches, none 'not found';
+    returns how long the slowest call took to fail."""
+    catalog = RecordingsCatalog(store, "recordings/")
+    calls: list[Callable[[], Awaitable[object]]] = [
+        lambda: store.list_page("recordings/"), lambda: store.read_bytes("recordings/x.json"),
+        lambda: store.write_bytes("recordings/x.json", b"{}"), catalog.list_recordings,
+        lambda: store.head("recordings/x.mp4")]
+    slowest = 0.0
+    for call in calls:
+        started = time.monotonic()
+        with pytest.raises(StoreError) as raised:
+            await call()
+        slowest = max(slowest, time.monotonic() - started)
+        assert not isinstance(raised.value, ObjectNotFound)
+        if call is not calls[-1]:  # a HEAD answer has no body to tell why
+            assert re.search(match, str(raised.value)), str(raised.value)
+    return slowest
+
+
+@pytest.mark.asyncio
+async def test_wrong_bucket_is_a_readable_store_error(minio_server: StackConfig) -> None:
+    bucket = f"missing-{uuid.uuid4().hex[:12]}"
+    store = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1", bucket)
+    try:
+        await _every_operation_fails(store, f'bucket "{bucket}" does not exist')
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_unreachable_endpoint_fails_fast_with_the_reason() -> None:
+    store = S3Store("http://127.0.0.1:9", MINIO_USER, MINIO_PASSWORD, "us-east-1", S3_BUCKET)
+    try:
+        slowest = await _every_operation_fails(
+            store, r"storage unreachable at http://127\.0\.0\.1:9")
+    finally:
+        await store.aclose()
+    assert slowest < 5  # refused at once: no call waits out its 10 s timeout
+
+
+@pytest.mark.asyncio
+async def test_wrong_credentials_are_rejected_without_showing_them(
+    minio_server: StackConfig,
+) -> None:
+    secret = f"wrong-{uuid.uuid4().hex}"
+    store = S3Store(minio_server.s3_endpoint, MINIO_USER, secret, "us-east-1", S3_BUCKET)
+    try:
+        await _every_operation_fails(store, "credentials rejected by the storage")
+        with pytest.raises(StoreError) as raised:
+            await store.read_bytes("recordings/x.json")
+    finally:
+        await store.aclose()
+    assert secret not in str(raised.value)
+    assert secret not in repr(store)
+    assert secret not in store.describe
+
+
+@pytest.mark.asyncio
+async def test_local_keys_cannot_leave_the_root(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "root")
+    for key in ("../outside", "/etc/passwd", "a/../../outside", "a//b", "a\\b", ""):
+        with pytest.raises(StoreError):
+            await store.write_bytes(key, b"x")
+        with pytest.raises(StoreError):
+            await store.read_bytes(key)
+    assert not (tmp_path / "outside").exists()
+    assert not (tmp_path / "root").exists()
+
+
+@pytest.mark.asyncio
+async def test_store_from_settings_never_shows_its_secrets(minio_server: StackConfig) -> None:
+    secret = f"s3cr3t-{uuid.uuid4().hex}"
+    settings = Settings.from_env({**minio_server.env(), "S3_SECRET_KEY": secret})
+    store = S3Store.from_settings(settings)
+    try:
+        assert store.describe == f"s3 {minio_server.s3_endpoint} bucket {S3_BUCKET}"
+        with pytest.raises(StoreError, match="credentials rejected") as raised:
+            await store.list_page("recordings/")
+        url = await store.playback_url("recordings/x.mp4")
+    finally:
+        await store.aclose()
+    for shown in (repr(store), str(raised.value), url):
+        assert secret not in shown
