@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from recconsole.devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig, StackError
+from recconsole.devtools.devstack import (
+    API_KEY,
+    API_SECRET,
+    PROFILES,
+    DevStack,
+    StackConfig,
+    StackError,
+)
 from recconsole.settings import ENV_NAMES
 from tests.helpers.webhook_sink import WebhookRecorder
 
@@ -38,7 +45,10 @@ def devstack() -> Iterator[DevStack]:
     RECCONSOLE_TEST_PORT_OFFSET shifts its ports, so two test runs can share a machine.
     """
     offset = int(os.environ.get("RECCONSOLE_TEST_PORT_OFFSET", "0"))
-    stack = DevStack(StackConfig.for_profile("test", offset=offset))
+    webhook = PROFILES["test"].webhook + offset
+    # LiveKit also posts to webhook + 1, where tests run the product's own listener.
+    stack = DevStack(StackConfig.for_profile("test", offset=offset,
+                                             extra_webhook_ports=(webhook + 1,)))
     stack.down()
     shutil.rmtree(stack.cfg.state, ignore_errors=True)
     yield stack
@@ -109,3 +119,25 @@ def livekit_redis_server(
         pytest.fail(f"cannot start LiveKit with Redis for this test: {err}", pytrace=False)
     yield cfg
     stack.down()
+
+
+@pytest.fixture(scope="session")
+def listener_port(devstack: DevStack) -> int:
+    """The port the test LiveKit server also sends its webhooks to, for the listener under test."""
+    return devstack.cfg.extra_webhook_ports[0]
+
+
+@pytest.fixture
+def private_minio(devstack: DevStack) -> Iterator[DevStack]:
+    """A MinIO of this test's own, which the test may stop and start again."""
+    cfg = StackConfig.for_profile("test", offset=devstack.cfg.offset + 70)
+    stack = DevStack(cfg)
+    stack.down(["minio"])
+    shutil.rmtree(cfg.state, ignore_errors=True)
+    try:
+        stack.start("minio")
+    except StackError as err:
+        stack.down(["minio"])
+        pytest.fail(f"cannot start a private MinIO for this test: {err}", pytrace=False)
+    yield stack
+    stack.down(["minio"])

@@ -1,15 +1,19 @@
-"""Command line entry point: ``recconsole`` opens the console window."""
+"""Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
+the webhook listener headless."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from recconsole import __version__
-from recconsole.settings import ENV_NAMES, SettingsError, load_settings
+from recconsole.core.errors import ConsoleError
+from recconsole.settings import ENV_NAMES, Settings, SettingsError, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,12 +23,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"recconsole {__version__}")
     parser.add_argument("--livekit-url", help="LiveKit server URL (env LIVEKIT_URL)")
+    parser.add_argument("--room", help="room to offer in the join form")
     parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                         help="any setting by its environment name, e.g. --set S3_BUCKET=rec")
     parser.add_argument("--env-file", type=Path, default=Path(".env"),
                         help="a .env file to read settings from (default ./.env)")
-    parser.add_argument("--room", help="room to offer in the join form")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command")
+    listen = commands.add_parser(
+        "listen", help="run the webhook listener headless (POST /livekit/webhook)")
+    listen.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1: this machine only)")
+    listen.add_argument("--port", type=int, help="port (default SERVER_PORT, 6080)")
+    listen.add_argument("--data-dir", type=Path, help="where the durable queue lives")
+    listen.add_argument("--status", action="store_true",
+                        help="print the queue's depth and last error, then exit")
     return parser
 
 
@@ -39,6 +52,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as err:
         print(f"recconsole: {err}", file=sys.stderr)
         return 2
+    if args.command == "listen":
+        try:
+            return asyncio.run(_listen(settings, args))
+        except (ConsoleError, OSError) as err:
+            print(f"recconsole listen: {err}", file=sys.stderr)
+            return 1
 
     from recconsole.ui.app import run_console  # Qt loads only when a window is wanted
 
@@ -55,3 +74,26 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, str]:
     if args.livekit_url:
         values["LIVEKIT_URL"] = args.livekit_url
     return values
+
+
+async def _listen(settings: Settings, args: argparse.Namespace) -> int:
+    from recconsole.server.listener import WebhookListener  # the window does not need it
+
+    listener = WebhookListener(settings, host=args.host, port=args.port, data_dir=args.data_dir)
+    if args.status:
+        await listener.queue.open()
+        status = await listener.status()
+        await listener.stop()
+        print(f"pending {status.pending}, retrying {status.retrying}, done {status.done}"
+              + (f", last error: {status.last_error}" if status.last_error else ""))
+        return 0
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await listener.start()
+    print(f"recconsole listen: {listener.url}", file=sys.stderr, flush=True)
+    await stop.wait()
+    logging.getLogger("recconsole").info("stopping: finishing requests in flight")
+    await listener.stop()
+    return 0

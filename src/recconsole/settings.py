@@ -220,15 +220,22 @@ class KeyringSecrets:
             ) from None
 
 
+def _platform_dir(xdg_name: str, xdg_default: str) -> Path:
+    if sys.platform == "win32":
+        return Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support"
+    return Path(os.environ.get(xdg_name) or Path.home() / xdg_default)
+
+
 def user_settings_path() -> Path:
     """The user's settings file, in the platform's configuration folder."""
-    if sys.platform == "win32":
-        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "recconsole" / "settings.json"
+    return _platform_dir("XDG_CONFIG_HOME", ".config") / "recconsole" / "settings.json"
+
+
+def user_data_dir() -> Path:
+    """Where the console keeps its own data (the webhook queue, local recordings)."""
+    return _platform_dir("XDG_DATA_HOME", ".local/share") / "recconsole"
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -24,6 +24,7 @@ from recconsole.devtools.bot import ws_url
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import unique_room
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -80,9 +81,10 @@ async def test_stale_recording_state_is_reconciled_to_stopped(
         name = unique_room("stale")
         await server.ensure_room(name)
         await server.set_recording_status(name, RecordingStatus.STARTED)
+        await eventually(lambda: server.recording_status(name), RecordingStatus.STARTED)
         recorder = Recorder(server)
         assert await recorder.reconcile(name) is RecordingStatus.STOPPED
-        assert await server.recording_status(name) is RecordingStatus.STOPPED
+        await eventually(lambda: server.recording_status(name), RecordingStatus.STOPPED)
         assert await recorder.reconcile(unique_room("absent")) is None
 
 

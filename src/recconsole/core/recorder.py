@@ -36,6 +36,14 @@ log = logging.getLogger(__name__)
 FILE_TEMPLATE = "{room_name}-{room_id}-{time}.mp4"
 
 
+class RecordingLocks(Protocol):
+    """"This room is being recorded", shared by consoles and listeners (see server.locks)."""
+
+    async def acquire(self, room: str, ttl: float) -> bool: ...
+
+    async def release(self, room: str) -> None: ...
+
+
 class RoomLocks(Protocol):
     """Mutual exclusion per room, in one process or shared between processes."""
 
@@ -103,6 +111,8 @@ class Recorder:
         recordings_path: str = "recordings/",
         upload: Upload = None,
         locks: RoomLocks | None = None,
+        recording_locks: RecordingLocks | None = None,
+        lock_ttl: float = 12 * 3600,
         start_timeout: float = 20.0,
         poll_interval: float = 1.0,
         console_identities: Iterable[str] = (),
@@ -113,6 +123,8 @@ class Recorder:
         self.recordings_path = recordings_path
         self.upload = upload
         self.locks: RoomLocks = locks or LocalRoomLocks()
+        self.recording_locks: RecordingLocks | None = recording_locks
+        self.lock_ttl = lock_ttl
         self.start_timeout = start_timeout
         self.poll_interval = poll_interval
         self.console_identities = set(console_identities)
@@ -139,9 +151,19 @@ class Recorder:
     async def start(self, room: str, options: StartOptions = StartOptions()) -> api.EgressInfo:
         """Start recording ``room``; AlreadyRecording if it is, EgressUnavailable if it can't."""
         async with self.locks.hold(room):
-            if await self.active_recording(room) is not None:
-                raise AlreadyRecording(f"The room {room!r} is already being recorded.")
-            info = await self.server.start_room_composite(room, self.file_output())
+            busy = AlreadyRecording(f"The room {room!r} is already being recorded.")
+            if self.recording_locks and not await self.recording_locks.acquire(
+                room, self.lock_ttl
+            ):
+                raise busy
+            try:
+                if await self.active_recording(room) is not None:
+                    raise busy
+                info = await self.server.start_room_composite(room, self.file_output())
+            except BaseException:
+                if self.recording_locks:
+                    await self.recording_locks.release(room)
+                raise
             log.info("recording %s of room %s: %s", info.egress_id, room,
                      api.EgressStatus.Name(info.status))
             await self._publish(room, status_from_egress(info.status), info.egress_id, info.error)
@@ -175,6 +197,8 @@ class Recorder:
         if active is not None:
             return status
         log.info("room %s said %s with no recording running: now STOPPED", room, status.value)
+        if self.recording_locks:
+            await self.recording_locks.release(room)
         await self._publish(room, RecordingStatus.STOPPED)
         return RecordingStatus.STOPPED
 

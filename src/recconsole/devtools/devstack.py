@@ -81,6 +81,7 @@ class StackConfig:
     ports: Ports
     offset: int = 0
     livekit_redis: bool = False  # LiveKit keeps its state (and egress jobs) in Redis
+    extra_webhook_ports: tuple[int, ...] = ()  # more listeners LiveKit posts to
 
     @classmethod
     def for_profile(
@@ -90,13 +91,14 @@ class StackConfig:
         webhook_port: int | None = None,
         offset: int = 0,
         livekit_redis: bool = False,
+        extra_webhook_ports: tuple[int, ...] = (),
     ) -> StackConfig:
         """A profile's ports, all shifted by ``offset`` so several stacks can run at once."""
         ports = Ports(**{k: v + offset for k, v in PROFILES[profile].__dict__.items()})
         if webhook_port is not None:
             ports = Ports(**{**ports.__dict__, "webhook": webhook_port})
         return cls(home=home, profile=profile, ports=ports, offset=offset,
-                   livekit_redis=livekit_redis)
+                   livekit_redis=livekit_redis, extra_webhook_ports=extra_webhook_ports)
 
     @property
     def state(self) -> Path:
@@ -279,6 +281,7 @@ def _livekit_command(cfg: StackConfig) -> list[str]:
             f"  api_key: {API_KEY}",
             "  urls:",
             f"    - {cfg.webhook_url}",
+            *(f"    - http://127.0.0.1:{port}/livekit/webhook" for port in cfg.extra_webhook_ports),
             *(["redis:", f"  address: 127.0.0.1:{p.redis}"] if cfg.livekit_redis else []),
             "room:",
             "  empty_timeout: 300",

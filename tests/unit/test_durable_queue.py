@@ -1,0 +1,111 @@
+"""The durable queue of webhook effects (SQLite on a temp folder)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from recconsole.server.durable_queue import DurableQueue, Effect
+
+pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
+
+
+@contextlib.asynccontextmanager
+async def running(
+    queue: DurableQueue, apply: Callable[[Effect], Awaitable[None]]
+) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(queue.run(apply))
+    try:
+        yield task
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_duplicates_are_recognised(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.db")
+    assert await queue.put("EV_1", "room", "egress_ended", b"{}") is True
+    assert await queue.put("EV_1", "room", "egress_ended", b"{}") is False
+    assert (await queue.status()).pending == 1
+    await queue.close()
+
+
+async def test_effects_apply_in_order_per_room(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.db")
+    results = await asyncio.gather(*(
+        queue.put(f"EV_{room}{i}", room, "egress_updated", str(i).encode())
+        for i in range(20) for room in "ab"
+    ))
+    assert all(results)
+    seen: dict[str, list[int]] = {"a": [], "b": []}
+
+    async def apply(effect: Effect) -> None:
+        seen[effect.room].append(int(effect.body))
+
+    async with running(queue, apply):
+        await queue.drained()
+    assert seen == {"a": list(range(20)), "b": list(range(20))}
+    assert (await queue.status()).done == 40
+    await queue.close()
+
+
+async def test_failures_are_retried_without_overtaking(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.db", first_backoff=0.01)
+    await queue.put("EV_1", "r", "egress_started", b"first")
+    await queue.put("EV_2", "r", "egress_ended", b"second")
+    attempts: list[bytes] = []
+    storage_down = True
+
+    async def apply(effect: Effect) -> None:
+        attempts.append(effect.body)
+        if storage_down and len(attempts) < 4:
+            raise ConnectionError("storage unreachable")
+
+    async with running(queue, apply):
+        await queue.drained()
+    assert attempts == [b"first", b"first", b"first", b"first", b"second"]
+    status = await queue.status()
+    assert (status.pending, status.done) == (0, 2)
+    await queue.close()
+
+
+async def test_status_tells_depth_and_last_error(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.db", first_backoff=60)
+    await queue.put("EV_1", "r", "egress_ended", b"x")
+    failed = asyncio.Event()
+
+    async def apply(effect: Effect) -> None:
+        failed.set()
+        raise ConnectionError("MinIO is down")
+
+    async with running(queue, apply):
+        await failed.wait()
+        while (await queue.status()).retrying == 0:
+            await asyncio.wait_for(failed.wait(), 5)
+    status = await queue.status()
+    assert (status.pending, status.retrying) == (1, 1)
+    assert "MinIO is down" in status.last_error
+    await queue.close()
+
+
+async def test_queued_effects_survive_a_restart(tmp_path: Path) -> None:
+    first = DurableQueue(tmp_path / "q.db")
+    await first.put("EV_1", "r", "egress_ended", b"kept")
+    await first.close()  # the process goes away before applying anything
+
+    second = DurableQueue(tmp_path / "q.db")
+    applied: list[bytes] = []
+
+    async def apply(effect: Effect) -> None:
+        applied.append(effect.body)
+
+    async with running(second, apply):
+        await second.drained()
+    assert applied == [b"kept"]
+    assert await second.put("EV_1", "r", "egress_ended", b"kept") is False  # still known
+    await second.close()
