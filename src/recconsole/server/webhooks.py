@@ -186,7 +186,8 @@ class WebhookEffects:
     async def __call__(self, effect: Effect) -> None:
         claim = await self.claims.claim(effect.event_id)
         if claim == "done":
-            return  # another listener applied it
+            log.info("skipped %s room=%s: applied by another listener", effect.kind, effect.room)
+            return
         if claim == "busy":
             raise EffectBusy("another listener is applying this event")
         try:
