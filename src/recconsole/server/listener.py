@@ -61,7 +61,7 @@ class WebhookListener:
         self.settings = settings
         self.events = events or EventBus()
         self.host, self.port = host, settings.server_port if port is None else port
-        self.queue = DurableQueue(queue_path(data_dir))
+        self.queue = DurableQueue(queue_path(data_dir), concurrency=4)
         self.store = store or store_from_settings(settings)
         self.catalog = RecordingsCatalog(self.store, settings.recordings_path)
         self.server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,

@@ -74,7 +74,12 @@ class Unauthorized(Exception):
 
 
 class WebhookVerifier:
-    """Checks LiveKit's signature: a JWT from our key whose ``sha256`` claim is the body's."""
+    """Checks LiveKit's signature: a JWT from our key whose ``sha256`` claim is the body's.
+
+    The same two checks as livekit-api's WebhookReceiver (its TokenVerifier, then
+    the body hash), done on the raw bytes so that a signed body which is not even
+    UTF-8 is told apart (400) from an unsigned one (401).
+    """
 
     def __init__(self, api_key: str, api_secret: str) -> None:
         self._tokens = api.TokenVerifier(api_key, api_secret)
