@@ -69,7 +69,7 @@ async def test_storage_down_during_a_burst_loses_nothing(
                          f"burst-{uuid.uuid4().hex[:6]}/")
     names = [f"{room}-RM_test-{i:04d}.mp4" for i in range(40)]
     await _seed_files(settings, names)
-    listener = WebhookListener(settings, data_dir=tmp_path)
+    listener = WebhookListener(settings, data_dir=tmp_path, reconcile_every=None)
     await listener.start()
     try:
         private_minio.stop("minio")

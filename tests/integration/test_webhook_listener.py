@@ -42,7 +42,8 @@ async def listener(
     settings = Settings.from_env({**livekit_server.env(), "APP_NAME": APP,
                                   "RECORDINGS_PATH": f"hooks-{uuid.uuid4().hex[:8]}/",
                                   "SERVER_PORT": str(listener_port), "REDIS_URL": ""})
-    service = WebhookListener(settings, data_dir=tmp_path)
+    # No reconciliation here: these rooms "record" with no egress behind them.
+    service = WebhookListener(settings, data_dir=tmp_path, reconcile_every=None)
     await service.start()
     yield service
     await service.stop()
@@ -179,4 +180,28 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
     assert status == expected
     queued = await listener.status()
     assert (queued.pending, queued.done) == (0, 0)
+    assert await server.recording_status(room_name) is RecordingStatus.STOPPED
+
+
+async def test_listener_start_sets_stale_recording_rooms_back_to_stopped(
+    livekit_server: StackConfig, minio_server: StackConfig, server: LiveKitServer,
+    unused_tcp_port: int, tmp_path: Path,
+) -> None:
+    room_name = unique_room("stale")
+    await server.ensure_room(room_name)
+    await server.set_recording_status(room_name, RecordingStatus.STARTED)  # egress_ended missed
+    settings = Settings.from_env({**livekit_server.env(), "APP_NAME": APP,
+                                  "SERVER_PORT": str(unused_tcp_port), "REDIS_URL": ""})
+    service = WebhookListener(settings, data_dir=tmp_path)
+    fixed = _queue_of(service, RecordingStatusChanged)
+    await service.start()
+    try:
+        while True:
+            event = await asyncio.wait_for(fixed.get(), 15)
+            assert isinstance(event, RecordingStatusChanged)
+            if event.room == room_name:
+                break
+    finally:
+        await service.stop()
+    assert event.status is RecordingStatus.STOPPED
     assert await server.recording_status(room_name) is RecordingStatus.STOPPED

@@ -128,6 +128,10 @@ class LiveKitServer:
         ))
         return next((room for room in rooms.rooms if room.name == name), None)
 
+    async def list_rooms(self) -> list[api.Room]:
+        rooms = await self._call("list rooms", self.lkapi.room.list_rooms(api.ListRoomsRequest()))
+        return list(rooms.rooms)
+
     async def ensure_room(self, name: str) -> api.Room:
         """The room, created with ``{createdBy, recordingStatus: STOPPED}`` if missing."""
         room = await self.get_room(name)

@@ -27,7 +27,7 @@ from recconsole.core.errors import (
     NotRecording,
 )
 from recconsole.core.events import EventBus, RecordingStatusChanged
-from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.livekit_server import LiveKitServer, parse_metadata
 from recconsole.core.recording_status import RecordingStatus, egress_is_active, status_from_egress
 from recconsole.settings import Settings
 
@@ -201,6 +201,18 @@ class Recorder:
             await self.recording_locks.release(room)
         await self._publish(room, RecordingStatus.STOPPED)
         return RecordingStatus.STOPPED
+
+    async def reconcile_all(self) -> dict[str, RecordingStatus | None]:
+        """Reconcile every room this app created; returns the rooms that changed."""
+        changed: dict[str, RecordingStatus | None] = {}
+        for room in await self.server.list_rooms():
+            if not self.server.created_by_app(room):
+                continue
+            before = parse_metadata(room.metadata).get("recordingStatus")
+            after = await self.reconcile(room.name)
+            if after is not None and after.value != before:
+                changed[room.name] = after
+        return changed
 
     async def aclose(self) -> None:
         """Stop watching (recordings themselves go on)."""

@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.recorder import Recorder
 from recconsole.server.app import init_app, start_server
 from recconsole.server.durable_queue import DurableQueue, QueueStatus
 from recconsole.server.locks import (
@@ -57,6 +59,7 @@ class WebhookListener:
         port: int | None = None,
         data_dir: Path | None = None,
         store: ObjectStore | None = None,
+        reconcile_every: float | None = 300.0,
     ) -> None:
         self.settings = settings
         self.events = events or EventBus()
@@ -76,6 +79,8 @@ class WebhookListener:
             self.redis = from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
             self.locks = RedisRecordingLocks(self.redis)
             ledger, claims = RedisEgressLedger(self.redis), RedisEffectClaims(self.redis)
+        self.recorder = Recorder(self.server, recording_locks=self.locks, events=self.events)
+        self.reconcile_every = reconcile_every
         self.effects = WebhookEffects(self.server, self.catalog, ledger, self.locks,
                                       self.events, claims)
         self.app: web.Application = init_app(
@@ -85,6 +90,7 @@ class WebhookListener:
         )
         self._runner: web.AppRunner | None = None
         self._worker: asyncio.Task[None] | None = None
+        self._reconciler: asyncio.Task[None] | None = None
 
     @property
     def url(self) -> str:
@@ -95,18 +101,34 @@ class WebhookListener:
         await self.queue.open()
         self._worker = asyncio.create_task(self.queue.run(self.effects))
         self._runner = await start_server(self.app, self.host, self.port)
+        if self.reconcile_every is not None:
+            self._reconciler = asyncio.create_task(self._reconcile_periodically(
+                self.reconcile_every))
         log.info("listening for LiveKit webhooks on %s", self.url)
+
+    async def _reconcile_periodically(self, every: float) -> None:
+        """Rooms left saying "recording" by a missed egress_ended are set right, now and later."""
+        while True:
+            try:
+                changed = await self.recorder.reconcile_all()
+            except ConsoleError as err:
+                log.warning("could not reconcile rooms: %s", err)
+            else:
+                for room, status in changed.items():
+                    log.info("reconciled room %s: %s", room, status and status.value)
+            await asyncio.sleep(every)
 
     async def stop(self) -> None:
         """Finish requests in flight, stop applying (pending effects stay queued), close."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._worker is not None:
-            self._worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._worker
-            self._worker = None
+        for task in (self._worker, self._reconciler):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._worker = self._reconciler = None
         await self.queue.close()
         await self.server.aclose()
         await self.store.aclose()
