@@ -82,6 +82,8 @@ _SPECS: Final = (
     _Spec("RECORDING_START_TIMEOUT", "recording_start_timeout", "20", "float"),
     _Spec("APP_SERVER_URL", "app_server_url", ""),
     _Spec("REDIS_URL", "redis_url", ""),
+    _Spec("WEBHOOK_FORWARD_URLS", "webhook_forward_urls", ""),
+    _Spec("WEBHOOK_FORWARD_SECRET", "webhook_forward_secret", "", "secret"),
 )
 ENV_NAMES: Final = tuple(spec.env for spec in _SPECS)
 SECRET_NAMES: Final = frozenset(spec.env for spec in _SPECS if spec.kind == "secret")
@@ -114,6 +116,12 @@ class Settings:
     recording_start_timeout: float = 20.0
     app_server_url: str = ""
     redis_url: str = ""
+    webhook_forward_urls: str = ""  # comma-separated
+    webhook_forward_secret: Secret = Secret("")
+
+    @property
+    def forward_urls(self) -> list[str]:
+        return [u.strip() for u in self.webhook_forward_urls.split(",") if u.strip()]
 
     def __post_init__(self) -> None:
         _check_url("LIVEKIT_URL", self.livekit_url, ("http", "https", "ws", "wss"))
@@ -124,6 +132,10 @@ class Settings:
                 _check_url(name, value, ("http", "https"))
         if self.redis_url:
             _check_url("REDIS_URL", self.redis_url, ("redis", "rediss", "unix"))
+        for url in self.forward_urls:
+            _check_url("WEBHOOK_FORWARD_URLS", url, ("http", "https"))
+        if self.forward_urls and not self.webhook_forward_secret:
+            raise SettingsError("WEBHOOK_FORWARD_SECRET must be set to sign forwarded events")
         _check_choice("RECORDING_PLAYBACK_STRATEGY", self.recording_playback_strategy,
                       PLAYBACK_STRATEGIES)
         _check_choice("RECORDING_UPLOAD", self.recording_upload, RECORDING_UPLOADS)

@@ -53,6 +53,9 @@ def test_environment_overrides_defaults_and_round_trips() -> None:
         ({"RECORDING_UPLOAD": "ftp"}, "RECORDING_UPLOAD"),
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"RECORDING_URL_EXPIRY": "0"}, "RECORDING_URL_EXPIRY"),
+        ({"WEBHOOK_FORWARD_URLS": "http://127.0.0.1:1/x"}, "WEBHOOK_FORWARD_SECRET"),
+        ({"WEBHOOK_FORWARD_URLS": "ftp://x", "WEBHOOK_FORWARD_SECRET": "s"},
+         "WEBHOOK_FORWARD_URLS"),
     ],
 )
 def test_bad_values_are_refused_with_the_setting_named(env: dict[str, str], named: str) -> None:

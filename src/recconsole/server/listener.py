@@ -20,6 +20,7 @@ from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder
 from recconsole.server.app import init_app, start_server
 from recconsole.server.durable_queue import DurableQueue, QueueStatus
+from recconsole.server.forwarding import Forwarder
 from recconsole.server.locks import (
     EffectClaims,
     EgressLedger,
@@ -81,8 +82,11 @@ class WebhookListener:
             ledger, claims = RedisEgressLedger(self.redis), RedisEffectClaims(self.redis)
         self.recorder = Recorder(self.server, recording_locks=self.locks, events=self.events)
         self.reconcile_every = reconcile_every
+        self.forwarder = (
+            Forwarder(settings.forward_urls, settings.webhook_forward_secret.value, self.queue)
+            if settings.forward_urls else None)
         self.effects = WebhookEffects(self.server, self.catalog, ledger, self.locks,
-                                      self.events, claims)
+                                      self.events, claims, self.forwarder)
         self.app: web.Application = init_app(
             settings, self.catalog,
             Listener(WebhookVerifier(settings.livekit_api_key, settings.livekit_api_secret.value),
@@ -130,6 +134,8 @@ class WebhookListener:
                     await task
         self._worker = self._reconciler = None
         await self.queue.close()
+        if self.forwarder is not None:
+            await self.forwarder.aclose()
         await self.server.aclose()
         await self.store.aclose()
         if self.redis is not None:

@@ -33,6 +33,7 @@ from recconsole.core.livekit_server import LiveKitServer, parse_metadata
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.core.recording_status import status_from_egress
 from recconsole.server.durable_queue import DurableQueue, Effect
+from recconsole.server.forwarding import FORWARD_KIND, Forwarder
 from recconsole.server.locks import (
     EffectClaims,
     EgressLedger,
@@ -182,13 +183,19 @@ class WebhookEffects:
         locks: RecordingLocks,
         events: EventBus,
         claims: EffectClaims | None = None,
+        forwarder: Forwarder | None = None,
     ) -> None:
         self.server, self.catalog, self.ledger = server, catalog, ledger
         self.locks, self.events = locks, events
         self.claims: EffectClaims = claims or LocalEffectClaims()
+        self.forwarder = forwarder
         self._ours: dict[str, bool] = {}  # room name -> created by this app
 
     async def __call__(self, effect: Effect) -> None:
+        if effect.kind == FORWARD_KIND:
+            if self.forwarder is not None:
+                await self.forwarder.deliver(effect)
+            return
         claim = await self.claims.claim(effect.event_id)
         if claim == "done":
             log.info("skipped %s room=%s: applied by another listener", effect.kind, effect.room)
@@ -224,6 +231,8 @@ class WebhookEffects:
                                                        egress.error))
         if event.event == "egress_ended":
             await self.locks.release(room)
+        if self.forwarder is not None:
+            await self.forwarder.enqueue(effect.event_id, event.event, egress)
 
     async def _is_ours(self, event: WebhookEvent) -> bool:
         """Created by this app? The event's room metadata, else the room itself."""
