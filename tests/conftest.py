@@ -8,11 +8,13 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 
+from recconsole.core.livekit_server import LiveKitServer
 from recconsole.devtools.devstack import (
     API_KEY,
     API_SECRET,
@@ -22,6 +24,7 @@ from recconsole.devtools.devstack import (
     StackError,
 )
 from recconsole.settings import ENV_NAMES
+from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.webhook_sink import WebhookRecorder
 
 
@@ -141,3 +144,13 @@ def private_minio(devstack: DevStack) -> Iterator[DevStack]:
         pytest.fail(f"cannot start a private MinIO for this test: {err}", pytrace=False)
     yield stack
     stack.down(["minio"])
+
+
+@pytest_asyncio.fixture
+async def app_room(livekit_server: StackConfig) -> AsyncIterator[str]:
+    """A fresh room on the test server, created as this app (TEST_APP) creates rooms."""
+    async with LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET,
+                             app_name=TEST_APP) as server:
+        name = unique_room("room")
+        await server.ensure_room(name)
+        yield name

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import uuid
 
+TEST_APP = "recconsole-tests"  # APP_NAME of the rooms tests create
+
 
 def unique_room(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"

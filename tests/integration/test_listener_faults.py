@@ -7,25 +7,22 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from livekit import api
 
-from recconsole.core.livekit_server import LiveKitServer
-from recconsole.devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig, http_status
+from recconsole.devtools.devstack import DevStack, StackConfig, http_status
 from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.s3 import S3Store
-from tests.helpers.rooms import unique_room
+from tests.helpers.rooms import TEST_APP
 from tests.helpers.webhooks import egress_event, post, sign
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
-APP = "recconsole-tests"
+APP = TEST_APP
 
 
 def _settings(livekit: StackConfig, minio: StackConfig, port: int, prefix: str) -> Settings:
@@ -34,13 +31,6 @@ def _settings(livekit: StackConfig, minio: StackConfig, port: int, prefix: str) 
         "RECORDINGS_PATH": prefix, "SERVER_PORT": str(port), "REDIS_URL": "",
     })
 
-
-@pytest_asyncio.fixture
-async def room(livekit_server: StackConfig) -> AsyncIterator[str]:
-    async with LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP) as s:
-        name = unique_room("fault")
-        await s.ensure_room(name)
-        yield name
 
 
 async def _metadata_names(settings: Settings) -> set[str]:
@@ -63,8 +53,9 @@ async def _seed_files(settings: Settings, names: list[str]) -> None:
 
 async def test_storage_down_during_a_burst_loses_nothing(
     livekit_server: StackConfig, private_minio: DevStack, unused_tcp_port: int, tmp_path: Path,
-    room: str,
+    app_room: str,
 ) -> None:
+    room = app_room
     settings = _settings(livekit_server, private_minio.cfg, unused_tcp_port,
                          f"burst-{uuid.uuid4().hex[:6]}/")
     names = [f"{room}-RM_test-{i:04d}.mp4" for i in range(40)]
@@ -88,8 +79,9 @@ async def test_storage_down_during_a_burst_loses_nothing(
 
 async def test_listener_killed_after_answering_applies_on_restart(
     livekit_server: StackConfig, private_minio: DevStack, unused_tcp_port: int, tmp_path: Path,
-    room: str,
+    app_room: str,
 ) -> None:
+    room = app_room
     settings = _settings(livekit_server, private_minio.cfg, unused_tcp_port,
                          f"kill-{uuid.uuid4().hex[:6]}/")
     name = f"{room}-RM_test-0001.mp4"

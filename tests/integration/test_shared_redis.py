@@ -7,35 +7,25 @@ import asyncio
 import os
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from livekit import api
 from redis.asyncio import Redis
 
 from recconsole.core.errors import AlreadyRecording
-from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.locks import RedisRecordingLocks
 from recconsole.settings import Settings
 from tests.helpers.egress_stand_in import StandInEgressServer
-from tests.helpers.rooms import unique_room
+from tests.helpers.rooms import TEST_APP
 from tests.helpers.webhooks import egress_event, post, sign
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
-APP = "recconsole-tests"
+APP = TEST_APP
 
-
-@pytest_asyncio.fixture
-async def room(livekit_server: StackConfig) -> AsyncIterator[str]:
-    async with LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP) as s:
-        name = unique_room("shared")
-        await s.ensure_room(name)
-        yield name
 
 
 async def _listen(settings: Settings, port: int, data: Path) -> asyncio.subprocess.Process:
@@ -64,8 +54,10 @@ async def _lines(proc: asyncio.subprocess.Process, wanted: list[bytes],
 
 async def test_two_listeners_apply_each_event_once(
     livekit_server: StackConfig, minio_server: StackConfig, redis_server: StackConfig,
-    unused_tcp_port_factory: object, tmp_path: Path, room: str,
+    unused_tcp_port_factory: object, tmp_path: Path, app_room: str,
 ) -> None:
+    room = app_room
+    room = app_room
     ports = [unused_tcp_port_factory() for _ in range(2)]  # type: ignore[operator]
     settings = Settings.from_env({**livekit_server.env(), "APP_NAME": APP,
                                   "RECORDINGS_PATH": f"shared-{uuid.uuid4().hex[:6]}/",
@@ -92,8 +84,10 @@ async def test_two_listeners_apply_each_event_once(
 
 
 async def test_two_consoles_sharing_redis_start_one_recording_stand_in(
-    livekit_server: StackConfig, redis_server: StackConfig, room: str,
+    livekit_server: StackConfig, redis_server: StackConfig, app_room: str,
 ) -> None:
+    room = app_room
+    room = app_room
     clients = [Redis.from_url(redis_server.redis_url) for _ in range(2)]
     servers = [StandInEgressServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP)
                for _ in range(2)]
