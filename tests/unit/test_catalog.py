@@ -119,3 +119,14 @@ async def test_leaving_a_listing_early_stops_its_work(tmp_path: Path) -> None:
     assert first
     await batches.aclose()
     assert asyncio.all_tasks() == {asyncio.current_task()}
+
+
+@pytest.mark.asyncio
+async def test_other_apps_files_under_metadata_are_not_recordings(tmp_path: Path) -> None:
+    catalog = RecordingsCatalog(LocalStore(tmp_path))
+    await catalog.store.write_bytes(catalog.recording_key(NAME), b"0123456789")
+    await catalog.save_metadata(_info(NAME))
+    # OpenVidu Meet keeps room data under .metadata/{roomId}/ in the same bucket.
+    await catalog.store.write_json("recordings/.metadata/RM_xyz/room_metadata.json", {"a": 1})
+    await catalog.store.write_json("recordings/.metadata/stray.json", {"id": "EG_9"})
+    assert await catalog.list_recordings() == [_info(NAME)]

@@ -222,7 +222,9 @@ class _Listing:
 
     async def _list_metadata(self) -> None:
         path = self._catalog.metadata_path
-        async for page in self._store.list_pages(path, recursive=False):
+        # Recursive: MinIO lists faster without a delimiter. Nested keys (OpenVidu Meet
+        # keeps .metadata/{roomId}/...) never match a recording's metadata name.
+        async for page in self._store.list_pages(path, recursive=True):
             rows: list[RecordingInfo] = []
             for meta in page:
                 meta_name = meta.key[len(path):]
