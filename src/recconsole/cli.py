@@ -13,6 +13,7 @@ from pathlib import Path
 
 from recconsole import __version__
 from recconsole.core.errors import ConsoleError
+from recconsole.core.redaction import install_redaction
 from recconsole.settings import ENV_NAMES, Settings, SettingsError, load_settings
 
 
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    install_redaction()
     try:
         settings = load_settings(_cli_settings(args), dotenv=args.env_file)
     except SettingsError as err:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from livekit import api, rtc
 
+from recconsole.core.livekit_server import ws_url
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import BotOptions, start_bots, ws_url
+from recconsole.devtools.bot import BotOptions, start_bots
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.webhook_sink import WebhookRecorder
 

@@ -11,11 +11,10 @@ import pytest_asyncio
 from livekit import rtc
 
 from recconsole.core.errors import CredentialsRejected, EgressUnavailable, ServerUnreachable
-from recconsole.core.livekit_server import LiveKitServer, parse_metadata
+from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recorder import Recorder
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import ws_url
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import unique_room
 

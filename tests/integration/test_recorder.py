@@ -16,11 +16,10 @@ from livekit import api, rtc
 
 from recconsole.core.errors import AlreadyRecording, EgressUnavailable, NotRecording
 from recconsole.core.events import RecordingStatusChanged
-from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.livekit_server import LiveKitServer, ws_url
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import ws_url
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import unique_room

@@ -15,10 +15,10 @@ import pytest_asyncio
 from livekit import api, rtc
 
 from recconsole.core.errors import RecordingInProgress
+from recconsole.core.livekit_server import ws_url
 from recconsole.core.recording_info import RecordingInfo, RecordingNameError
 from recconsole.core.recordings import RecordingsService
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import ws_url
 from recconsole.devtools.devstack import (
     API_KEY,
     API_SECRET,

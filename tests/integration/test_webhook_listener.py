@@ -18,10 +18,9 @@ import pytest_asyncio
 from livekit import api, rtc
 
 from recconsole.core.events import RecordingStatusChanged
-from recconsole.core.livekit_server import LiveKitServer, parse_metadata
+from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import ws_url
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.listener import WebhookListener
 from recconsole.server.webhooks import MAX_BODY, RecordingSaved, WebhookReceived

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recconsole.devtools.bot import SAMPLE_RATE, MovingPattern, tone_frames, ws_url
+from recconsole.core.livekit_server import ws_url
+from recconsole.devtools.bot import SAMPLE_RATE, MovingPattern, tone_frames
 
 pytestmark = pytest.mark.unit
 

@@ -33,6 +33,15 @@ T = TypeVar("T")
 RECORDING_DELETED_TOPIC: Final = "RECORDING_DELETED"
 
 
+def ws_url(url: str) -> str:
+    """The SDK wants ws(s)://; the tutorials' settings give http(s)://."""
+    if url.startswith("http://"):
+        return "ws://" + url[len("http://"):]
+    if url.startswith("https://"):
+        return "wss://" + url[len("https://"):]
+    return url
+
+
 def parse_metadata(raw: str) -> dict[str, Any]:
     """Room metadata as a dict; anything that is not a JSON object reads as empty."""
     try:

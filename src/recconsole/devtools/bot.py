@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from livekit import rtc
 
+from recconsole.core.livekit_server import ws_url
 from recconsole.core.tokens import mint_token
 
 log = logging.getLogger(__name__)
@@ -42,15 +43,6 @@ class BotOptions:
     tone_hz: float = 440.0
     video: bool = True
     audio: bool = True
-
-
-def ws_url(url: str) -> str:
-    """The SDK wants ws(s)://; the tutorials' settings give http(s)://."""
-    if url.startswith("http://"):
-        return "ws://" + url[len("http://"):]
-    if url.startswith("https://"):
-        return "wss://" + url[len("https://"):]
-    return url
 
 
 class MovingPattern:

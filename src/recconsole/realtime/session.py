@@ -1,0 +1,171 @@
+"""A joined room, through the LiveKit Python realtime SDK, without Qt.
+
+:class:`RoomSession` connects, follows participants and tracks, and hands every
+remote video frame to :meth:`SessionEvents.video_frame` as the SDK's I420 frame.
+Each video stream keeps only its newest frame (a ring of one): frames that come
+faster than they are taken are dropped, never queued. The window adapts the
+callbacks to Qt signals; tests and benchmarks use them directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from enum import StrEnum
+from typing import Any
+
+from livekit import rtc
+
+from recconsole.core.errors import ConsoleError, CredentialsRejected, ServerUnreachable
+from recconsole.core.livekit_server import parse_metadata, ws_url
+from recconsole.core.redaction import redact
+
+log = logging.getLogger(__name__)
+
+
+class SessionState(StrEnum):
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    RECONNECTING = "reconnecting"
+    DISCONNECTED = "disconnected"
+
+
+class SessionEvents:
+    """What a session reports; override what you need (every default does nothing)."""
+
+    def state_changed(self, state: SessionState, reason: str) -> None: ...
+
+    def participant_joined(self, identity: str, name: str) -> None: ...
+
+    def participant_left(self, identity: str) -> None: ...
+
+    def video_added(self, track_sid: str, identity: str) -> None: ...
+
+    def video_removed(self, track_sid: str, identity: str) -> None: ...
+
+    def video_frame(self, track_sid: str, frame: rtc.VideoFrame) -> None: ...
+
+    def muted_changed(self, identity: str, track_sid: str, muted: bool) -> None: ...
+
+    def speakers_changed(self, identities: list[str]) -> None: ...
+
+    def metadata_changed(self, metadata: dict[str, Any]) -> None: ...
+
+    def data_received(self, topic: str, payload: bytes, sender: str) -> None: ...
+
+
+def _reason_name(reason: object) -> str:
+    try:
+        return rtc.DisconnectReason.Name(reason)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return str(reason)
+
+
+def _connect_error(url: str, err: Exception) -> ConsoleError:
+    text = str(err)
+    if "401" in text or "Unauthorized" in text:
+        return CredentialsRejected(
+            "The server rejected the access token: credentials rejected by the server.")
+    return ServerUnreachable(f"Cannot join through {url}: {redact(text)[:200]}")
+
+
+class RoomSession:
+    """One room joined with a token; reports through ``events``."""
+
+    def __init__(self, url: str, token: str, events: SessionEvents) -> None:
+        self.url = ws_url(url)
+        self._token = token
+        self.events = events
+        self.room = rtc.Room()
+        self.state = SessionState.DISCONNECTED
+        self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._wire()
+
+    def _set_state(self, state: SessionState, reason: str = "") -> None:
+        self.state = state
+        self.events.state_changed(state, reason)
+
+    def _wire(self) -> None:
+        room, events = self.room, self.events
+        room.on("participant_connected",
+                lambda p: events.participant_joined(p.identity, p.name or p.identity))
+        room.on("participant_disconnected", lambda p: events.participant_left(p.identity))
+        room.on("track_subscribed", self._on_track_subscribed)
+        room.on("track_unsubscribed", self._on_track_unsubscribed)
+        room.on("track_muted", lambda p, pub: events.muted_changed(p.identity, pub.sid, True))
+        room.on("track_unmuted", lambda p, pub: events.muted_changed(p.identity, pub.sid, False))
+        room.on("active_speakers_changed",
+                lambda speakers: events.speakers_changed([s.identity for s in speakers]))
+        room.on("room_metadata_changed",
+                lambda _old, new: events.metadata_changed(parse_metadata(new)))
+        room.on("data_received", lambda packet: events.data_received(
+            packet.topic or "", bytes(packet.data),
+            packet.participant.identity if packet.participant else ""))
+        room.on("reconnecting", lambda: self._set_state(SessionState.RECONNECTING))
+        room.on("reconnected", lambda: self._set_state(SessionState.CONNECTED))
+        room.on("disconnected", lambda reason: self._set_state(
+            SessionState.DISCONNECTED, _reason_name(reason)))
+
+    async def connect(self, timeout: float = 15.0) -> None:
+        """Join; raises CredentialsRejected or ServerUnreachable with a readable reason."""
+        self._set_state(SessionState.CONNECTING)
+        try:
+            async with asyncio.timeout(timeout):
+                await self.room.connect(self.url, self._token,
+                                        rtc.RoomOptions(auto_subscribe=True))
+        except TimeoutError:
+            error: ConsoleError = ServerUnreachable(
+                f"Cannot join through {self.url}: no answer within {timeout:.0f} s")
+        except rtc.ConnectError as err:
+            error = _connect_error(self.url, err)
+        else:
+            self._set_state(SessionState.CONNECTED)
+            for participant in self.room.remote_participants.values():
+                self.events.participant_joined(participant.identity,
+                                               participant.name or participant.identity)
+            self.events.metadata_changed(parse_metadata(self.room.metadata))
+            return
+        self._set_state(SessionState.DISCONNECTED, str(error))
+        raise error
+
+    async def disconnect(self) -> None:
+        for task in self._pumps.values():
+            task.cancel()
+        for task in list(self._pumps.values()):
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._pumps.clear()
+        await self.room.disconnect()
+
+    @property
+    def participants(self) -> dict[str, str]:
+        """Remote participants: identity → display name."""
+        return {p.identity: p.name or p.identity for p in self.room.remote_participants.values()}
+
+    def _on_track_subscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        if track.kind != rtc.TrackKind.KIND_VIDEO:
+            return
+        self.events.video_added(publication.sid, participant.identity)
+        self._pumps[publication.sid] = asyncio.ensure_future(self._pump(publication.sid, track))
+
+    def _on_track_unsubscribed(
+        self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
+        participant: rtc.RemoteParticipant,
+    ) -> None:
+        pump = self._pumps.pop(publication.sid, None)
+        if pump is not None:
+            pump.cancel()
+            self.events.video_removed(publication.sid, participant.identity)
+
+    async def _pump(self, track_sid: str, track: rtc.Track) -> None:
+        # capacity=1: only the newest frame waits; late ones are dropped by the SDK.
+        stream = rtc.VideoStream(track, capacity=1, format=rtc.VideoBufferType.I420)
+        try:
+            async for event in stream:
+                self.events.video_frame(track_sid, event.frame)
+        finally:
+            await stream.aclose()
