@@ -1,20 +1,46 @@
 """A webhook recorder: collects the LiveKit server's webhooks, verified with livekit-api.
 
-It runs on its own thread and event loop for the whole test session, started
-before the LiveKit server and stopped after it, so no webhook ever arrives at a
-half-closed listener. Tests wait for the events they expect.
+The receiving HTTP server runs in a child process for the whole test session (started
+before the LiveKit server, stopped after it) and prints each verified event as one JSON
+line; a reader thread here collects them. Keeping the server out of the test process
+means no webhook in flight at shutdown can leave a half-open socket behind in it.
 """
 
 from __future__ import annotations
 
-import asyncio
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 
+from google.protobuf.json_format import Parse
+from livekit.protocol.webhook import WebhookEvent
+
+_SERVER = r"""
+import json, sys
 from aiohttp import web
 from livekit import api
-from livekit.protocol.webhook import WebhookEvent
+
+port, key, secret = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+receiver = api.WebhookReceiver(api.TokenVerifier(key, secret))
+
+async def receive(request):
+    body = await request.text()
+    try:
+        receiver.receive(body, request.headers.get("Authorization", ""))
+    except Exception:
+        print(json.dumps({"rejected": True}), flush=True)
+        return web.Response(status=401)
+    print(json.dumps({"body": body}), flush=True)
+    return web.Response(text="ok")
+
+app = web.Application()
+app.router.add_post("/livekit/webhook", receive)
+print(json.dumps({"ready": True}), flush=True)
+web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+"""
 
 
 class WebhookRecorder:
@@ -22,51 +48,49 @@ class WebhookRecorder:
 
     def __init__(self, port: int, api_key: str, api_secret: str) -> None:
         self.port = port
-        self._receiver = api.WebhookReceiver(api.TokenVerifier(api_key, api_secret))
+        self._args = [str(port), api_key, api_secret]
         self._events: list[WebhookEvent] = []
         self._changed = threading.Condition()
+        self._ready = threading.Event()
         self.rejected = 0
-        self._loop = asyncio.new_event_loop()
-        self._runner: web.AppRunner | None = None
-        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True,
-                                        name="webhook-recorder")
-
-    async def _receive(self, request: web.Request) -> web.Response:
-        body = await request.text()
-        try:
-            event = self._receiver.receive(body, request.headers.get("Authorization", ""))
-        except Exception:  # noqa: BLE001 - livekit-api raises plain Exception
-            with self._changed:
-                self.rejected += 1
-            return self._closing(web.Response(status=401))
-        with self._changed:
-            self._events.append(event)
-            self._changed.notify_all()
-        return self._closing(web.Response(text="ok"))
-
-    @staticmethod
-    def _closing(response: web.Response) -> web.Response:
-        # No keep-alive: no idle connection is left open when the recorder stops.
-        response.force_close()
-        return response
-
-    async def _start(self) -> None:
-        app = web.Application()
-        app.router.add_post("/livekit/webhook", self._receive)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+        self._proc: subprocess.Popen[str] | None = None
+        self._reader: threading.Thread | None = None
 
     def start(self) -> None:
-        self._thread.start()
-        asyncio.run_coroutine_threadsafe(self._start(), self._loop).result(timeout=10)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, *self._args],
+            stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True, name="webhook-reader")
+        self._reader.start()
+        if not self._ready.wait(30):
+            self.stop()
+            raise RuntimeError(f"the webhook recorder did not start on port {self.port}")
+
+    def _read(self) -> None:
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            message = json.loads(line)
+            if message.get("ready"):
+                self._ready.set()
+                continue
+            with self._changed:
+                if message.get("rejected"):
+                    self.rejected += 1
+                else:
+                    self._events.append(Parse(message["body"], WebhookEvent(),
+                                              ignore_unknown_fields=True))
+                self._changed.notify_all()
 
     def stop(self) -> None:
-        if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=30)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=10)
-        self._loop.close()
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(timeout=30)
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+        if self._reader is not None:
+            self._reader.join(timeout=10)
 
     def wait_for(
         self, match: Callable[[WebhookEvent], bool], within: float = 20.0
