@@ -109,3 +109,26 @@ async def test_queued_effects_survive_a_restart(tmp_path: Path) -> None:
     assert applied == [b"kept"]
     assert await second.put("EV_1", "r", "egress_ended", b"kept") is False  # still known
     await second.close()
+
+
+async def test_stopping_finishes_the_effect_in_hand_and_records_it(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.db")
+    await queue.put("EV_1", "r", "egress_ended", b"in hand")
+    await queue.put("EV_2", "r", "egress_ended", b"not yet")
+    started, release = asyncio.Event(), asyncio.Event()
+    applied: list[bytes] = []
+
+    async def apply(effect: Effect) -> None:
+        started.set()
+        await release.wait()
+        applied.append(effect.body)
+
+    worker = asyncio.create_task(queue.run(apply))
+    await started.wait()
+    queue.request_stop()
+    release.set()
+    await asyncio.wait_for(worker, 10)
+    assert applied == [b"in hand"]
+    status = await queue.status()
+    assert (status.done, status.pending) == (1, 1)  # the second waits for the next start
+    await queue.close()

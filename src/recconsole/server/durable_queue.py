@@ -86,6 +86,7 @@ class DurableQueue:
         self._flushing: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()  # something was queued
         self._progress = asyncio.Event()  # something was applied or failed
+        self._stop_requested = False
 
     # --- the database thread -----------------------------------------------------
 
@@ -149,8 +150,11 @@ class DurableQueue:
     async def run(self, apply: Callable[[Effect], Awaitable[None]]) -> None:
         """Apply pending effects (oldest first per room, rooms in parallel) until cancelled."""
         limit = asyncio.Semaphore(self.concurrency)
+        self._stop_requested = False
         while True:
             self._wakeup.clear()
+            if self._stop_requested:
+                return
             heads = await self._db_call(_room_heads)
             now = time.time()
             ready = [e for e, next_try in heads if next_try <= now]
@@ -162,6 +166,11 @@ class DurableQueue:
                 await asyncio.wait_for(self._wakeup.wait(), min(waits, default=30.0))
             except TimeoutError:
                 await self._db_call(lambda db: _prune(db, time.time() - self.keep_done_for))
+
+    def request_stop(self) -> None:
+        """Let :meth:`run` finish the effects in hand and return without taking new ones."""
+        self._stop_requested = True
+        self._wakeup.set()
 
     async def _apply_one(
         self, apply: Callable[[Effect], Awaitable[None]], effect: Effect, limit: asyncio.Semaphore

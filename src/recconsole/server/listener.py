@@ -82,6 +82,7 @@ class WebhookListener:
             ledger, claims = RedisEgressLedger(self.redis), RedisEffectClaims(self.redis)
         self.recorder = Recorder(self.server, recording_locks=self.locks, events=self.events)
         self.reconcile_every = reconcile_every
+        self.stop_timeout = 10.0
         self.forwarder = (
             Forwarder(settings.forward_urls, settings.webhook_forward_secret.value, self.queue)
             if settings.forward_urls else None)
@@ -127,8 +128,15 @@ class WebhookListener:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._worker is not None:
+            self.queue.request_stop()  # effects being applied are finished and recorded
+            try:
+                await asyncio.wait_for(asyncio.shield(self._worker), self.stop_timeout)
+            except TimeoutError:
+                log.warning("effects still running after %.0f s: they stay queued",
+                            self.stop_timeout)
         for task in (self._worker, self._reconciler):
-            if task is not None:
+            if task is not None and not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
