@@ -1,0 +1,87 @@
+"""The room view: tiles re-flow, names and states show, frames are painted."""
+
+from __future__ import annotations
+
+import pytest
+from livekit import rtc
+from PySide6.QtGui import QColor
+from pytestqt.qtbot import QtBot
+
+from recconsole.ui.room_view import RoomView
+from recconsole.ui.video_tile import VideoTile
+
+pytestmark = pytest.mark.gui
+
+
+def _solid(width: int, height: int, y: int, u: int, v: int) -> rtc.VideoFrame:
+    cw, ch = (width + 1) // 2, (height + 1) // 2
+    data = bytes([y]) * (width * height) + bytes([u]) * (cw * ch) + bytes([v]) * (cw * ch)
+    return rtc.VideoFrame(width, height, rtc.VideoBufferType.I420, data)
+
+
+@pytest.fixture
+def view(qtbot: QtBot) -> RoomView:
+    room = RoomView()
+    qtbot.addWidget(room)
+    room.resize(900, 600)
+    room.show()
+    qtbot.waitExposed(room)
+    return room
+
+
+def _positions(view: RoomView) -> dict[str, tuple[int, int]]:
+    grid = view._grid
+    out = {}
+    for sid, tile in view.tiles.items():
+        row, column, _, _ = grid.getItemPosition(grid.indexOf(tile))
+        out[sid] = (row, column)
+    return out
+
+
+def test_tiles_reflow_as_videos_come_and_go(view: RoomView) -> None:
+    for i in range(5):
+        view.add_participant(f"p{i}", f"Person {i}")
+        view.add_video(f"TR_{i}", f"p{i}")
+    assert view.columns == 3
+    assert _positions(view) == {"TR_0": (0, 0), "TR_1": (0, 1), "TR_2": (0, 2),
+                                "TR_3": (1, 0), "TR_4": (1, 1)}
+    view.remove_participant("p1")
+    view.remove_video("TR_4")
+    assert view.columns == 2
+    assert _positions(view) == {"TR_0": (0, 0), "TR_2": (0, 1), "TR_3": (1, 0)}
+    assert [view.tiles[s].name for s in ("TR_0", "TR_2", "TR_3")] == [
+        "Person 0", "Person 2", "Person 3"]
+
+
+def test_people_without_video_are_listed_as_audio_only(view: RoomView) -> None:
+    view.add_participant("a", "Alice")
+    view.add_participant("b", "Bob")
+    view.add_video("TR_a", "a")
+    names = [view.people.item(i).text() for i in range(view.people.count())]
+    assert names == ["Alice", "Bob  (audio only)"]
+
+
+def test_a_frame_is_painted_in_its_tile(view: RoomView, qtbot: QtBot) -> None:
+    view.add_participant("a", "Alice")
+    tile = view.add_video("TR_a", "a")
+    with qtbot.waitSignal(tile.sink.videoFrameChanged, timeout=2000):
+        view.show_frame("TR_a", _solid(320, 180, 81, 90, 240))  # red
+    qtbot.waitUntil(lambda: tile.frames_shown > 0, timeout=2000)
+    image = tile.grab().toImage()
+    centre = QColor(image.pixel(image.width() // 2, image.height() // 2))
+    assert centre.red() > 200
+    assert centre.green() < 60
+    assert centre.blue() < 60
+    view.show_frame("TR_unknown", _solid(320, 180, 81, 90, 240))  # ignored, no error
+
+
+def test_muted_and_speaking_show_on_the_tile(view: RoomView, qtbot: QtBot) -> None:
+    view.add_participant("a", "Alice")
+    tile: VideoTile = view.add_video("TR_a", "a")
+    view.set_muted("a", True)
+    view.set_speaking(["a"])
+    assert (tile.muted, tile.speaking) == (True, True)
+    image = tile.grab().toImage()
+    assert QColor(image.pixel(1, tile.height() // 2)).green() > 150  # the speaking border
+    view.set_speaking([])
+    assert tile.speaking is False
