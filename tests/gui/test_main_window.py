@@ -1,4 +1,4 @@
-"""The main window shell."""
+"""The main window: the join form, closing, and messages (no server needed)."""
 
 from __future__ import annotations
 
@@ -9,32 +9,62 @@ import pytest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from recconsole.core.recording_status import RecordingStatus
 from recconsole.settings import Settings
-from recconsole.ui.app import close_on_signals
+from recconsole.ui.app import build_services, close_on_signals
 from recconsole.ui.main_window import MainWindow
 
 pytestmark = pytest.mark.gui
 
 
-def test_window_shows_where_the_console_is_pointed(qtbot: QtBot) -> None:
-    settings = Settings.from_env({"LIVEKIT_URL": "wss://lk.example.org", "S3_BUCKET": "rec"})
-    window = MainWindow(settings, room="daily")
-    qtbot.addWidget(window)
-    window.show()
-    qtbot.waitExposed(window)
+@pytest.fixture
+def window(qtbot: QtBot) -> MainWindow:
+    settings = Settings.from_env({"LIVEKIT_URL": "wss://lk.example.org"})
+    main = MainWindow(build_services(settings), room="daily")
+    qtbot.addWidget(main)
+    main.show()
+    qtbot.waitExposed(main)
+    return main
 
+
+def test_join_form_offers_the_room_and_the_server(window: MainWindow) -> None:
     texts = {label.text() for label in window.findChildren(QLabel)}
     assert "wss://lk.example.org" in texts
-    assert "daily" in texts
-    assert any("bucket rec" in text for text in texts)
+    assert window.room_input.currentText() == "daily"
     assert "wss://lk.example.org" in window.statusBar().currentMessage()
+    assert not window.record_button.isEnabled()  # nothing to record before joining
     assert "secret" not in " ".join(texts)
 
 
-def test_sigterm_closes_the_window_like_the_user_would(qtbot: QtBot) -> None:
-    window = MainWindow(Settings())
-    qtbot.addWidget(window)
-    window.show()
+def test_joining_without_a_room_name_says_so(window: MainWindow) -> None:
+    window.room_input.setEditText("  ")
+    window.join_button.click()
+    assert window.statusBar().currentMessage() == "Type the name of the room to join."
+    assert window.join_button.isEnabled()
+
+
+@pytest.mark.parametrize(
+    ("status", "label", "button"),
+    [(RecordingStatus.STARTED, "Recording", "Stop recording"),
+     (RecordingStatus.STARTING, "Starting…", "Start recording"),
+     (RecordingStatus.FAILED, "Failed", "Start recording"),
+     (RecordingStatus.STOPPED, "Not recording", "Start recording")],
+)
+def test_badge_and_button_follow_the_room_status(
+    window: MainWindow, status: RecordingStatus, label: str, button: str
+) -> None:
+    window._on_metadata({"recordingStatus": status.value, "recordingError": "disk full"})
+    assert label in window.badge.text()
+    assert window.record_button.text() == button
+    if status is RecordingStatus.STARTED:
+        assert window.clock.text() == "00:00:00"
+    if status is RecordingStatus.FAILED:
+        assert "disk full" in window.statusBar().currentMessage()
+
+
+def test_sigterm_closes_the_window_like_the_user_would(
+    window: MainWindow, qtbot: QtBot
+) -> None:
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         close_on_signals(window)

@@ -15,7 +15,7 @@ from recconsole.core.tokens import mint_token
 from recconsole.devtools.bot import BotOptions, start_bots
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.realtime.session import RoomSession, SessionEvents, SessionState
-from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.rooms import TEST_APP, make_leave, unique_room
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
@@ -85,7 +85,7 @@ async def test_bots_video_arrives_per_track_and_leaving_removes_it(
         for _ in tracks:
             await seen.next("5 frames")
         assert sorted(session.participants) == ["bot-1", "bot-2"]
-        await bots[0].stop()
+        await make_leave(bots[0], livekit_server.livekit_url, room)
         gone_sid, gone_identity = await seen.next("video gone")
         assert (tracks[gone_sid], gone_identity) == ("bot-1", "bot-1")
         assert await seen.next("left") == "bot-1"

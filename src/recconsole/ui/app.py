@@ -12,8 +12,10 @@ from PySide6.QtCore import QObject, QSocketNotifier
 from PySide6.QtWidgets import QApplication, QWidget
 
 from recconsole import APP_NAME, __version__
+from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.recorder import Recorder, upload_from_settings
 from recconsole.settings import Settings
-from recconsole.ui.main_window import MainWindow
+from recconsole.ui.main_window import ConsoleServices, MainWindow
 from recconsole.ui.resources import load_stylesheet
 
 
@@ -54,17 +56,37 @@ def close_on_signals(window: QWidget) -> QObject:
     return notifier
 
 
+def build_services(settings: Settings) -> ConsoleServices:
+    """The services the window uses, from the settings (nothing connects yet)."""
+    server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,
+                           settings.livekit_api_secret.value, app_name=settings.app_name)
+    recorder = Recorder(server, recordings_path=settings.recordings_path,
+                        upload=upload_from_settings(settings),
+                        start_timeout=settings.recording_start_timeout)
+    return ConsoleServices(settings, server, recorder)
+
+
+async def shutdown(window: MainWindow) -> None:
+    """Leave the room and close connections after the window has closed."""
+    await window.runner.cancel_all()
+    if window.session is not None:
+        await window.session.disconnect()
+    await window.services.recorder.aclose()
+    await window.services.server.aclose()
+
+
 def run_console(settings: Settings, room: str | None = None) -> int:
     """Open the main window and run Qt and asyncio in one loop until it closes."""
     app = create_application()
     app.setQuitOnLastWindowClosed(False)  # the loop ends when the window says it closed
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(settings, room=room)
+    window = MainWindow(build_services(settings), room=room)
     closed = asyncio.Event()
     window.closed.connect(closed.set)
     close_on_signals(window)
     window.show()
     with loop:
         loop.run_until_complete(closed.wait())
+        loop.run_until_complete(shutdown(window))
     return 0

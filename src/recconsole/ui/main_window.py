@@ -1,64 +1,325 @@
-"""The console's main window."""
+"""The console's main window: join a room, watch it, record it."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+import time
+import uuid
+from dataclasses import dataclass
+
+from livekit import api
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent
-from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QMainWindow, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from recconsole import __version__
+from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.recorder import Recorder, StartOptions
+from recconsole.core.recording_status import RecordingStatus
+from recconsole.core.tokens import fetch_token, mint_token
+from recconsole.realtime.session import RoomSession, SessionState
 from recconsole.settings import Settings
+from recconsole.ui.room_view import RoomView
+from recconsole.ui.session_bridge import SessionBridge
+from recconsole.ui.tasks import AsyncRunner
+
+RECENT_ROOMS = 8
+_BADGE = {
+    RecordingStatus.STOPPED: ("Not recording", "#5a6375"),
+    RecordingStatus.STARTING: ("Starting…", "#b7791f"),
+    RecordingStatus.STARTED: ("Recording", "#c53030"),
+    RecordingStatus.STOPPING: ("Stopping…", "#b7791f"),
+    RecordingStatus.FAILED: ("Failed", "#9b2c2c"),
+}
+
+
+@dataclass
+class ConsoleServices:
+    """What the window works with, built once by the application."""
+
+    settings: Settings
+    server: LiveKitServer
+    recorder: Recorder
 
 
 class MainWindow(QMainWindow):
-    """The console window: for now, where the console is pointed.
+    """Join form, room view, record button with status badge, status bar.
 
     Signals:
         closed: the window has closed (the application ends with it).
+        joinedChanged(bool): the console joined or left a room.
     """
 
     closed = Signal()
+    joinedChanged = Signal(bool)
 
-    def __init__(self, settings: Settings, room: str | None = None) -> None:
+    def __init__(self, services: ConsoleServices, room: str | None = None) -> None:
         super().__init__()
-        self.settings = settings
+        self.services = services
+        self.settings = services.settings
+        self.runner = AsyncRunner(self)
+        self.session: RoomSession | None = None
+        self.room_name = ""
+        self.status = RecordingStatus.STOPPED
+        self._started_at: float | None = None
+        self._prefs = QSettings()
         self.setWindowTitle(f"recconsole {__version__}")
-        self.resize(1100, 720)
+        self.resize(1200, 780)
+
+        self.room_view = RoomView()
+        self.bridge = SessionBridge(self.room_view, self)
+        self._build(room)
+        self._wire()
+        self._show_status(RecordingStatus.STOPPED)
+        self.statusBar().showMessage(f"Not connected  ·  {self.settings.livekit_url}")
+
+    # --- layout -------------------------------------------------------------------------
+
+    def _build(self, room: str | None) -> None:
+        self.room_input = QComboBox()
+        self.room_input.setEditable(True)
+        stored = self._prefs.value("recentRooms", [])
+        recent = [str(r) for r in stored] if isinstance(stored, list) else []
+        self.room_input.addItems(recent)
+        self.room_input.setEditText(room or (recent[0] if recent else ""))
+        self.name_input = QLineEdit(str(self._prefs.value("displayName", "Moderator")))
+        self.observer_box = QCheckBox("Join hidden, only watch (observer)")
+        self.join_button = QPushButton("Join")
+        self.join_button.setDefault(True)
+        self.leave_button = QPushButton("Leave")
+        self.leave_button.setEnabled(False)
+
+        join = QFrame()
+        join.setObjectName("card")
+        form = QFormLayout(join)
+        form.addRow("Server", QLabel(self.settings.livekit_url))
+        form.addRow("Room", self.room_input)
+        form.addRow("Your name", self.name_input)
+        form.addRow("", self.observer_box)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.join_button)
+        buttons.addWidget(self.leave_button)
+        buttons.addStretch(1)
+        form.addRow("", self._wrap(buttons))
+
+        self.record_button = QPushButton("Start recording")
+        self.record_button.setObjectName("record")
+        self.record_button.setEnabled(False)
+        self.badge = QLabel()
+        self.badge.setObjectName("badge")
+        self.clock = QLabel()
+        self.clock.setObjectName("clock")
+        self.max_minutes = QSpinBox()
+        self.max_minutes.setRange(0, 24 * 60)
+        self.max_minutes.setSuffix(" min max")
+        self.max_minutes.setSpecialValueText("no time limit")
+        self.stop_when_empty = QCheckBox("stop when everyone has left")
+        bar = QHBoxLayout()
+        for widget in (self.record_button, self.badge, self.clock):
+            bar.addWidget(widget)
+        bar.addStretch(1)
+        bar.addWidget(self.max_minutes)
+        bar.addWidget(self.stop_when_empty)
+
+        welcome = QLabel("Join a room to see it, record it and manage its recordings.")
+        welcome.setObjectName("subtitle")
+        welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(welcome)
+        self.pages.addWidget(self.room_view)
 
         title = QLabel("Recording console")
         title.setObjectName("title")
-        subtitle = QLabel("Join a LiveKit or OpenVidu room, record it, and manage its recordings.")
-        subtitle.setObjectName("subtitle")
-
-        card = QFrame()
-        card.setObjectName("card")
-        form = QFormLayout(card)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.addRow("LiveKit server", QLabel(settings.livekit_url))
-        form.addRow("API key", QLabel(settings.livekit_api_key))
-        form.addRow("Recordings", QLabel(
-            f"{settings.s3_endpoint}  ·  bucket {settings.s3_bucket}  ·  {settings.recordings_path}"
-        ))
-        form.addRow("Playback", QLabel(settings.recording_playback_strategy))
-        form.addRow("Webhooks", QLabel(
-            f"http://127.0.0.1:{settings.server_port}/livekit/webhook"
-        ))
-        if room:
-            form.addRow("Room", QLabel(room))
-        for label in card.findChildren(QLabel):
-            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-
         body = QWidget()
         layout = QVBoxLayout(body)
-        layout.setContentsMargins(32, 28, 32, 28)
+        layout.setContentsMargins(24, 18, 24, 12)
         layout.setSpacing(10)
         layout.addWidget(title)
-        layout.addWidget(subtitle)
-        layout.addSpacing(12)
-        layout.addWidget(card)
-        layout.addStretch(1)
+        layout.addWidget(join)
+        layout.addLayout(bar)
+        layout.addWidget(self.pages, 1)
         self.setCentralWidget(body)
-        self.statusBar().showMessage(f"Not connected  ·  {settings.livekit_url}")
+
+        self._clock_timer = QTimer(self)
+        self._clock_timer.setInterval(1000)
+
+    @staticmethod
+    def _wrap(layout: QHBoxLayout) -> QWidget:
+        holder = QWidget()
+        layout.setContentsMargins(0, 0, 0, 0)
+        holder.setLayout(layout)
+        return holder
+
+    def _wire(self) -> None:
+        self.join_button.clicked.connect(self.join)
+        self.leave_button.clicked.connect(self.leave)
+        self.record_button.clicked.connect(self.toggle_recording)
+        self.runner.failed.connect(self.show_error)
+        self._clock_timer.timeout.connect(self._tick)
+        b, view = self.bridge, self.room_view
+        b.stateChanged.connect(self._on_state)
+        b.participantJoined.connect(view.add_participant)
+        b.participantLeft.connect(view.remove_participant)
+        b.videoAdded.connect(lambda sid, who: view.add_video(sid, who))
+        b.videoRemoved.connect(lambda sid, _who: view.remove_video(sid))
+        b.mutedChanged.connect(view.set_muted)
+        b.speakersChanged.connect(view.set_speaking)
+        b.metadataChanged.connect(self._on_metadata)
+
+    # --- joining ------------------------------------------------------------------------
+
+    def join(self) -> None:
+        room = self.room_input.currentText().strip()
+        name = self.name_input.text().strip() or "Moderator"
+        if not room:
+            self.show_error("Type the name of the room to join.")
+            return
+        self._remember(room, name)
+        self.join_button.setEnabled(False)
+        self.statusBar().showMessage(f"Connecting to {room}…")
+        self.runner.run(self._join(room, name, self.observer_box.isChecked()),
+                        on_success=self._joined, on_failure=self._join_failed)
+
+    async def _join(self, room: str, name: str, observer: bool) -> RoomSession:
+        settings, server = self.settings, self.services.server
+        await server.ensure_room(room)
+        identity = f"console-{uuid.uuid4().hex[:6]}"
+        if settings.app_server_url:
+            token = await fetch_token(settings.app_server_url, room, name)
+        else:
+            token = mint_token(settings.livekit_api_key, settings.livekit_api_secret.value,
+                               room, identity, name, observer=observer)
+        self.services.recorder.console_identities.add(identity)
+        session = RoomSession(settings.livekit_url, token, self.bridge)
+        await session.connect()
+        await self.services.recorder.reconcile(room)
+        return session
+
+    def _joined(self, session: RoomSession) -> None:
+        self.session = session
+        self.room_name = session.room.name
+        self.pages.setCurrentWidget(self.room_view)
+        self.leave_button.setEnabled(True)
+        self.record_button.setEnabled(True)
+        self.setWindowTitle(f"{self.room_name} · recconsole {__version__}")
+        self.joinedChanged.emit(True)
+
+    def _join_failed(self, message: str) -> None:
+        self.join_button.setEnabled(True)
+        self.show_error(message)
+
+    def leave(self) -> None:
+        session, self.session = self.session, None
+        if session is None:
+            return
+        self.leave_button.setEnabled(False)
+        self.record_button.setEnabled(False)
+        self.runner.run(session.disconnect(), on_success=lambda _: self._left())
+
+    def _left(self) -> None:
+        self.room_view.clear()
+        self.pages.setCurrentIndex(0)
+        self.join_button.setEnabled(True)
+        self.setWindowTitle(f"recconsole {__version__}")
+        self.joinedChanged.emit(False)
+
+    def _remember(self, room: str, name: str) -> None:
+        recent = [room] + [self.room_input.itemText(i) for i in range(self.room_input.count())
+                           if self.room_input.itemText(i) != room]
+        self._prefs.setValue("recentRooms", recent[:RECENT_ROOMS])
+        self._prefs.setValue("displayName", name)
+
+    def _on_state(self, state: str, reason: str) -> None:
+        text = {SessionState.CONNECTING: "Connecting…",
+                SessionState.CONNECTED: f"Connected to {self.room_name or 'the room'}",
+                SessionState.RECONNECTING: "Connection lost, reconnecting…",
+                SessionState.DISCONNECTED: "Disconnected"}[SessionState(state)]
+        self.statusBar().showMessage(f"{text}{f' ({reason})' if reason else ''}"
+                                     f"  ·  {self.settings.livekit_url}")
+        if state == SessionState.DISCONNECTED and self.session is not None and reason:
+            self.session = None
+            self._left()
+
+    # --- recording ----------------------------------------------------------------------
+
+    def toggle_recording(self) -> None:
+        room, recorder = self.room_name, self.services.recorder
+        if not room:
+            return
+        self.record_button.setEnabled(False)
+        if self.status in (RecordingStatus.STARTED, RecordingStatus.STARTING):
+            self.runner.run(recorder.stop(room), on_success=self._egress_answer,
+                            on_failure=self._record_failed)
+            return
+        options = StartOptions(
+            max_duration=self.max_minutes.value() * 60 or None,
+            stop_when_empty_after=30.0 if self.stop_when_empty.isChecked() else None)
+        self.runner.run(recorder.start(room, options), on_success=self._egress_answer,
+                        on_failure=self._record_failed)
+
+    def _egress_answer(self, info: api.EgressInfo) -> None:
+        self._started_at = info.started_at / 1e9 if info.started_at else None
+        self.record_button.setEnabled(self.status not in (RecordingStatus.STARTING,
+                                                          RecordingStatus.STOPPING))
+
+    def _record_failed(self, message: str) -> None:
+        self.record_button.setEnabled(True)
+        self.show_error(message)
+
+    def _on_metadata(self, metadata: dict[str, object]) -> None:
+        raw = metadata.get("recordingStatus")
+        try:
+            status = RecordingStatus(raw if isinstance(raw, str) else "STOPPED")
+        except ValueError:
+            return
+        error = metadata.get("recordingError")
+        self._show_status(status, str(error) if status is RecordingStatus.FAILED else "")
+
+    def _show_status(self, status: RecordingStatus, error: str = "") -> None:
+        self.status = status
+        text, colour = _BADGE[status]
+        self.badge.setText(f" ● {text} ")
+        self.badge.setStyleSheet(f"color: white; background: {colour}; border-radius: 9px;"
+                                 " padding: 2px 8px;")
+        self.badge.setToolTip(error)
+        busy = status in (RecordingStatus.STARTING, RecordingStatus.STOPPING)
+        self.record_button.setEnabled(bool(self.session) and not busy)
+        self.record_button.setText("Stop recording" if status is RecordingStatus.STARTED
+                                   else "Start recording")
+        if status is RecordingStatus.FAILED and error:
+            self.show_error(f"The recording failed: {error}")
+        if status is RecordingStatus.STARTED:
+            self._started_at = self._started_at or time.time()
+            self._clock_timer.start()
+            self._tick()
+        else:
+            self._started_at = None
+            self._clock_timer.stop()
+            self.clock.clear()
+
+    def _tick(self) -> None:
+        if self._started_at is None:
+            return
+        seconds = max(0, int(time.time() - self._started_at))
+        self.clock.setText(f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
+
+    # --- messages -----------------------------------------------------------------------
+
+    def show_error(self, message: str) -> None:
+        self.statusBar().showMessage(message, 15000)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         super().closeEvent(event)

@@ -1,0 +1,68 @@
+"""Room session events as Qt signals (frames go straight to the room view)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from livekit import rtc
+from PySide6.QtCore import QObject, Signal
+
+from recconsole.realtime.session import SessionEvents, SessionState
+from recconsole.ui.room_view import RoomView
+
+
+class SessionBridge(QObject, SessionEvents):
+    """Re-emits what a RoomSession reports, on the GUI thread (qasync runs both there).
+
+    Signals:
+        stateChanged(str, str): state and reason.
+        participantJoined(str, str), participantLeft(str): identity (and name).
+        videoAdded(str, str), videoRemoved(str, str): track sid and identity.
+        mutedChanged(str, bool), speakersChanged(list): who is muted / speaking.
+        metadataChanged(dict): the room's metadata.
+        dataReceived(str, bytes): topic and payload of a data message.
+    """
+
+    stateChanged = Signal(str, str)
+    participantJoined = Signal(str, str)
+    participantLeft = Signal(str)
+    videoAdded = Signal(str, str)
+    videoRemoved = Signal(str, str)
+    mutedChanged = Signal(str, bool)
+    speakersChanged = Signal(list)
+    metadataChanged = Signal(dict)
+    dataReceived = Signal(str, bytes)
+
+    def __init__(self, room_view: RoomView, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._room_view = room_view
+
+    def state_changed(self, state: SessionState, reason: str) -> None:
+        self.stateChanged.emit(state.value, reason)
+
+    def participant_joined(self, identity: str, name: str) -> None:
+        self.participantJoined.emit(identity, name)
+
+    def participant_left(self, identity: str) -> None:
+        self.participantLeft.emit(identity)
+
+    def video_added(self, track_sid: str, identity: str) -> None:
+        self.videoAdded.emit(track_sid, identity)
+
+    def video_removed(self, track_sid: str, identity: str) -> None:
+        self.videoRemoved.emit(track_sid, identity)
+
+    def video_frame(self, track_sid: str, frame: rtc.VideoFrame) -> None:
+        self._room_view.show_frame(track_sid, frame)  # per frame: no signal in between
+
+    def muted_changed(self, identity: str, track_sid: str, muted: bool) -> None:
+        self.mutedChanged.emit(identity, muted)
+
+    def speakers_changed(self, identities: list[str]) -> None:
+        self.speakersChanged.emit(identities)
+
+    def metadata_changed(self, metadata: dict[str, Any]) -> None:
+        self.metadataChanged.emit(metadata)
+
+    def data_received(self, topic: str, payload: bytes, sender: str) -> None:
+        self.dataReceived.emit(topic, payload)
