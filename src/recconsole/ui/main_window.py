@@ -102,8 +102,9 @@ class MainWindow(QMainWindow):
         self.leave_button = QPushButton("Leave")
         self.leave_button.setEnabled(False)
 
-        join = QFrame()
+        self.join_card = join = QFrame()
         join.setObjectName("card")
+        join.setMaximumWidth(640)
         form = QFormLayout(join)
         form.addRow("Server", QLabel(self.settings.livekit_url))
         form.addRow("Room", self.room_input)
@@ -111,7 +112,6 @@ class MainWindow(QMainWindow):
         form.addRow("", self.observer_box)
         buttons = QHBoxLayout()
         buttons.addWidget(self.join_button)
-        buttons.addWidget(self.leave_button)
         buttons.addStretch(1)
         form.addRow("", self._wrap(buttons))
 
@@ -127,12 +127,16 @@ class MainWindow(QMainWindow):
         self.max_minutes.setSuffix(" min max")
         self.max_minutes.setSpecialValueText("no time limit")
         self.stop_when_empty = QCheckBox("stop when everyone has left")
+        self.room_label = QLabel()
+        self.room_label.setObjectName("roomName")
         bar = QHBoxLayout()
-        for widget in (self.record_button, self.badge, self.clock):
+        widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock]
+        for widget in widgets:
             bar.addWidget(widget)
         bar.addStretch(1)
-        bar.addWidget(self.max_minutes)
-        bar.addWidget(self.stop_when_empty)
+        widgets = [self.max_minutes, self.stop_when_empty, self.leave_button]
+        for widget in widgets:
+            bar.addWidget(widget)
 
         welcome = QLabel("Join a room to see it, record it and manage its recordings.")
         welcome.setObjectName("subtitle")
@@ -149,7 +153,9 @@ class MainWindow(QMainWindow):
         layout.setSpacing(10)
         layout.addWidget(title)
         layout.addWidget(join)
-        layout.addLayout(bar)
+        self.record_bar = self._wrap(bar)
+        self.record_bar.hide()  # nothing to record before joining
+        layout.addWidget(self.record_bar)
         layout.addWidget(self.pages, 1)
         self.setCentralWidget(body)
 
@@ -158,6 +164,7 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def _wrap(layout: QHBoxLayout) -> QWidget:
+        """A widget holding ``layout`` (so it can be shown and hidden as one)."""
         holder = QWidget()
         layout.setContentsMargins(0, 0, 0, 0)
         holder.setLayout(layout)
@@ -188,6 +195,7 @@ class MainWindow(QMainWindow):
             self.show_error("Type the name of the room to join.")
             return
         self._remember(room, name)
+        self.room_name = room
         self.join_button.setEnabled(False)
         self.statusBar().showMessage(f"Connecting to {room}…")
         self.runner.run(self._join(room, name, self.observer_box.isChecked()),
@@ -212,12 +220,16 @@ class MainWindow(QMainWindow):
         self.session = session
         self.room_name = session.room.name
         self.pages.setCurrentWidget(self.room_view)
+        self.join_card.hide()
+        self.record_bar.show()
+        self.room_label.setText(self.room_name)
         self.leave_button.setEnabled(True)
         self.record_button.setEnabled(True)
         self.setWindowTitle(f"{self.room_name} · recconsole {__version__}")
         self.joinedChanged.emit(True)
 
     def _join_failed(self, message: str) -> None:
+        self.room_name = ""
         self.join_button.setEnabled(True)
         self.show_error(message)
 
@@ -231,6 +243,10 @@ class MainWindow(QMainWindow):
 
     def _left(self) -> None:
         self.room_view.clear()
+        self.room_name = ""
+        self.room_label.clear()
+        self.join_card.show()
+        self.record_bar.hide()
         self.pages.setCurrentIndex(0)
         self.join_button.setEnabled(True)
         self.setWindowTitle(f"recconsole {__version__}")
