@@ -1,0 +1,107 @@
+"""The recordings table model: order, filters, live updates that keep the selection."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtWidgets import QTableView
+from pytestqt.qtbot import QtBot
+
+from recconsole.core.recording_info import MetadataState, RecordingInfo
+from recconsole.ui.recordings_model import RecordingRole, RecordingsModel
+
+pytestmark = pytest.mark.gui
+
+DAY = 86_400_000
+
+
+def _rec(i: int, room: str = "daily", **changes: object) -> RecordingInfo:
+    fields: dict[str, object] = {
+        "id": f"EG_{i}", "name": f"{room}-RM_x-{i:04d}.mp4", "room_name": room,
+        "room_id": "RM_x", "started_at": 1_700_000_000_000 + i * DAY, "duration": 65.4 + i,
+        "size": 1536 * (i + 1), **changes}
+    return RecordingInfo(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def table(qtbot: QtBot) -> tuple[RecordingsModel, QTableView]:
+    model = RecordingsModel()
+    view = QTableView()
+    view.setModel(model)
+    view.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+    qtbot.addWidget(view)
+    return model, view
+
+
+def test_newest_first_with_readable_columns(table: tuple[RecordingsModel, QTableView]) -> None:
+    model, _ = table
+    model.merge([_rec(1), _rec(3), _rec(2)])
+    assert model.visible_names() == [_rec(3).name, _rec(2).name, _rec(1).name]
+    texts = [model.index(2, c).data() for c in range(5)]
+    assert texts[:2] == [_rec(1).name, "daily"]
+    assert texts[3:] == ["0:01:06", "3.0 KB"]
+    assert model.index(0, 0).data(RecordingRole) == _rec(3)
+
+
+def test_any_column_sorts_both_ways(table: tuple[RecordingsModel, QTableView]) -> None:
+    model, _ = table
+    model.merge([_rec(1, "b"), _rec(2, "a"), _rec(3, "c")])
+    model.sort(1, Qt.SortOrder.AscendingOrder)
+    assert [model.info(r).room_name for r in range(3)] == ["a", "b", "c"]
+    model.sort(4, Qt.SortOrder.DescendingOrder)
+    assert [model.info(r).size for r in range(3)] == [6144, 4608, 3072]
+
+
+def test_filters_by_room_and_date(table: tuple[RecordingsModel, QTableView]) -> None:
+    model, _ = table
+    model.merge([_rec(i, "Weekly-Sync" if i % 2 else "standup") for i in range(10)])
+    model.set_room_filter("weekly")
+    assert model.rowCount() == 5
+    since = _rec(4).started_at
+    model.set_date_range(since, since + 3 * DAY)
+    assert sorted(model.info(r).id for r in range(model.rowCount())) == ["EG_5", "EG_7"]
+    model.set_room_filter("")
+    model.set_date_range(None, None)
+    assert model.rowCount() == 10
+
+
+def test_new_and_updated_rows_keep_the_selection(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, view = table
+    model.merge([_rec(1), _rec(5)])
+    view.selectionModel().select(model.index(1, 0), QItemSelectionModel.SelectionFlag.Select
+                                 | QItemSelectionModel.SelectionFlag.Rows)
+    selected = view.selectionModel().selectedRows()[0].data(RecordingRole)
+    assert selected == _rec(1)
+    model.merge([_rec(9), _rec(3), _rec(1, duration=99.0)])  # newer rows go above it
+    rows = view.selectionModel().selectedRows()
+    assert [r.data(RecordingRole).name for r in rows] == [_rec(1).name]
+    assert rows[0].row() == 3
+    assert model.index(3, 3).data() == "0:01:39"
+    assert view.verticalHeader().count() == model.rowCount() == 4
+
+
+def test_removed_rows_go_and_the_rest_stay_selected(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, view = table
+    model.merge([_rec(i) for i in range(5)])
+    view.selectionModel().select(model.index(4, 0), QItemSelectionModel.SelectionFlag.Select
+                                 | QItemSelectionModel.SelectionFlag.Rows)
+    model.remove({_rec(3).name, _rec(2).name, "not-there.mp4"})
+    assert model.visible_names() == [_rec(4).name, _rec(1).name, _rec(0).name]
+    assert [r.data(RecordingRole) for r in view.selectionModel().selectedRows()] == [_rec(0)]
+    model.merge([_rec(3)])  # it can come back
+    assert model.total == 4
+
+
+def test_rows_without_or_with_unreadable_metadata_say_so(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, _ = table
+    model.merge([_rec(1, metadata=MetadataState.UNREADABLE, duration=0.0),
+                 _rec(2, metadata=MetadataState.MISSING, duration=0.0)])
+    assert model.index(1, 3).data() == "metadata unreadable"
+    assert model.index(0, 3).data() == "—"
+    assert "No metadata file" in model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
