@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -30,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--env-file", type=Path, default=Path(".env"),
                         help="a .env file to read settings from (default ./.env)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("--self-test", action="store_true",
+                        help="open and close the window offscreen, load every part, report")
     commands = parser.add_subparsers(dest="command")
     listen = commands.add_parser(
         "listen", help="run the webhook listener headless (POST /livekit/webhook)")
@@ -61,8 +64,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"recconsole listen: {err}", file=sys.stderr)
             return 1
 
-    from recconsole.ui.app import run_console  # Qt loads only when a window is wanted
+    from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
 
+    if args.self_test:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+        return self_test(settings)
     return run_console(settings, room=args.room)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -38,3 +39,16 @@ def test_unknown_setting_on_the_command_line_is_refused() -> None:
     )
     assert out.returncode == 2
     assert "known setting name" in out.stderr
+
+
+def test_self_test_opens_the_window_loads_everything_and_exits_0() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "recconsole", "--self-test"],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    lines = out.stdout.splitlines()
+    assert lines[0] == "window shown"
+    assert "self-test ok" in lines[-1]
+    assert "LiveKit FFI" in lines[-1]

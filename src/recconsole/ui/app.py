@@ -90,3 +90,29 @@ def run_console(settings: Settings, room: str | None = None) -> int:
         loop.run_until_complete(closed.wait())
         loop.run_until_complete(shutdown(window))
     return 0
+
+
+def self_test(settings: Settings) -> int:
+    """Open the window offscreen, load Qt Multimedia and the LiveKit FFI, close, report.
+
+    Prints "window shown" the moment it is (startup benchmarks time that line), then
+    one report line; exit code 0 when every part loaded.
+    """
+    from livekit import rtc
+    from PySide6.QtMultimedia import QMediaPlayer, QVideoSink
+
+    app = create_application()
+    window = MainWindow(build_services(settings))
+    window.show()
+    while not window.isVisible() or not window.windowHandle().isExposed():
+        app.processEvents()
+    print("window shown", flush=True)
+    player, sink = QMediaPlayer(), QVideoSink()
+    player.setVideoSink(sink)
+    rtc.VideoSource(2, 2)  # the first FFI request loads the native LiveKit library
+    ffi_version = rtc.__version__
+    window.close()
+    app.processEvents()
+    print(f"recconsole {__version__} self-test ok: window shown and closed, "
+          f"Qt Multimedia loaded, LiveKit FFI {ffi_version} loaded")
+    return 0
