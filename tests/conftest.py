@@ -7,6 +7,7 @@ import os
 # Before anything imports Qt: no screen here, and never the developer's own settings.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import gc
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -39,6 +40,15 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def _qt_objects_die_on_the_gui_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After a Qt test, collect its garbage here: a QObject with timers freed later by
+    the garbage collector on a worker thread makes Qt warn or crash."""
+    yield
+    if request.node.get_closest_marker("gui") or request.node.get_closest_marker("e2e"):
+        gc.collect()
 
 
 @pytest.fixture(scope="session")

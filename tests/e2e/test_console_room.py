@@ -6,13 +6,9 @@ The window runs in a qasync loop, as in the application; bots publish real video
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import qasync
-from PySide6.QtCore import SignalInstance
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.recording_status import RecordingStatus
@@ -21,30 +17,11 @@ from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown
 from recconsole.ui.main_window import MainWindow
+from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, make_leave, unique_room
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
-    loop = qasync.QEventLoop(qapp)
-    asyncio.set_event_loop(loop)
-    yield loop
-    asyncio.set_event_loop(None)
-    loop.close()
-
-
-def _next(signal: SignalInstance) -> asyncio.Future[tuple[Any, ...]]:
-    future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
-
-    def fire(*args: Any) -> None:
-        if not future.done():
-            future.set_result(args)
-
-    signal.connect(fire)
-    return future
 
 
 def test_console_joins_sees_three_bots_and_follows_the_room(
@@ -61,7 +38,7 @@ def test_console_joins_sees_three_bots_and_follows_the_room(
         bots = await start_bots(livekit_server.livekit_url, API_KEY, API_SECRET, room, 3,
                                 BotOptions(width=320, height=180, fps=15, audio=False))
         try:
-            joined = _next(window.joinedChanged)
+            joined = next_emission(window.joinedChanged)
             window.join_button.click()
             assert await asyncio.wait_for(joined, 20) == (True,)
             tiles = window.room_view.tiles

@@ -19,7 +19,7 @@ from google.protobuf.json_format import Parse
 from livekit.protocol.webhook import WebhookEvent
 
 _SERVER = r"""
-import json, sys
+import asyncio, json, os, sys
 from aiohttp import web
 from livekit import api
 
@@ -36,12 +36,19 @@ async def receive(request):
     print(json.dumps({"body": body}), flush=True)
     return web.Response(text="ok")
 
-app = web.Application()
-app.router.add_post("/livekit/webhook", receive)
-print(json.dumps({"ready": True}), flush=True)
-web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-"""
+async def main():
+    app = web.Application()
+    app.router.add_post("/livekit/webhook", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()  # fails loudly if the port is taken
+    print(json.dumps({"ready": True}), flush=True)
+    parent = os.getppid()
+    while os.getppid() == parent:  # the test process is gone: so are we
+        await asyncio.sleep(1)
 
+asyncio.run(main())
+"""
 
 class WebhookRecorder:
     """Records every verified webhook posted to ``http://127.0.0.1:{port}/livekit/webhook``."""
@@ -63,9 +70,10 @@ class WebhookRecorder:
         )
         self._reader = threading.Thread(target=self._read, daemon=True, name="webhook-reader")
         self._reader.start()
-        if not self._ready.wait(30):
+        if not self._ready.wait(30) or self._proc.poll() is not None:
             self.stop()
-            raise RuntimeError(f"the webhook recorder did not start on port {self.port}")
+            raise RuntimeError(f"the webhook recorder did not start on port {self.port}"
+                               " (is it taken?)")
 
     def _read(self) -> None:
         assert self._proc is not None
@@ -82,6 +90,7 @@ class WebhookRecorder:
                     self._events.append(Parse(message["body"], WebhookEvent(),
                                               ignore_unknown_fields=True))
                 self._changed.notify_all()
+        self._ready.set()  # the server ended: let start() see it at once
 
     def stop(self) -> None:
         if self._proc is not None:

@@ -1,10 +1,13 @@
-"""One contract for every object store (MinIO through S3Store, a folder through LocalStore),
-and the recordings catalog on top of each."""
+"""One contract for every object store (MinIO through S3Store, Azurite through AzureStore,
+a folder through LocalStore), and the recordings catalog on top of each."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import logging
+import os
 import re
 import time
 import urllib.request
@@ -13,15 +16,25 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.error import HTTPError
+from urllib.parse import parse_qs, urlsplit
 from urllib.request import url2pathname
 
 import pytest
 import pytest_asyncio
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo, RecordingNameError
-from recconsole.devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
+from recconsole.devtools.devstack import (
+    AZURE_ACCOUNT,
+    AZURE_CONTAINER,
+    AZURE_KEY,
+    MINIO_PASSWORD,
+    MINIO_USER,
+    S3_BUCKET,
+    StackConfig,
+)
 from recconsole.settings import Settings
+from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
     InvalidRange,
@@ -96,7 +109,7 @@ class RecordingStore(ObjectStore):
         self.calls.append(("aclose", ""))
 
 
-@pytest.fixture(params=["s3", "local"])
+@pytest.fixture(params=["s3", "local", "azure"])
 def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     """Builds a store of one backend (keyword arguments such as ``page_size`` pass through)."""
     if request.param == "s3":
@@ -106,6 +119,13 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
             return S3Store(minio.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
                            S3_BUCKET, **kwargs)
         return s3
+    if request.param == "azure":
+        azurite: StackConfig = request.getfixturevalue("azurite_server")
+
+        def azure(**kwargs: Any) -> ObjectStore:
+            return AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER, azurite.azure_endpoint,
+                              **kwargs)
+        return azure
 
     def local(**kwargs: Any) -> ObjectStore:
         return LocalStore(tmp_path / "objects", **kwargs)
@@ -138,6 +158,17 @@ def prefix() -> str:
 
 async def _read_all(store: ObjectStore, key: str, **kwargs: Any) -> list[bytes]:
     return [chunk async for chunk in store.read(key, **kwargs)]
+
+
+def _fetch(
+    url: str, method: str = "GET", data: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> bytes:
+    """What a plain HTTP client (a media player) gets from ``url``."""
+    request = urllib.request.Request(url, data=data, method=method, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=10) as resp:
+        body: bytes = resp.read()
+        return body
 
 
 # -- the store ------------------------------------------------------------------------
@@ -247,6 +278,32 @@ async def test_ranged_reads_return_exactly_the_bytes_asked(
 
 
 @pytest.mark.asyncio
+async def test_empty_object_reads_as_nothing_and_refuses_ranges(
+    store: ObjectStore, prefix: str
+) -> None:
+    key = prefix + "empty.bin"
+    await store.write_bytes(key, b"")
+    assert (await store.head(key)).size == 0
+    assert await store.read_bytes(key) == b""
+    assert b"".join(await _read_all(store, key)) == b""
+    for start, end in ((0, 10), (1, None)):
+        with pytest.raises(InvalidRange):
+            await _read_all(store, key, start=start, end=end)
+
+
+@pytest.mark.asyncio
+async def test_large_object_streams_in_bounded_chunks(store: ObjectStore, prefix: str) -> None:
+    key = prefix + "large.mp4"
+    data = os.urandom(9 * 1024 * 1024 + 123)  # more than one download request's worth
+    await store.write_bytes(key, data, "video/mp4")
+    start, end = 4 * 1024 * 1024 - 10, 8 * 1024 * 1024 + 10  # across request boundaries
+    chunks = await _read_all(store, key, start=start, end=end, chunk_size=512 * 1024)
+    assert max(len(c) for c in chunks) <= 512 * 1024
+    assert b"".join(chunks) == data[start:end + 1]
+    assert b"".join(await _read_all(store, key, chunk_size=1024 * 1024)) == data
+
+
+@pytest.mark.asyncio
 async def test_playback_url_serves_the_object(
     store: ObjectStore, prefix: str, make_store: StoreFactory
 ) -> None:
@@ -255,14 +312,9 @@ async def test_playback_url_serves_the_object(
     await store.write_bytes(key, data, "video/mp4")
     url = await store.playback_url(key, expires_in=60)
     scheme = urlsplit(url).scheme
-    if isinstance(store, S3Store):
+    if isinstance(store, S3Store | AzureStore):
         assert scheme == "http"
-
-        def fetch() -> bytes:
-            with urllib.request.urlopen(url, timeout=10) as resp:
-                body: bytes = resp.read()
-                return body
-        assert await asyncio.to_thread(fetch) == data
+        assert await asyncio.to_thread(_fetch, url) == data
     else:
         assert scheme == "file"
         path = Path(url2pathname(urlsplit(url).path))
@@ -431,14 +483,24 @@ async def test_invalid_names_are_refused_before_touching_storage(
 # -- faults -----------------------------------------------------------------------------
 
 
-async def _every_operation_fails(store: ObjectStore, match: str) -> float:
+async def _every_operation_fails(
+    store: ObjectStore, match: str, *, head_says_why: bool = False
+) -> float:
     """Each kind of call raises a StoreError whose message matches, none 'not found';
-    returns how long the slowest call took to fail."""
+    returns how long the slowest call took to fail.
+
+    S3 answers a HEAD with no body to tell why; Azure puts its error code in a header,
+    so there (``head_says_why``) every message is checked, deletes and streams too.
+    """
     catalog = RecordingsCatalog(store, "recordings/")
     calls: list[Callable[[], Awaitable[object]]] = [
         lambda: store.list_page("recordings/"), lambda: store.read_bytes("recordings/x.json"),
-        lambda: store.write_bytes("recordings/x.json", b"{}"), catalog.list_recordings,
-        lambda: store.head("recordings/x.mp4")]
+        lambda: store.write_bytes("recordings/x.json", b"{}"), catalog.list_recordings]
+    if head_says_why:
+        calls += [lambda: store.list_page("recordings/", recursive=False),
+                  lambda: _read_all(store, "recordings/x.mp4", start=10),
+                  lambda: store.delete("recordings/x.mp4")]
+    calls.append(lambda: store.head("recordings/x.mp4"))
     slowest = 0.0
     for call in calls:
         started = time.monotonic()
@@ -446,7 +508,7 @@ async def _every_operation_fails(store: ObjectStore, match: str) -> float:
             await call()
         slowest = max(slowest, time.monotonic() - started)
         assert not isinstance(raised.value, ObjectNotFound)
-        if call is not calls[-1]:  # a HEAD answer has no body to tell why
+        if head_says_why or call is not calls[-1]:
             assert re.search(match, str(raised.value)), str(raised.value)
     return slowest
 
@@ -515,3 +577,211 @@ async def test_store_from_settings_never_shows_its_secrets(minio_server: StackCo
         await store.aclose()
     for shown in (repr(store), str(raised.value), url):
         assert secret not in shown
+
+
+# -- Azure Blob specifics ---------------------------------------------------------------
+
+
+def _content_type(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return str(resp.headers["Content-Type"])
+
+
+@pytest.mark.asyncio
+async def test_azure_blobs_keep_their_content_type(
+    azurite_server: StackConfig, prefix: str
+) -> None:
+    store = AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER, azurite_server.azure_endpoint)
+    small, large = prefix + "small.json", prefix + "large.mp4"
+    try:
+        await store.write_json(small, {"a": 1})
+        await store.write_bytes(large, b"x" * (3 * 1024 * 1024), "video/mp4")  # in blocks
+        url = await store.playback_url(large)
+        assert await asyncio.to_thread(_content_type, url) == "video/mp4"
+        await store.write_bytes(large, b"y" * 10, "video/webm")  # replaced by one small put
+        assert await asyncio.to_thread(_content_type, url) == "video/webm"
+        assert await asyncio.to_thread(_fetch, url) == b"y" * 10
+        small_url = await store.playback_url(small)
+        assert await asyncio.to_thread(_content_type, small_url) == "application/json"
+    finally:
+        await store.aclose()
+
+
+def _azure_key() -> str:
+    """A well-formed account key that no account has."""
+    return base64.b64encode(os.urandom(64)).decode()
+
+
+@pytest.mark.asyncio
+async def test_azure_playback_url_is_a_short_lived_read_only_sas(
+    azurite_server: StackConfig, prefix: str
+) -> None:
+    store = AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER, azurite_server.azure_endpoint)
+    key = prefix + "sas me.mp4"
+    try:
+        await store.write_bytes(key, b"original", "video/mp4")
+        before = datetime.now(UTC).replace(microsecond=0)
+        url = await store.playback_url(key, expires_in=120)
+        query = parse_qs(urlsplit(url).query)
+        assert query["sp"] == ["r"]
+        expiry = datetime.fromisoformat(query["se"][0].replace("Z", "+00:00"))
+        assert before + timedelta(seconds=120) <= expiry <= before + timedelta(seconds=122)
+        assert await asyncio.to_thread(_fetch, url) == b"original"
+        # What a player seeking through the recording asks for.
+        assert await asyncio.to_thread(_fetch, url, headers={"Range": "bytes=2-4"}) == b"igi"
+        assert await asyncio.to_thread(_content_type, url) == "video/mp4"
+        for method, data in (("PUT", b"overwritten"), ("DELETE", None)):
+            with pytest.raises(HTTPError) as refused:
+                await asyncio.to_thread(_fetch, url, method, data, {"x-ms-blob-type": "BlockBlob"})
+            assert refused.value.code == 403
+            refused.value.close()
+        assert await store.read_bytes(key) == b"original"
+        with pytest.raises(ValueError, match="expires_in"):
+            await store.playback_url(key, expires_in=0)
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_azure_requests_stay_out_of_the_info_log_and_never_log_secrets(
+    azurite_server: StackConfig, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong_key = _azure_key()
+    store = AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER, azurite_server.azure_endpoint)
+    rejected = AzureStore(AZURE_ACCOUNT, wrong_key, AZURE_CONTAINER,
+                          azurite_server.azure_endpoint)
+    try:
+        await store.write_bytes(prefix + "x.bin", b"abc")
+        assert await store.read_bytes(prefix + "x.bin") == b"abc"
+        url = await store.playback_url(prefix + "x.bin")
+        with pytest.raises(StoreError):
+            await rejected.head(prefix + "x.bin")
+    finally:
+        await store.aclose()
+        await rejected.aclose()
+    signature = parse_qs(urlsplit(url).query)["sig"][0]
+    assert any(r.name.startswith("azure.") for r in caplog.records)  # the SDK did log
+    assert [r.getMessage() for r in caplog.records
+            if r.name.startswith("azure.") and r.levelno >= logging.INFO] == []
+    for secret in (AZURE_KEY, wrong_key, signature):
+        assert secret not in caplog.text
+
+
+@pytest.mark.asyncio
+async def test_missing_container_is_a_readable_store_error(azurite_server: StackConfig) -> None:
+    container = f"missing-{uuid.uuid4().hex[:12]}"
+    store = AzureStore(AZURE_ACCOUNT, AZURE_KEY, container, azurite_server.azure_endpoint)
+    try:
+        await _every_operation_fails(
+            store, f'container "{container}" does not exist at '
+            f"{re.escape(azurite_server.azure_endpoint)}", head_says_why=True)
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.asyncio
+async def test_unreachable_azure_endpoint_fails_fast_with_the_reason() -> None:
+    store = AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER,
+                       "http://127.0.0.1:9/devstoreaccount1")
+    try:
+        slowest = await _every_operation_fails(
+            store, r"storage unreachable at http://127\.0\.0\.1:9/devstoreaccount1: "
+            "connection refused", head_says_why=True)
+    finally:
+        await store.aclose()
+    assert slowest < 5  # refused at once: no retry pause, no 10 s timeout
+
+
+@pytest.mark.asyncio
+async def test_silent_azure_endpoint_times_out_with_the_reason() -> None:
+    handlers: list[asyncio.Task[Any]] = []
+
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.append(task)
+        try:
+            await reader.read()  # until the client gives up and closes
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    server = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    store = AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER,
+                       f"http://127.0.0.1:{port}/devstoreaccount1", timeout=0.5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StoreError, match=r"did not answer within 0\.5 s"):
+            await store.head("recordings/x.mp4")
+        elapsed = time.monotonic() - started
+    finally:
+        await store.aclose()
+        server.close()
+        await asyncio.wait_for(asyncio.gather(*handlers), 10)
+        await server.wait_closed()
+    assert handlers  # the request reached the server, which kept silent
+    assert 0.5 <= elapsed < 5
+
+
+@pytest.mark.asyncio
+async def test_wrong_azure_key_is_rejected_without_showing_it(
+    azurite_server: StackConfig,
+) -> None:
+    secret = _azure_key()
+    store = AzureStore(AZURE_ACCOUNT, secret, AZURE_CONTAINER, azurite_server.azure_endpoint)
+    try:
+        await _every_operation_fails(store, "credentials rejected by the storage",
+                                     head_says_why=True)
+        with pytest.raises(StoreError) as raised:
+            await store.read_bytes("recordings/x.json")
+    finally:
+        await store.aclose()
+    for shown in (str(raised.value), repr(store), store.describe):
+        assert secret not in shown
+
+
+@pytest.mark.parametrize("key", ["", "not base64!", "c2VjcmV"])
+def test_malformed_azure_key_is_refused_without_showing_it(key: str) -> None:
+    with pytest.raises(StoreError, match="AZURE_ACCOUNT_KEY") as raised:
+        AzureStore(AZURE_ACCOUNT, key, AZURE_CONTAINER)
+    assert key == "" or key not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    "endpoint", ["http://user:pw@127.0.0.1:10000/devstoreaccount1",
+                 "https://acct.blob.core.windows.net?sv=2024&sig=abc", "ftp://host/acct",
+                 "not a url", "http://[::1/devstoreaccount1", "http://127.0.0.1:99999/x",
+                 "http://user:pw@[::1/devstoreaccount1"])
+def test_azure_endpoint_with_credentials_or_odd_scheme_is_refused(endpoint: str) -> None:
+    with pytest.raises(StoreError) as raised:
+        AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER, endpoint)
+    for secret in ("pw", "sig=abc"):
+        assert secret not in str(raised.value)
+
+
+def test_azure_endpoint_defaults_to_the_account_on_azure() -> None:
+    store = AzureStore("acct", AZURE_KEY, "recs")
+    assert store.describe == "azure https://acct.blob.core.windows.net container recs"
+    assert repr(store) == f"<AzureStore {store.describe}>"
+
+
+@pytest.mark.asyncio
+async def test_azure_store_from_settings_never_shows_its_secrets(
+    azurite_server: StackConfig,
+) -> None:
+    secret = _azure_key()
+    settings = Settings.from_env({**azurite_server.env(), "AZURE_ACCOUNT_KEY": secret})
+    store = AzureStore.from_settings(settings)
+    try:
+        endpoint = azurite_server.azure_endpoint
+        assert store.describe == f"azure {endpoint} container {AZURE_CONTAINER}"
+        with pytest.raises(StoreError, match="credentials rejected") as raised:
+            await store.list_page("recordings/")
+        url = await store.playback_url("recordings/x.mp4")
+    finally:
+        await store.aclose()
+    for shown in (repr(store), str(raised.value), url):
+        assert secret not in shown
+

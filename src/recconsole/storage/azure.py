@@ -1,8 +1,9 @@
 """Azure Blob storage (Azure, Azurite) through azure-storage-blob's asyncio client.
 
 Keys are blob names in one container; a "folder" is a name prefix ending in ``/``, as
-in S3. The SDK's own retry policy would back off for 15 s and more before giving up,
-so it is replaced by a single quick retry, and every call also runs under a deadline.
+in S3. The SDK's own retry policy backs off for 15 s and more before giving up, which
+would leave a moderator waiting on a server that is down, so it is replaced by a single
+immediate retry, and every call also runs under a deadline.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from azure.core.async_paging import AsyncItemPaged, AsyncPageIterator
 from azure.core.exceptions import (
@@ -52,6 +53,9 @@ if TYPE_CHECKING:
 _MAX_SAS_SECONDS: Final = 7 * 24 * 3600
 # Bytes one download request fetches: bounds the memory a streamed read holds.
 _GET_SIZE: Final = 4 * 1024 * 1024
+# Largest body one upload request sends: aiohttp warns that a bytes body over 1 MiB
+# blocks the event loop, so larger objects go up as a list of blocks of this size.
+_PUT_SIZE: Final = 1024 * 1024
 # A transfer slower than this (bytes/s) is given up on once its deadline has passed.
 _MIN_RATE: Final = 256 * 1024
 _CREDENTIAL_CODES: Final = frozenset({"AuthenticationFailed", "InvalidAuthenticationInfo"})
@@ -67,6 +71,23 @@ def _summary(err: HttpResponseError) -> str:
     """The first line of the service's message (the rest is request ids and raw XML)."""
     lines = str(err.message or err.reason or "").strip().splitlines()
     return lines[0][:200] if lines else ""
+
+
+def _http_url(url: str) -> SplitResult | None:
+    """``url`` split, if it is a plain http(s) URL; StoreError if it holds a secret."""
+    secret = StoreError("the Azure endpoint URL must not carry credentials or a SAS")
+    try:
+        parts = urlsplit(url)
+        port_ok = parts.port is None or parts.port > 0  # out of range raises ValueError
+    except ValueError:
+        if "@" in url or "?" in url:
+            raise secret from None
+        return None
+    if parts.username is not None or parts.password is not None or parts.query or parts.fragment:
+        raise secret  # said without the URL: it may hold a password or a SAS
+    if parts.scheme not in ("http", "https") or not parts.hostname or not port_ok:
+        return None
+    return parts
 
 
 class AzureStore(ObjectStore):
@@ -95,10 +116,8 @@ class AzureStore(ObjectStore):
             raise StoreError("the Azure account key must be the account's base64 access key "
                              "(AZURE_ACCOUNT_KEY)")
         endpoint = (endpoint or f"https://{account_name}.blob.core.windows.net").rstrip("/")
-        parts = urlsplit(endpoint)
-        if parts.username is not None or parts.password is not None or parts.query:
-            raise StoreError("the Azure endpoint URL must not carry credentials or a SAS")
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        parts = _http_url(endpoint)
+        if parts is None:
             raise StoreError(f"not an Azure Blob endpoint URL: {endpoint!r}")
         if not 1 <= page_size <= 5000:
             raise ValueError(f"page_size must be 1..5000, not {page_size}")
@@ -110,8 +129,8 @@ class AzureStore(ObjectStore):
         self._endpoint = endpoint
         self._https = parts.scheme == "https"
         self._timeout = timeout
-        # One attempt, a one-second pause and one retry, each bounded by the socket timeouts.
-        self._deadline = 2 * timeout + 2
+        # Two attempts, each bounded by the socket timeouts, and a little slack.
+        self._deadline = 2 * timeout + 1
         self._page_size = page_size
         self._client: ContainerClient | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -143,13 +162,13 @@ class AzureStore(ObjectStore):
                 credential={"account_name": self._account, "account_key": self._key},
                 connection_timeout=self._timeout,
                 read_timeout=self._timeout,
-                # Refused connections fail at once; a dropped keep-alive connection or a
-                # busy answer (5xx) gets one more try.
-                retry_policy=LinearRetry(
-                    backoff=1, random_jitter_range=0, retry_total=1, retry_connect=0
-                ),
+                # Mostly for a kept-alive connection the server closed as it was reused;
+                # a refused connection is refused again within milliseconds.
+                retry_policy=LinearRetry(backoff=0, random_jitter_range=0, retry_total=1),
                 max_single_get_size=_GET_SIZE,
                 max_chunk_get_size=_GET_SIZE,
+                max_single_put_size=_PUT_SIZE,
+                max_block_size=_PUT_SIZE,
                 # Two INFO records per request would drown the application's log.
                 http_logging_level=logging.DEBUG,
             )
@@ -186,8 +205,8 @@ class AzureStore(ObjectStore):
     def _unreachable(self, reason: str) -> StoreError:
         return StoreError(f"storage unreachable at {self._endpoint}: {reason}")
 
-    def _silent(self) -> StoreError:
-        return StoreError(f"storage at {self._endpoint} did not answer within {self._timeout:g} s")
+    def _silent(self, seconds: float) -> StoreError:
+        return StoreError(f"storage at {self._endpoint} did not answer within {seconds:g} s")
 
     def _connect_failed(self, err: ServiceRequestError) -> StoreError:
         inner = getattr(err, "inner_exception", None)
@@ -199,17 +218,20 @@ class AzureStore(ObjectStore):
     @contextlib.asynccontextmanager
     async def _call(self, key: str | None, deadline: float | None = None) -> AsyncIterator[None]:
         """Runs the body under a deadline; its SDK failures come out as StoreError."""
+        deadline = self._deadline if deadline is None else deadline
         try:
-            async with asyncio.timeout(self._deadline if deadline is None else deadline):
+            async with asyncio.timeout(deadline):
                 yield
+        except TimeoutError as err:  # the SDK turns its own timeouts into AzureErrors
+            raise self._silent(deadline) from err
         except HttpResponseError as err:
             raise self._error(err, key) from err
         except ServiceRequestTimeoutError as err:
             raise self._unreachable(f"no connection within {self._timeout:g} s") from err
         except ServiceRequestError as err:
             raise self._connect_failed(err) from err
-        except (ServiceResponseTimeoutError, TimeoutError) as err:
-            raise self._silent() from err
+        except ServiceResponseTimeoutError as err:
+            raise self._silent(self._timeout) from err
         except ServiceResponseError as err:
             raise self._unreachable(f"connection lost ({err.message})") from err
         except AzureError as err:
@@ -271,7 +293,7 @@ class AzureStore(ObjectStore):
             )
         # Azure answers 416 for a start past the end; Azurite sends nothing instead.
         if ranged and downloader.size <= 0:
-            raise InvalidRange(f'range not satisfiable for "{key}" ({start}-{end or ""})')
+            raise InvalidRange(f'range not satisfiable for "{key}" (from byte {start})')
         while True:
             async with self._call(key, self._deadline_for(_GET_SIZE)):
                 chunk = await downloader.read(chunk_size)
@@ -292,7 +314,7 @@ class AzureStore(ObjectStore):
         blob = self._container().get_blob_client(key)
         async with self._call(key, self._deadline_for(len(data))):
             await blob.upload_blob(
-                data, overwrite=True, max_concurrency=1,
+                data, overwrite=True, max_concurrency=4,
                 content_settings=ContentSettings(content_type=content_type),
             )
 

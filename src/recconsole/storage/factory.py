@@ -6,17 +6,21 @@ from pathlib import Path
 
 from recconsole.core.errors import ConsoleError
 from recconsole.settings import Settings, user_data_dir
-from recconsole.storage.base import ObjectStore
+from recconsole.storage.azure import AzureStore
+from recconsole.storage.base import ObjectStore, StoreError
 from recconsole.storage.local import LocalStore
 from recconsole.storage.s3 import S3Store
 
 
 def store_from_settings(settings: Settings) -> ObjectStore:
-    """RECORDINGS_STORAGE=s3 (default), local (RECORDINGS_DIR) or azure."""
+    """RECORDINGS_STORAGE=s3 (default), local (RECORDINGS_DIR) or azure (AZURE_*)."""
     if settings.recordings_storage == "s3":
         return S3Store.from_settings(settings)
     if settings.recordings_storage == "local":
         root = Path(settings.recordings_dir) if settings.recordings_dir else (
             user_data_dir() / "recordings")
         return LocalStore(root)
-    raise ConsoleError("Azure Blob storage is not available in this version of recconsole.")
+    try:
+        return AzureStore.from_settings(settings)
+    except StoreError as err:  # e.g. AZURE_ACCOUNT_NAME / AZURE_ACCOUNT_KEY missing or malformed
+        raise ConsoleError(str(err)) from err

@@ -12,9 +12,13 @@ from PySide6.QtCore import QObject, QSocketNotifier
 from PySide6.QtWidgets import QApplication, QWidget
 
 from recconsole import APP_NAME, __version__
+from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, upload_from_settings
+from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.factory import store_from_settings
 from recconsole.ui.main_window import ConsoleServices, MainWindow
 from recconsole.ui.resources import load_stylesheet
 
@@ -58,19 +62,40 @@ def close_on_signals(window: QWidget) -> QObject:
 
 def build_services(settings: Settings) -> ConsoleServices:
     """The services the window uses, from the settings (nothing connects yet)."""
+    events = EventBus()
     server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,
                            settings.livekit_api_secret.value, app_name=settings.app_name)
     recorder = Recorder(server, recordings_path=settings.recordings_path,
                         upload=upload_from_settings(settings),
-                        start_timeout=settings.recording_start_timeout)
-    return ConsoleServices(settings, server, recorder)
+                        start_timeout=settings.recording_start_timeout, events=events)
+    catalog = RecordingsCatalog(store_from_settings(settings), settings.recordings_path)
+    return ConsoleServices(settings, server, recorder, catalog, events)
 
 
-async def shutdown(window: MainWindow) -> None:
+async def start_listener(window: MainWindow) -> WebhookListener | None:
+    """The embedded webhook listener; a port in use is reported, not fatal."""
+    services = window.services
+    listener = WebhookListener(services.settings, services.events, store=services.catalog.store)
+    try:
+        await listener.start()
+    except OSError as err:
+        await listener.queue.close()
+        window.event_log.add(f"Webhook listener not started on port {listener.port}: "
+                             f"{err.strerror or err}. Status will be polled instead.")
+        return None
+    window.event_log.add(f"Listening for LiveKit webhooks on {listener.url}")
+    return listener
+
+
+async def shutdown(window: MainWindow, listener: WebhookListener | None = None) -> None:
     """Leave the room and close connections after the window has closed."""
     await window.runner.cancel_all()
     if window.session is not None:
         await window.session.disconnect()
+    if listener is not None:
+        await listener.stop()  # closes the shared store too
+    else:
+        await window.services.catalog.store.aclose()
     await window.services.recorder.aclose()
     await window.services.server.aclose()
 
@@ -87,8 +112,10 @@ def run_console(settings: Settings, room: str | None = None) -> int:
     close_on_signals(window)
     window.show()
     with loop:
+        listener = loop.run_until_complete(start_listener(window))
+        window.recordings.refresh()
         loop.run_until_complete(closed.wait())
-        loop.run_until_complete(shutdown(window))
+        loop.run_until_complete(shutdown(window, listener))
     return 0
 
 

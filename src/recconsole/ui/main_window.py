@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
@@ -21,17 +22,23 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QStackedWidget,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
 from recconsole import __version__
-from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.events import EventBus
+from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.session import RoomSession, SessionState
+from recconsole.server.webhooks import RecordingSaved
 from recconsole.settings import Settings
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.ui.event_log import EventLog
+from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
 from recconsole.ui.session_bridge import SessionBridge
 from recconsole.ui.tasks import AsyncRunner
@@ -53,6 +60,8 @@ class ConsoleServices:
     settings: Settings
     server: LiveKitServer
     recorder: Recorder
+    catalog: RecordingsCatalog
+    events: EventBus
 
 
 class MainWindow(QMainWindow):
@@ -81,6 +90,8 @@ class MainWindow(QMainWindow):
 
         self.room_view = RoomView()
         self.bridge = SessionBridge(self.room_view, self)
+        self.recordings = RecordingsPage(services.catalog, self.runner)
+        self.event_log = EventLog(services.events)
         self._build(room)
         self._wire()
         self._show_status(RecordingStatus.STOPPED)
@@ -144,6 +155,10 @@ class MainWindow(QMainWindow):
         self.pages = QStackedWidget()
         self.pages.addWidget(welcome)
         self.pages.addWidget(self.room_view)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.pages, "Room")
+        self.tabs.addTab(self.recordings, "All recordings")
+        self.tabs.addTab(self.event_log, "Event log")
 
         title = QLabel("Recording console")
         title.setObjectName("title")
@@ -156,7 +171,7 @@ class MainWindow(QMainWindow):
         self.record_bar = self._wrap(bar)
         self.record_bar.hide()  # nothing to record before joining
         layout.addWidget(self.record_bar)
-        layout.addWidget(self.pages, 1)
+        layout.addWidget(self.tabs, 1)
         self.setCentralWidget(body)
 
         self._clock_timer = QTimer(self)
@@ -175,6 +190,8 @@ class MainWindow(QMainWindow):
         self.leave_button.clicked.connect(self.leave)
         self.record_button.clicked.connect(self.toggle_recording)
         self.runner.failed.connect(self.show_error)
+        self.services.events.subscribe(RecordingSaved,
+                                       lambda e: self.recordings.recording_saved(e.name))
         self._clock_timer.timeout.connect(self._tick)
         b, view = self.bridge, self.room_view
         b.stateChanged.connect(self._on_state)
@@ -185,6 +202,7 @@ class MainWindow(QMainWindow):
         b.mutedChanged.connect(view.set_muted)
         b.speakersChanged.connect(view.set_speaking)
         b.metadataChanged.connect(self._on_metadata)
+        b.dataReceived.connect(self._on_data)
 
     # --- joining ------------------------------------------------------------------------
 
@@ -332,10 +350,22 @@ class MainWindow(QMainWindow):
         seconds = max(0, int(time.time() - self._started_at))
         self.clock.setText(f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
 
+    def _on_data(self, topic: str, payload: bytes) -> None:
+        if topic != RECORDING_DELETED_TOPIC:
+            return
+        try:
+            name = json.loads(payload.decode()).get("recordingName")
+        except (ValueError, AttributeError):
+            return
+        if isinstance(name, str):
+            self.recordings.recording_deleted(name)
+            self.event_log.add(f"recording deleted · {name}")
+
     # --- messages -----------------------------------------------------------------------
 
     def show_error(self, message: str) -> None:
         self.statusBar().showMessage(message, 15000)
+        self.event_log.add(message)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         super().closeEvent(event)

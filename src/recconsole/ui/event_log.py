@@ -1,0 +1,39 @@
+"""The event log: webhooks, recording status changes and errors, newest at the bottom."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from PySide6.QtWidgets import QPlainTextEdit, QWidget
+
+from recconsole.core.events import EventBus, RecordingStatusChanged
+from recconsole.server.webhooks import RecordingSaved, WebhookReceived
+
+MAX_LINES = 2000
+
+
+class EventLog(QPlainTextEdit):
+    """A read-only, bounded log of what the console hears and does."""
+
+    def __init__(self, events: EventBus, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setReadOnly(True)
+        self.setMaximumBlockCount(MAX_LINES)
+        self.setObjectName("eventLog")
+        events.subscribe(WebhookReceived, self._webhook)
+        events.subscribe(RecordingStatusChanged, self._status)
+        events.subscribe(RecordingSaved, self._saved)
+
+    def add(self, text: str) -> None:
+        self.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
+
+    def _webhook(self, event: WebhookReceived) -> None:
+        detail = f" ({event.detail})" if event.detail else ""
+        self.add(f"webhook {event.event} · room {event.room or '—'}{detail}")
+
+    def _status(self, event: RecordingStatusChanged) -> None:
+        error = f": {event.error}" if event.error else ""
+        self.add(f"recording {event.status.value} · room {event.room}{error}")
+
+    def _saved(self, event: RecordingSaved) -> None:
+        self.add(f"recording saved · {event.name}")

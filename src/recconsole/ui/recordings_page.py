@@ -1,0 +1,143 @@
+"""The recordings page: every recording in the bucket, filterable, filled progressively.
+
+Listing runs through the catalog in batches; the table grows as they arrive, a
+progress line says how far it got, and a storage error shows in a banner with Retry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QDateEdit,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from recconsole.core.recording_info import RecordingInfo
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.ui.recordings_model import RecordingsModel
+from recconsole.ui.tasks import AsyncRunner
+
+
+class RecordingsPage(QWidget):
+    """A filterable, sortable table of recordings.
+
+    Signals:
+        loaded(int): a full listing finished with this many recordings.
+    """
+
+    loaded = Signal(int)
+
+    def __init__(self, catalog: RecordingsCatalog, runner: AsyncRunner,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.catalog, self.runner = catalog, runner
+        self.model = RecordingsModel(self)
+        self.room_filter = QLineEdit()
+        self.room_filter.setPlaceholderText("Filter by room name")
+        self.room_filter.setClearButtonEnabled(True)
+        self.use_dates = QCheckBox("Started between")
+        today = QDate.currentDate()
+        self.since = QDateEdit(today.addMonths(-1))
+        self.until = QDateEdit(today)
+        for edit in (self.since, self.until):
+            edit.setCalendarPopup(True)
+            edit.setEnabled(False)
+        self.refresh_button = QPushButton("Refresh")
+        self.progress = QLabel()
+        self.progress.setObjectName("subtitle")
+        self.banner = QFrame()
+        self.banner.setObjectName("banner")
+        self.banner_text = QLabel()
+        self.banner_text.setWordWrap(True)
+        self.retry = QPushButton("Retry")
+        banner = QHBoxLayout(self.banner)
+        banner.addWidget(self.banner_text, 1)
+        banner.addWidget(self.retry)
+        self.banner.hide()
+
+        self.table = QTableView()
+        self.table.setModel(self.model)
+        self.table.setSortingEnabled(True)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.table.verticalHeader().hide()
+        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
+
+        filters = QHBoxLayout()
+        filters.addWidget(self.room_filter, 1)
+        for widget in (self.use_dates, self.since, QLabel("and"), self.until,
+                       self.refresh_button):
+            filters.addWidget(widget)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(filters)
+        layout.addWidget(self.banner)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.progress)
+
+        self.room_filter.textChanged.connect(self.model.set_room_filter)
+        self.use_dates.toggled.connect(self._dates_changed)
+        self.since.dateChanged.connect(self._dates_changed)
+        self.until.dateChanged.connect(self._dates_changed)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.retry.clicked.connect(self.refresh)
+
+    def _dates_changed(self) -> None:
+        on = self.use_dates.isChecked()
+        self.since.setEnabled(on)
+        self.until.setEnabled(on)
+        if not on:
+            self.model.set_date_range(None, None)
+            return
+        start = QDateTime(self.since.date(), QTime(0, 0)).toMSecsSinceEpoch()
+        end = QDateTime(self.until.date(), QTime(23, 59, 59, 999)).toMSecsSinceEpoch()
+        self.model.set_date_range(start, end)
+
+    def refresh(self) -> None:
+        """List the bucket again; rows already shown stay (and stay selected)."""
+        self.banner.hide()
+        self.refresh_button.setEnabled(False)
+        self.progress.setText("Listing recordings…")
+        self.runner.run(self._list(), on_success=self._listed, on_failure=self._failed)
+
+    async def _list(self) -> set[str]:
+        seen: set[str] = set()
+        batches: AsyncIterator[list[RecordingInfo]] = self.catalog.iter_recordings()
+        async for batch in batches:
+            self.model.merge(batch)
+            seen.update(info.name for info in batch)
+            self.progress.setText(f"Listing recordings… {len(seen):,} so far")
+        return seen
+
+    def _listed(self, names: set[str]) -> None:
+        self.model.keep_only(names)
+        self.refresh_button.setEnabled(True)
+        self.progress.setText(f"{len(names):,} recordings in {self.catalog.store.describe}")
+        self.loaded.emit(len(names))
+
+    def _failed(self, message: str) -> None:
+        self.refresh_button.setEnabled(True)
+        self.progress.clear()
+        self.banner_text.setText(f"The recordings cannot be listed: {message}")
+        self.banner.show()
+
+    def recording_saved(self, name: str) -> None:
+        """A new metadata file: show that recording (or its new details) at once."""
+        self.runner.run(self.catalog.get(name), on_success=lambda info: self.model.merge([info]),
+                        on_failure=lambda _message: None)
+
+    def recording_deleted(self, name: str) -> None:
+        self.model.remove({name})
