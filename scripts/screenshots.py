@@ -16,7 +16,7 @@ import qasync
 from recconsole.devtools.bot import BotOptions, start_bots
 from recconsole.devtools.devstack import StackConfig
 from recconsole.settings import Settings
-from recconsole.ui.app import build_services, create_application, shutdown
+from recconsole.ui.app import build_services, create_application, shutdown, start_listener
 from recconsole.ui.main_window import MainWindow
 
 
@@ -35,9 +35,35 @@ async def take(window: MainWindow, folder: Path) -> None:
         await window.services.server.set_recording_status("demo", _started())
         await asyncio.sleep(2.5)
         app.primaryScreen().grabWindow(0).save(str(folder / "room.png"))
+        await _seed(window)
+        window.tabs.setCurrentWidget(window.recordings)
+        window.recordings.refresh()
+        while window.recordings.model.total < 12:
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)
+        app.primaryScreen().grabWindow(0).save(str(folder / "recordings.png"))
+        window.tabs.setCurrentWidget(window.event_log)
+        await asyncio.sleep(0.3)
+        app.primaryScreen().grabWindow(0).save(str(folder / "events.png"))
     finally:
         await window.services.server.set_recording_status("demo", _stopped())
         await asyncio.gather(*(b.stop() for b in bots))
+
+
+async def _seed(window: MainWindow) -> None:
+    """A dozen recordings of three rooms (with one missing its metadata) to look at."""
+    from recconsole.core.recording_info import RecordingInfo
+
+    catalog = window.services.catalog
+    rooms = ["demo", "weekly-sync", "support-call"]
+    for i in range(12):
+        room = rooms[i % 3]
+        name = f"{room}-RM_{'abc' if i % 3 else 'xyz'}{i}-2026-11-{10 + i:02d}T10{i:02d}00.mp4"
+        await catalog.store.write_bytes(catalog.recording_key(name), b"\0" * (2000 + i))
+        if i != 5:
+            await catalog.save_metadata(RecordingInfo(
+                f"EG_{i}", name, room, f"RM_{i}", 1_794_304_800_000 + i * 86_460_000,
+                95.0 + i * 401, (30 + i * 17) * 1_048_576))
 
 
 def _started():  # type: ignore[no-untyped-def]
@@ -53,16 +79,23 @@ def _stopped():  # type: ignore[no-untyped-def]
 def main() -> int:
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
     folder.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **StackConfig.for_profile("dev").env(), "APP_NAME": "recconsole"}
+    env = {**os.environ, **StackConfig.for_profile("dev").env(), "APP_NAME": "recconsole",
+           "RECORDINGS_PATH": "screenshots/recordings/"}
     app = create_application()
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow(build_services(Settings.from_env(env)), room="demo")
     window.setGeometry(0, 0, 1400, 900)
     window.show()
+    async def lifetime() -> None:
+        listener = await start_listener(window)  # the dev stack's webhooks fill the log
+        try:
+            await take(window, folder)
+        finally:
+            await shutdown(window, listener)
+
     with loop:
-        loop.run_until_complete(take(window, folder))
-        loop.run_until_complete(shutdown(window))
+        loop.run_until_complete(lifetime())
     return 0
 
 

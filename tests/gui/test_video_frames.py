@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from livekit import rtc
@@ -77,3 +79,23 @@ def test_a_sink_receives_the_frame(qtbot: QtBot) -> None:
         sink.setVideoFrame(frame)
     assert changed.args[0].size().width() == 320
     assert list(formats) == [(320, 180)]
+
+
+def test_the_frame_path_keeps_reference_counts_intact(qapp: QGuiApplication) -> None:
+    # PySide6 6.12.0 dropped a reference to None in QVideoFrame.unmap() and
+    # QVideoSink.setVideoFrame() on every call: the console aborted after some minutes.
+    sink = QVideoSink()
+    frame = _frame(64, 36, 100, 128, 128)
+
+    def show(count: int) -> None:
+        for _ in range(count):
+            qframe = to_qvideoframe(frame, {})
+            assert qframe is not None
+            sink.setVideoFrame(qframe)
+
+    show(20)  # caches and the like settle first
+    before = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
+    show(1000)
+    after = sys.getrefcount(None), sys.getrefcount(True), sys.getrefcount(False)
+    # A per-call leak moves these by 1,000 or more; a few stray references are no leak.
+    assert all(abs(a - b) < 20 for a, b in zip(after, before, strict=True)), (before, after)

@@ -111,11 +111,17 @@ def run_console(settings: Settings, room: str | None = None) -> int:
     window.closed.connect(closed.set)
     close_on_signals(window)
     window.show()
-    with loop:
-        listener = loop.run_until_complete(start_listener(window))
+
+    async def lifetime() -> None:
+        # One coroutine from start to shutdown: the LiveKit SDK binds its queues to
+        # the loop run that first used them.
+        listener = await start_listener(window)
         window.recordings.refresh()
-        loop.run_until_complete(closed.wait())
-        loop.run_until_complete(shutdown(window, listener))
+        await closed.wait()
+        await shutdown(window, listener)
+
+    with loop:
+        loop.run_until_complete(lifetime())
     return 0
 
 

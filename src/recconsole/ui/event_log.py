@@ -20,6 +20,7 @@ class EventLog(QPlainTextEdit):
         self.setReadOnly(True)
         self.setMaximumBlockCount(MAX_LINES)
         self.setObjectName("eventLog")
+        self.setPlaceholderText("Webhooks, recording status changes and errors appear here.")
         events.subscribe(WebhookReceived, self._webhook)
         events.subscribe(RecordingStatusChanged, self._status)
         events.subscribe(RecordingSaved, self._saved)

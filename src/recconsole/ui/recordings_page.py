@@ -73,7 +73,11 @@ class RecordingsPage(QWidget):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.verticalHeader().hide()
-        self.table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setResizeContentsPrecision(200)  # measure a sample, not 100,000 rows
+        self.table.setWordWrap(False)
         self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
 
         filters = QHBoxLayout()
