@@ -1,4 +1,5 @@
-"""The All recordings page on real MinIO: progressive listing, live updates, errors."""
+"""The All recordings page on real MinIO and Azurite: progressive listing, live updates,
+errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
+from recconsole.devtools.devstack import (
+    AZURE_ACCOUNT,
+    AZURE_CONTAINER,
+    AZURE_KEY,
+    MINIO_PASSWORD,
+    MINIO_USER,
+    S3_BUCKET,
+    StackConfig,
+)
+from recconsole.storage.azure import AzureStore
+from recconsole.storage.base import ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.s3 import S3Store
 from recconsole.ui.recordings_page import RecordingsPage
@@ -25,14 +36,25 @@ def _info(prefix: str, i: int) -> RecordingInfo:
                          1_700_000_000_000 + i * 60_000, 30.0, 3)
 
 
+def _store(backend: str, request: pytest.FixtureRequest) -> ObjectStore:
+    if backend == "s3":
+        minio: StackConfig = request.getfixturevalue("minio_server")
+        return S3Store(minio.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1", S3_BUCKET,
+                       page_size=7)
+    azurite: StackConfig = request.getfixturevalue("azurite_server")
+    return AzureStore(AZURE_ACCOUNT, AZURE_KEY, AZURE_CONTAINER, azurite.azure_endpoint,
+                      page_size=7)
+
+
+@pytest.mark.parametrize("backend", ["s3", "azure"])
 def test_page_lists_filters_and_follows_changes(
-    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, minio_server: StackConfig
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, request: pytest.FixtureRequest,
+    backend: str,
 ) -> None:
     prefix = f"page-{uuid.uuid4().hex[:8]}/"
 
     async def scenario() -> None:
-        store = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
-                        S3_BUCKET, page_size=7)
+        store = _store(backend, request)
         catalog = RecordingsCatalog(store, prefix)
         try:
             for i in range(20):
