@@ -9,8 +9,12 @@ import uuid
 import pytest
 from pytestqt.qtbot import QtBot
 
+from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recording_info import RecordingInfo
+from recconsole.core.recordings import RecordingsService
 from recconsole.devtools.devstack import (
+    API_KEY,
+    API_SECRET,
     AZURE_ACCOUNT,
     AZURE_CONTAINER,
     AZURE_KEY,
@@ -110,5 +114,51 @@ def test_storage_errors_show_a_banner_with_retry(
         assert "127.0.0.1:9" in page.banner_text.text()
         assert page.refresh_button.isEnabled()
         await store.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_several_recordings_deleted_at_once_with_a_result_per_row(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, minio_server: StackConfig,
+    livekit_server: StackConfig,
+) -> None:
+    prefix = f"del-{uuid.uuid4().hex[:8]}/"
+
+    async def scenario() -> None:
+        store = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
+                        S3_BUCKET)
+        catalog = RecordingsCatalog(store, prefix)
+        server = LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name="t")
+        infos = [_info(prefix, i) for i in range(3)]
+        for info in infos:
+            await store.write_bytes(catalog.recording_key(info.name), b"mp4")
+            await catalog.save_metadata(info)
+        page = RecordingsPage(catalog, AsyncRunner(), RecordingsService(catalog, server))
+        qtbot.addWidget(page)
+        page.show()
+        loaded = next_emission(page.loaded)
+        page.refresh()
+        await asyncio.wait_for(loaded, 30)
+        asked: list[str] = []
+        page.confirm = lambda question: asked.append(question) is None  # answers "yes"
+        page.table.selectAll()
+        assert page.delete_button.isEnabled()
+        # One of them vanishes behind our back (file and metadata): its row says so.
+        await catalog.delete(infos[1].name)
+        finished = next_emission(page.deleted)
+        page.delete_selected()
+        assert await asyncio.wait_for(finished, 20) == (2, 1)
+        try:
+            assert asked == ["Delete these 3 recordings? The file and its metadata are "
+                             "removed from the bucket, and the room is told."]
+            assert page.model.visible_names() == [infos[1].name]
+            assert page.progress.text() == "Deleted 2 recordings; 1 could not be deleted"
+            assert infos[1].name in page.banner_text.text()
+            for info in infos:
+                assert not await store.exists(catalog.recording_key(info.name))
+                assert not await store.exists(catalog.metadata_key(info.name))
+        finally:
+            await server.aclose()
+            await store.aclose()
 
     qloop.run_until_complete(scenario())

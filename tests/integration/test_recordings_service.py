@@ -123,3 +123,13 @@ async def test_missing_metadata_is_rebuilt_from_the_egress_record(
                      "roomId": "RM_real", "startedAt": 1_700_000_000_000, "duration": 3.0,
                      "size": 300}
     assert info.id == ended.egress_id
+
+
+async def test_metadata_left_behind_by_a_vanished_file_is_deleted(
+    service: RecordingsService,
+) -> None:
+    name = await _recording(service, unique_room("orphan"))
+    catalog = service.catalog
+    await catalog.store.delete(catalog.recording_key(name))
+    assert await service.delete(name) is False  # the room does not exist: nobody to tell
+    assert not await catalog.store.exists(catalog.metadata_key(name))

@@ -45,7 +45,14 @@ class RecordingsService:
         Returns whether the room was told (False when it no longer exists).
         Raises RecordingInProgress for a recording still being made.
         """
-        room = await self._room_of(name)
+        try:
+            room = await self._room_of(name)
+        except ObjectNotFound:
+            # The file is gone already; a metadata file left behind still goes.
+            if not await self.catalog.store.exists(self.catalog.metadata_key(name)):
+                raise
+            parsed = parse_recording_name(name)
+            room = parsed[0] if parsed else ""
         if room:
             active = await self._active_egresses(room)
             if any(name in _file_names(e) for e in active):

@@ -15,6 +15,7 @@ from recconsole import APP_NAME, __version__
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, upload_from_settings
+from recconsole.core.recordings import RecordingsService
 from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
@@ -69,7 +70,8 @@ def build_services(settings: Settings) -> ConsoleServices:
                         upload=upload_from_settings(settings),
                         start_timeout=settings.recording_start_timeout, events=events)
     catalog = RecordingsCatalog(store_from_settings(settings), settings.recordings_path)
-    return ConsoleServices(settings, server, recorder, catalog, events)
+    return ConsoleServices(settings, server, recorder, catalog, events,
+                           RecordingsService(catalog, server))
 
 
 async def start_listener(window: MainWindow) -> WebhookListener | None:

@@ -32,6 +32,7 @@ from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
+from recconsole.core.recordings import RecordingsService
 from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.session import RoomSession, SessionState
 from recconsole.server.webhooks import RecordingSaved
@@ -62,6 +63,7 @@ class ConsoleServices:
     recorder: Recorder
     catalog: RecordingsCatalog
     events: EventBus
+    recordings: RecordingsService
 
 
 class MainWindow(QMainWindow):
@@ -90,7 +92,7 @@ class MainWindow(QMainWindow):
 
         self.room_view = RoomView()
         self.bridge = SessionBridge(self.room_view, self)
-        self.recordings = RecordingsPage(services.catalog, self.runner)
+        self.recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
         self.event_log = EventLog(services.events)
         self._build(room)
         self._wire()

@@ -6,7 +6,7 @@ progress line says how far it got, and a storage error shows in a banner with Re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
 from PySide6.QtWidgets import (
@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -25,9 +26,10 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole.core.recording_info import RecordingInfo
+from recconsole.core.recordings import RecordingsService
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.ui.recordings_model import RecordingsModel
-from recconsole.ui.tasks import AsyncRunner
+from recconsole.ui.tasks import AsyncRunner, user_message
 
 
 class RecordingsPage(QWidget):
@@ -35,14 +37,18 @@ class RecordingsPage(QWidget):
 
     Signals:
         loaded(int): a full listing finished with this many recordings.
+        deleted(int, int): a deletion finished: how many went, how many could not.
     """
 
     loaded = Signal(int)
+    deleted = Signal(int, int)
 
     def __init__(self, catalog: RecordingsCatalog, runner: AsyncRunner,
+                 service: RecordingsService | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.catalog, self.runner = catalog, runner
+        self.catalog, self.runner, self.service = catalog, runner, service
+        self.confirm: Callable[[str], bool] = self._ask
         self.model = RecordingsModel(self)
         self.room_filter = QLineEdit()
         self.room_filter.setPlaceholderText("Filter by room name")
@@ -55,6 +61,8 @@ class RecordingsPage(QWidget):
             edit.setCalendarPopup(True)
             edit.setEnabled(False)
         self.refresh_button = QPushButton("Refresh")
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.setEnabled(False)
         self.progress = QLabel()
         self.progress.setObjectName("subtitle")
         self.banner = QFrame()
@@ -83,7 +91,7 @@ class RecordingsPage(QWidget):
         filters = QHBoxLayout()
         filters.addWidget(self.room_filter, 1)
         for widget in (self.use_dates, self.since, QLabel("and"), self.until,
-                       self.refresh_button):
+                       self.refresh_button, self.delete_button):
             filters.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -98,6 +106,10 @@ class RecordingsPage(QWidget):
         self.until.dateChanged.connect(self._dates_changed)
         self.refresh_button.clicked.connect(self.refresh)
         self.retry.clicked.connect(self.refresh)
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.table.selectionModel().selectionChanged.connect(
+            lambda *_: self.delete_button.setEnabled(
+                self.service is not None and bool(self.selected_names())))
 
     def _dates_changed(self) -> None:
         on = self.use_dates.isChecked()
@@ -145,3 +157,36 @@ class RecordingsPage(QWidget):
 
     def recording_deleted(self, name: str) -> None:
         self.model.remove({name})
+
+    def selected_names(self) -> list[str]:
+        return [self.model.info(index.row()).name
+                for index in self.table.selectionModel().selectedRows()]
+
+    def _ask(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "Delete recordings", question)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def delete_selected(self) -> None:
+        """Delete the selected recordings after one confirmation; report each row."""
+        names = self.selected_names()
+        if not names or self.service is None:
+            return
+        what = names[0] if len(names) == 1 else f"these {len(names)} recordings"
+        if not self.confirm(f"Delete {what}? The file and its metadata are removed from "
+                            "the bucket, and the room is told."):
+            return
+        self.delete_button.setEnabled(False)
+        self.runner.run(self.service.delete_many(names), on_success=self._deleted)
+
+    def _deleted(self, results: dict[str, Exception | None]) -> None:
+        self.model.remove({name for name, error in results.items() if error is None})
+        failed = {name: user_message(error) for name, error in results.items() if error}
+        done = len(results) - len(failed)
+        self.progress.setText(f"Deleted {done} recording{'s' if done != 1 else ''}"
+                              + (f"; {len(failed)} could not be deleted" if failed else ""))
+        if failed:
+            self.banner_text.setText("Not deleted: " + "; ".join(
+                f"{name}: {message}" for name, message in failed.items()))
+            self.banner.show()
+        self.delete_button.setEnabled(bool(self.selected_names()))
+        self.deleted.emit(done, len(failed))
