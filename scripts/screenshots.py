@@ -1,6 +1,6 @@
 """Screenshots of the console for the README, taken under Xvfb against the dev stack.
 
-    scripts/devstack up && xvfb-run -a -s "-screen 0 1400x900x24" \
+    scripts/devstack up && PYTHONPATH=. xvfb-run -a -s "-screen 0 1400x900x24" \
         .venv/bin/python scripts/screenshots.py docs/screenshots
 """
 
@@ -45,6 +45,19 @@ async def take(window: MainWindow, folder: Path) -> None:
         window.tabs.setCurrentWidget(window.event_log)
         await asyncio.sleep(0.3)
         app.primaryScreen().grabWindow(0).save(str(folder / "events.png"))
+        window.tabs.setCurrentWidget(window.recordings)
+        page = window.recordings
+        row = page.model.visible_names().index(_PLAYABLE)
+        page.table.selectRow(row)
+        page.play_selected()
+        player = page.players[-1]
+        player.setGeometry(200, 120, 960, 600)
+        while player.player.position() < 1500:
+            await asyncio.sleep(0.1)
+        player.player.pause()
+        await asyncio.sleep(0.5)
+        app.primaryScreen().grabWindow(0).save(str(folder / "player.png"))
+        player.close()
     finally:
         await window.services.server.set_recording_status("demo", _stopped())
         await asyncio.gather(*(b.stop() for b in bots))
@@ -59,11 +72,24 @@ async def _seed(window: MainWindow) -> None:
     for i in range(12):
         room = rooms[i % 3]
         name = f"{room}-RM_{'abc' if i % 3 else 'xyz'}{i}-2026-11-{10 + i:02d}T10{i:02d}00.mp4"
-        await catalog.store.write_bytes(catalog.recording_key(name), b"\0" * (2000 + i))
+        data = _mp4_bytes() if name == _PLAYABLE else b"\0" * (2000 + i)
+        await catalog.store.write_bytes(catalog.recording_key(name), data, "video/mp4")
         if i != 5:
             await catalog.save_metadata(RecordingInfo(
                 f"EG_{i}", name, room, f"RM_{i}", 1_794_304_800_000 + i * 86_460_000,
                 95.0 + i * 401, (30 + i * 17) * 1_048_576))
+
+
+_PLAYABLE = "demo-RM_xyz9-2026-11-19T100900.mp4"
+
+
+def _mp4_bytes() -> bytes:
+    import tempfile
+
+    from tests.helpers.media import make_mp4
+
+    with tempfile.TemporaryDirectory() as folder:
+        return make_mp4(Path(folder) / "r.mp4", seconds=6, size=(640, 360)).read_bytes()
 
 
 def _started():  # type: ignore[no-untyped-def]

@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.room_view = RoomView()
         self.bridge = SessionBridge(self.room_view, self)
         self.recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
+        self.recordings.url_for = self._playback_url
         self.event_log = EventLog(services.events)
         self._build(room)
         self._wire()
@@ -351,6 +352,14 @@ class MainWindow(QMainWindow):
             return
         seconds = max(0, int(time.time() - self._started_at))
         self.clock.setText(f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
+
+    async def _playback_url(self, name: str) -> str:
+        """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route."""
+        settings = self.settings
+        if settings.recording_playback_strategy == "PROXY":
+            self.services.catalog.recording_key(name)  # refuses unsafe names
+            return f"http://127.0.0.1:{settings.server_port}/recordings/{name}"
+        return await self.services.catalog.playback_url(name, settings.recording_url_expiry)
 
     def _on_data(self, topic: str, payload: bytes) -> None:
         if topic != RECORDING_DELETED_TOPIC:

@@ -6,7 +6,8 @@ progress line says how far it got, and a storage error shows in a banner with Re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
 from PySide6.QtWidgets import (
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.core.recordings import RecordingsService
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.ui.player_window import PlayerWindow
 from recconsole.ui.recordings_model import RecordingsModel
 from recconsole.ui.tasks import AsyncRunner, user_message
 
@@ -49,6 +51,9 @@ class RecordingsPage(QWidget):
         super().__init__(parent)
         self.catalog, self.runner, self.service = catalog, runner, service
         self.confirm: Callable[[str], bool] = self._ask
+        # How a player gets its URL (presigned, SAS or PROXY); the window sets it.
+        self.url_for: Callable[[str], Coroutine[Any, Any, str]] = self._storage_url
+        self.players: list[PlayerWindow] = []
         self.model = RecordingsModel(self)
         self.room_filter = QLineEdit()
         self.room_filter.setPlaceholderText("Filter by room name")
@@ -61,6 +66,8 @@ class RecordingsPage(QWidget):
             edit.setCalendarPopup(True)
             edit.setEnabled(False)
         self.refresh_button = QPushButton("Refresh")
+        self.play_button = QPushButton("Play")
+        self.play_button.setEnabled(False)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setEnabled(False)
         self.progress = QLabel()
@@ -91,7 +98,7 @@ class RecordingsPage(QWidget):
         filters = QHBoxLayout()
         filters.addWidget(self.room_filter, 1)
         for widget in (self.use_dates, self.since, QLabel("and"), self.until,
-                       self.refresh_button, self.delete_button):
+                       self.refresh_button, self.play_button, self.delete_button):
             filters.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -107,9 +114,30 @@ class RecordingsPage(QWidget):
         self.refresh_button.clicked.connect(self.refresh)
         self.retry.clicked.connect(self.refresh)
         self.delete_button.clicked.connect(self.delete_selected)
-        self.table.selectionModel().selectionChanged.connect(
-            lambda *_: self.delete_button.setEnabled(
-                self.service is not None and bool(self.selected_names())))
+        self.play_button.clicked.connect(self.play_selected)
+        self.table.doubleClicked.connect(lambda _index: self.play_selected())
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+
+    def _selection_changed(self) -> None:
+        names = self.selected_names()
+        self.delete_button.setEnabled(self.service is not None and bool(names))
+        self.play_button.setEnabled(len(names) == 1)
+
+    async def _storage_url(self, name: str) -> str:
+        return await self.catalog.playback_url(name)
+
+    def play_selected(self) -> None:
+        """Open a player window for the selected recording."""
+        names = self.selected_names()
+        if len(names) != 1:
+            return
+        name = names[0]
+        player = PlayerWindow(name, lambda: self.url_for(name), self.runner)
+        player.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        player.destroyed.connect(lambda *_: self.players.remove(player))
+        self.players.append(player)
+        player.show()
+        player.open()
 
     def _dates_changed(self) -> None:
         on = self.use_dates.isChecked()

@@ -1,0 +1,137 @@
+"""Playing one recording with Qt Multimedia: play/pause, seek, time, volume, full screen.
+
+The source URL comes from a resolver (a presigned S3 URL, an Azure SAS URL or the
+console's own PROXY route). When playback fails with a resource or network error,
+for example because a presigned URL lapsed mid-session, a fresh URL is resolved and
+playback resumes at the same position.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+from PySide6.QtMultimediaWidgets import QVideoWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+
+from recconsole.ui.tasks import AsyncRunner
+
+MAX_RENEWALS = 3
+
+
+def clock(ms: int) -> str:
+    seconds = max(0, ms) // 1000
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+class PlayerWindow(QWidget):
+    """A window playing one recording.
+
+    Signals:
+        renewed(int): the source URL was resolved again; playback resumes at this ms.
+    """
+
+    renewed = Signal(int)
+
+    def __init__(self, name: str, resolve_url: Callable[[], Coroutine[Any, Any, str]],
+                 runner: AsyncRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.name, self._resolve, self.runner = name, resolve_url, runner
+        self.setWindowTitle(f"{name} · recconsole")
+        self.resize(900, 560)
+        self.player = QMediaPlayer(self)
+        self.audio = QAudioOutput(self)
+        self.player.setAudioOutput(self.audio)
+        self.video = QVideoWidget()
+        self.player.setVideoOutput(self.video)
+        self._renewals = 0
+        self._resume_at: int | None = None
+
+        self.play_button = QPushButton("Play")
+        self.seek = QSlider(Qt.Orientation.Horizontal)
+        self.time = QLabel("0:00:00 / 0:00:00")
+        self.volume = QSlider(Qt.Orientation.Horizontal)
+        self.volume.setRange(0, 100)
+        self.volume.setValue(80)
+        self.volume.setMaximumWidth(120)
+        self.full_screen = QPushButton("Full screen")
+        self.status = QLabel()
+        self.status.setObjectName("subtitle")
+        controls = QHBoxLayout()
+        for widget in (self.play_button, self.seek, self.time, QLabel("Volume"), self.volume,
+                       self.full_screen):
+            controls.addWidget(widget, 1 if widget is self.seek else 0)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.video, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.status)
+
+        self.audio.setVolume(0.8)
+        self.play_button.clicked.connect(self.toggle)
+        self.seek.sliderMoved.connect(self.player.setPosition)
+        self.volume.valueChanged.connect(lambda v: self.audio.setVolume(v / 100))
+        self.full_screen.clicked.connect(self.toggle_full_screen)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.showNormal)
+        QShortcut(QKeySequence(Qt.Key.Key_Space), self, self.toggle)
+        self.player.positionChanged.connect(self._position)
+        self.player.durationChanged.connect(lambda d: self.seek.setRange(0, d))
+        self.player.playbackStateChanged.connect(self._state)
+        self.player.mediaStatusChanged.connect(self._media_status)
+        self.player.errorOccurred.connect(self._error)
+
+    def open(self) -> None:
+        """Resolve the source and start playing."""
+        self.status.setText("Opening…")
+        self.runner.run(self._resolve(), on_success=self._play, on_failure=self.status.setText)
+
+    def _play(self, url: str) -> None:
+        self.player.setSource(QUrl(url))
+        self.player.play()
+
+    def toggle(self) -> None:
+        if self.player.playbackState() == QMediaPlayer.PlaybackState.PlayingState:
+            self.player.pause()
+        else:
+            self.player.play()
+
+    def toggle_full_screen(self) -> None:
+        if self.isFullScreen():
+            self.showNormal()
+        else:
+            self.showFullScreen()
+
+    def _position(self, ms: int) -> None:
+        if not self.seek.isSliderDown():
+            self.seek.setValue(ms)
+        self.time.setText(f"{clock(ms)} / {clock(self.player.duration())}")
+
+    def _state(self, state: QMediaPlayer.PlaybackState) -> None:
+        playing = state == QMediaPlayer.PlaybackState.PlayingState
+        self.play_button.setText("Pause" if playing else "Play")
+        if playing:
+            self.status.clear()
+
+    def _media_status(self, status: QMediaPlayer.MediaStatus) -> None:
+        if status == QMediaPlayer.MediaStatus.LoadedMedia and self._resume_at is not None:
+            self.player.setPosition(self._resume_at)
+            self._resume_at = None
+
+    def _error(self, error: QMediaPlayer.Error, message: str) -> None:
+        renewable = error in (QMediaPlayer.Error.ResourceError, QMediaPlayer.Error.NetworkError,
+                              QMediaPlayer.Error.AccessDeniedError)
+        if not renewable or self._renewals >= MAX_RENEWALS:
+            self.status.setText(f"Cannot play {self.name}: {message or error.name}")
+            return
+        self._renewals += 1
+        position = self.player.position()
+        self.status.setText("The link expired or failed; getting a new one…")
+        self.runner.run(self._resolve(), on_success=lambda url: self._resume(url, position),
+                        on_failure=self.status.setText)
+
+    def _resume(self, url: str, position: int) -> None:
+        self._resume_at = position or None
+        self.renewed.emit(position)
+        self._play(url)
