@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -159,6 +160,41 @@ def test_several_recordings_deleted_at_once_with_a_result_per_row(
                 assert not await store.exists(catalog.metadata_key(info.name))
         finally:
             await server.aclose()
+            await store.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_download_from_the_page_saves_the_file(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, minio_server: StackConfig, tmp_path: Path,
+) -> None:
+    prefix = f"dl-{uuid.uuid4().hex[:8]}/"
+
+    async def scenario() -> None:
+        store = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
+                        S3_BUCKET)
+        catalog = RecordingsCatalog(store, prefix)
+        info = _info(prefix, 1)
+        payload = bytes(range(256)) * 4000
+        await store.write_bytes(catalog.recording_key(info.name), payload, "video/mp4")
+        await catalog.save_metadata(info)
+        page = RecordingsPage(catalog, AsyncRunner())
+        qtbot.addWidget(page)
+        page.show()
+        loaded = next_emission(page.loaded)
+        page.refresh()
+        await asyncio.wait_for(loaded, 30)
+        page.table.selectRow(0)
+        assert page.download_button.isEnabled()
+        page.choose_target = lambda name: tmp_path / name
+        done = next_emission(page.downloaded)
+        page.download_selected()
+        (message,) = await asyncio.wait_for(done, 30)
+        try:
+            assert message == f"Saved {tmp_path / info.name}"
+            assert (tmp_path / info.name).read_bytes() == payload
+            assert page.cancel_button.isHidden()
+        finally:
             await store.aclose()
 
     qloop.run_until_complete(scenario())

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -17,7 +19,7 @@ from livekit import api, rtc
 from recconsole.core.errors import RecordingInProgress
 from recconsole.core.livekit_server import ws_url
 from recconsole.core.recording_info import RecordingInfo, RecordingNameError
-from recconsole.core.recordings import RecordingsService
+from recconsole.core.recordings import DownloadCancelled, RecordingsService, download
 from recconsole.core.tokens import mint_token
 from recconsole.devtools.devstack import (
     API_KEY,
@@ -133,3 +135,27 @@ async def test_metadata_left_behind_by_a_vanished_file_is_deleted(
     await catalog.store.delete(catalog.recording_key(name))
     assert await service.delete(name) is False  # the room does not exist: nobody to tell
     assert not await catalog.store.exists(catalog.metadata_key(name))
+
+
+async def test_download_saves_the_file_and_resumes_after_a_cancel(
+    service: RecordingsService, tmp_path: Path
+) -> None:
+    catalog = service.catalog
+    name = f"{unique_room('dl')}-RM_x-1.mp4"
+    payload = os.urandom(3 * 256 * 1024 + 123)  # several chunks
+    await catalog.store.write_bytes(catalog.recording_key(name), payload, "video/mp4")
+    target = tmp_path / name
+    seen: list[tuple[int, int]] = []
+    with pytest.raises(DownloadCancelled, match="stopped at"):
+        await download(catalog, name, target, lambda d, t: seen.append((d, t)),
+                       cancelled=lambda: len(seen) >= 2)
+    partial = tmp_path / (name + ".part")
+    kept = partial.stat().st_size
+    assert 0 < kept < len(payload)
+    assert not target.exists()
+    seen.clear()
+    assert await download(catalog, name, target, lambda d, t: seen.append((d, t))) == target
+    assert seen[0] == (kept, len(payload))  # resumed, not restarted
+    assert seen[-1] == (len(payload), len(payload))
+    assert target.read_bytes() == payload
+    assert not partial.exists()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from livekit import api
 
@@ -95,3 +96,42 @@ class RecordingsService:
             return await self.server.list_egress(room, active=True)
         except EgressUnavailable:
             return []  # nothing can be recording without an egress service
+
+
+class DownloadCancelled(ConsoleError):
+    """The user stopped a download; what arrived so far is kept to resume from."""
+
+
+async def download(
+    catalog: RecordingsCatalog,
+    name: str,
+    target: Path,
+    progress: Callable[[int, int], None] = lambda done, total: None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> Path:
+    """Save a recording to ``target``, resuming a ``target.part`` left by an earlier try.
+
+    ``progress(bytes so far, size)`` is called as chunks arrive; ``cancelled()`` is asked
+    between chunks. The file gets its final name only once complete.
+    """
+    key = catalog.recording_key(name)
+    size = (await catalog.store.head(key)).size
+    partial = target.with_name(target.name + ".part")
+    done = partial.stat().st_size if partial.exists() else 0
+    if done > size:  # not a prefix of this recording: start over
+        partial.unlink()
+        done = 0
+    progress(done, size)
+    if done < size:
+        with partial.open("ab") as out:
+            async for chunk in catalog.store.read(key, start=done):
+                await asyncio.to_thread(out.write, chunk)
+                done += len(chunk)
+                progress(done, size)
+                if cancelled():
+                    raise DownloadCancelled(
+                        f"Download of {name} stopped at {done} of {size} bytes.")
+    else:
+        partial.touch()
+    partial.replace(target)
+    return target

@@ -7,6 +7,7 @@ progress line says how far it got, and a storage error shows in a banner with Re
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QDateEdit,
+    QFileDialog,
     QFrame,
     QHBoxLayout,
     QHeaderView,
@@ -27,10 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.core.recordings import RecordingsService
+from recconsole.core.recordings import RecordingsService, download
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.ui.player_window import PlayerWindow
-from recconsole.ui.recordings_model import RecordingsModel
+from recconsole.ui.recordings_model import RecordingsModel, human_size
 from recconsole.ui.tasks import AsyncRunner, user_message
 
 
@@ -40,10 +42,12 @@ class RecordingsPage(QWidget):
     Signals:
         loaded(int): a full listing finished with this many recordings.
         deleted(int, int): a deletion finished: how many went, how many could not.
+        downloaded(str): a download ended (saved, stopped or failed), in words.
     """
 
     loaded = Signal(int)
     deleted = Signal(int, int)
+    downloaded = Signal(str)
 
     def __init__(self, catalog: RecordingsCatalog, runner: AsyncRunner,
                  service: RecordingsService | None = None,
@@ -54,6 +58,8 @@ class RecordingsPage(QWidget):
         # How a player gets its URL (presigned, SAS or PROXY); the window sets it.
         self.url_for: Callable[[str], Coroutine[Any, Any, str]] = self._storage_url
         self.players: list[PlayerWindow] = []
+        self.choose_target: Callable[[str], Path | None] = self._ask_target
+        self._cancel_download = False
         self.model = RecordingsModel(self)
         self.room_filter = QLineEdit()
         self.room_filter.setPlaceholderText("Filter by room name")
@@ -70,6 +76,10 @@ class RecordingsPage(QWidget):
         self.play_button.setEnabled(False)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.setEnabled(False)
+        self.download_button = QPushButton("Download…")
+        self.download_button.setEnabled(False)
+        self.cancel_button = QPushButton("Cancel download")
+        self.cancel_button.hide()
         self.progress = QLabel()
         self.progress.setObjectName("subtitle")
         self.banner = QFrame()
@@ -98,14 +108,18 @@ class RecordingsPage(QWidget):
         filters = QHBoxLayout()
         filters.addWidget(self.room_filter, 1)
         for widget in (self.use_dates, self.since, QLabel("and"), self.until,
-                       self.refresh_button, self.play_button, self.delete_button):
+                       self.refresh_button, self.play_button, self.download_button,
+                       self.delete_button):
             filters.addWidget(widget)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(filters)
         layout.addWidget(self.banner)
         layout.addWidget(self.table, 1)
-        layout.addWidget(self.progress)
+        footer = QHBoxLayout()
+        footer.addWidget(self.progress, 1)
+        footer.addWidget(self.cancel_button)
+        layout.addLayout(footer)
 
         self.room_filter.textChanged.connect(self.model.set_room_filter)
         self.use_dates.toggled.connect(self._dates_changed)
@@ -115,6 +129,8 @@ class RecordingsPage(QWidget):
         self.retry.clicked.connect(self.refresh)
         self.delete_button.clicked.connect(self.delete_selected)
         self.play_button.clicked.connect(self.play_selected)
+        self.download_button.clicked.connect(self.download_selected)
+        self.cancel_button.clicked.connect(self._cancel)
         self.table.doubleClicked.connect(lambda _index: self.play_selected())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
@@ -122,6 +138,7 @@ class RecordingsPage(QWidget):
         names = self.selected_names()
         self.delete_button.setEnabled(self.service is not None and bool(names))
         self.play_button.setEnabled(len(names) == 1)
+        self.download_button.setEnabled(len(names) == 1 and self.cancel_button.isHidden())
 
     async def _storage_url(self, name: str) -> str:
         return await self.catalog.playback_url(name)
@@ -189,6 +206,39 @@ class RecordingsPage(QWidget):
     def selected_names(self) -> list[str]:
         return [self.model.info(index.row()).name
                 for index in self.table.selectionModel().selectedRows()]
+
+    def _ask_target(self, name: str) -> Path | None:
+        chosen, _ = QFileDialog.getSaveFileName(self, "Download recording", name,
+                                                "MP4 video (*.mp4)")
+        return Path(chosen) if chosen else None
+
+    def download_selected(self) -> None:
+        """Save the selected recording to a file (resuming a .part left from before)."""
+        names = self.selected_names()
+        target = self.choose_target(names[0]) if len(names) == 1 else None
+        if target is None:
+            return
+        name = names[0]
+        self._cancel_download = False
+        self.download_button.setEnabled(False)
+        self.cancel_button.show()
+
+        def progress(done: int, total: int) -> None:
+            percent = 100 * done // total if total else 100
+            self.progress.setText(f"Downloading {name}… {percent}% of {human_size(total)}")
+
+        def finished(message: str) -> None:
+            self.cancel_button.hide()
+            self._selection_changed()
+            self.progress.setText(message)
+            self.downloaded.emit(message)
+
+        self.runner.run(
+            download(self.catalog, name, target, progress, lambda: self._cancel_download),
+            on_success=lambda path: finished(f"Saved {path}"), on_failure=finished)
+
+    def _cancel(self) -> None:
+        self._cancel_download = True
 
     def _ask(self, question: str) -> bool:
         answer = QMessageBox.question(self, "Delete recordings", question)
