@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
+from recconsole.core.events import StatusPolled
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, close_on_signals
@@ -75,3 +76,14 @@ def test_sigterm_closes_the_window_like_the_user_would(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     assert not window.isVisible()
+
+
+def test_a_polled_status_says_webhooks_are_not_arriving(window: MainWindow) -> None:
+    window.room_name = "daily"
+    window.services.events.publish(StatusPolled("other-room", "EG_1", RecordingStatus.STARTED))
+    assert "Webhooks" not in window.statusBar().currentMessage()
+    window.services.events.publish(StatusPolled("daily", "EG_1", RecordingStatus.STARTED))
+    message = window.statusBar().currentMessage()
+    assert "Webhooks are not reaching this console" in message
+    assert "STARTED" in message
+    assert "Webhooks are not reaching" in window.event_log.toPlainText()

@@ -53,9 +53,11 @@ class StandInEgressServer(LiveKitServer):
         info.room_composite.CopyFrom(api.RoomCompositeEgressRequest(
             room_name=room_name, file_outputs=[output]))
         self.egresses[egress_id] = info
+        answer = api.EgressInfo()
+        answer.CopyFrom(info)
         if not self.stay_starting:
             asyncio.get_running_loop().call_soon(self._activate, egress_id)
-        return info
+        return answer
 
     def _activate(self, egress_id: str) -> None:
         info = self.egresses[egress_id]
@@ -66,4 +68,10 @@ class StandInEgressServer(LiveKitServer):
         info = self.egresses[egress_id]
         self.stops.append(egress_id)
         info.status = api.EgressStatus.EGRESS_ENDING
-        return info
+        answer = api.EgressInfo()
+        answer.CopyFrom(info)
+        asyncio.get_running_loop().call_soon(self._complete, egress_id)
+        return answer
+
+    def _complete(self, egress_id: str) -> None:
+        self.egresses[egress_id].status = api.EgressStatus.EGRESS_COMPLETE

@@ -15,7 +15,7 @@ import pytest_asyncio
 from livekit import api, rtc
 
 from recconsole.core.errors import AlreadyRecording, EgressUnavailable, NotRecording
-from recconsole.core.events import RecordingStatusChanged
+from recconsole.core.events import RecordingStatusChanged, StatusPolled
 from recconsole.core.livekit_server import LiveKitServer, ws_url
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
@@ -178,7 +178,9 @@ async def test_recording_stops_by_itself_after_the_maximum_duration_stand_in(
     statuses = _statuses(recorder)
     started = await recorder.start(name, StartOptions(max_duration=0.2))
     assert (await _next_status(statuses)).status is RecordingStatus.STARTING
+    assert (await _next_status(statuses)).status is RecordingStatus.STARTED  # polled
     assert (await _next_status(statuses)).status is RecordingStatus.STOPPING
+    assert (await _next_status(statuses)).status is RecordingStatus.STOPPED
     assert stand_in.stops == [started.egress_id]
     await recorder.aclose()
 
@@ -198,6 +200,7 @@ async def test_recording_stops_when_the_room_has_emptied_stand_in(
     try:
         await recorder.start(name, StartOptions(stop_when_empty_after=0.2))
         assert (await _next_status(statuses)).status is RecordingStatus.STARTING
+        assert (await _next_status(statuses)).status is RecordingStatus.STARTED
         assert stand_in.stops == []  # the guest is still there
         # The server removes the guest: a client-side disconnect is sometimes only
         # noticed by the server after its ~15 s departure timeout.
@@ -208,3 +211,21 @@ async def test_recording_stops_when_the_room_has_emptied_stand_in(
         await guest.disconnect()
         await console.disconnect()
         await recorder.aclose()
+
+
+async def test_without_webhooks_the_state_is_polled_until_it_settles_stand_in(
+    stand_in: StandInEgressServer,
+) -> None:
+    name = unique_room("polled")
+    await stand_in.ensure_room(name)
+    recorder = Recorder(stand_in, poll_interval=0.05)
+    polled: asyncio.Queue[StatusPolled] = asyncio.Queue()
+    recorder.events.subscribe(StatusPolled, polled.put_nowait)
+    started = await recorder.start(name)
+    assert (await asyncio.wait_for(polled.get(), 15)).status is RecordingStatus.STARTED
+    assert await stand_in.recording_status(name) is RecordingStatus.STARTED
+    await recorder.stop(name)
+    settled = await asyncio.wait_for(polled.get(), 15)
+    assert (settled.status, settled.egress_id) == (RecordingStatus.STOPPED, started.egress_id)
+    assert await stand_in.recording_status(name) is RecordingStatus.STOPPED
+    await recorder.aclose()

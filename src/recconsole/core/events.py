@@ -28,6 +28,15 @@ class RecordingStatusChanged:
     error: str = ""
 
 
+@dataclass(frozen=True)
+class StatusPolled:
+    """A recording's state was found by polling its egress, not told by a webhook."""
+
+    room: str
+    egress_id: str
+    status: RecordingStatus
+
+
 class EventBus:
     """Delivers each published event to every handler subscribed to its type."""
 

@@ -26,7 +26,7 @@ from recconsole.core.errors import (
     EgressUnavailable,
     NotRecording,
 )
-from recconsole.core.events import EventBus, RecordingStatusChanged
+from recconsole.core.events import EventBus, RecordingStatusChanged, StatusPolled
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata
 from recconsole.core.recording_status import RecordingStatus, egress_is_active, status_from_egress
 from recconsole.settings import Settings
@@ -180,7 +180,8 @@ class Recorder:
                 raise NotRecording(f"The room {room!r} is not being recorded.")
             info = await self.server.stop_egress(active.egress_id)
             await self._publish(room, status_from_egress(info.status), info.egress_id, info.error)
-            return info
+        self._spawn(self._watch_stop(room, info.egress_id))
+        return info
 
     async def reconcile(self, room: str) -> RecordingStatus | None:
         """Set a room that says "recording" with no egress running back to STOPPED.
@@ -247,9 +248,8 @@ class Recorder:
         while True:
             info = await self.server.get_egress(egress_id)
             if info is None or info.status != api.EgressStatus.EGRESS_STARTING:
-                if info is not None and info.status != api.EgressStatus.EGRESS_ACTIVE:
-                    await self._publish(room, status_from_egress(info.status), egress_id,
-                                        info.error)
+                if info is not None:
+                    await self._settled(room, info)
                 return
             if self._clock() >= deadline:
                 break
@@ -260,6 +260,24 @@ class Recorder:
         with contextlib.suppress(ConsoleError):
             await self.server.stop_egress(egress_id)
         await self._publish(room, RecordingStatus.FAILED, egress_id, reason)
+
+    async def _watch_stop(self, room: str, egress_id: str) -> None:
+        """Follow a stop until the egress has ended, whatever webhooks do."""
+        while True:
+            await asyncio.sleep(self.poll_interval)
+            info = await self.server.get_egress(egress_id)
+            if info is None:
+                return
+            if info.status not in (api.EgressStatus.EGRESS_ACTIVE, api.EgressStatus.EGRESS_ENDING):
+                await self._settled(room, info)
+                return
+
+    async def _settled(self, room: str, info: api.EgressInfo) -> None:
+        """The polled egress reached a state: publish it unless a webhook already did."""
+        status = status_from_egress(info.status)
+        if await self.server.recording_status(room) is not status:
+            await self._publish(room, status, info.egress_id, info.error)
+            self.events.publish(StatusPolled(room, info.egress_id, status))
 
     async def _auto_stop(self, room: str, egress_id: str, options: StartOptions) -> None:
         """Stop after the maximum duration, or once the room has been empty long enough."""
@@ -286,6 +304,7 @@ class Recorder:
                 log.info("stopping recording %s of room %s: %s", egress_id, room, why)
                 info = await self.server.stop_egress(egress_id)
                 await self._publish(room, status_from_egress(info.status), egress_id, info.error)
+                await self._watch_stop(room, egress_id)
                 return
 
     def _counts(self, participant: api.ParticipantInfo) -> bool:

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole import __version__
-from recconsole.core.events import EventBus
+from recconsole.core.events import EventBus, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
@@ -195,6 +195,7 @@ class MainWindow(QMainWindow):
         self.runner.failed.connect(self.show_error)
         self.services.events.subscribe(RecordingSaved,
                                        lambda e: self.recordings.recording_saved(e.name))
+        self.services.events.subscribe(StatusPolled, self._polled)
         self._clock_timer.timeout.connect(self._tick)
         b, view = self.bridge, self.room_view
         b.stateChanged.connect(self._on_state)
@@ -352,6 +353,14 @@ class MainWindow(QMainWindow):
             return
         seconds = max(0, int(time.time() - self._started_at))
         self.clock.setText(f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
+
+    def _polled(self, event: StatusPolled) -> None:
+        if event.room != self.room_name:
+            return
+        self.show_error(
+            f"Webhooks are not reaching this console (it listens on http://127.0.0.1:"
+            f"{self.settings.server_port}/livekit/webhook): the recording is "
+            f"{event.status.value}, as read from the egress.")
 
     async def _playback_url(self, name: str) -> str:
         """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route."""
