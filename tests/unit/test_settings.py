@@ -15,6 +15,7 @@ from recconsole.settings import (
     read_dotenv,
     save_user_settings,
 )
+from tests.helpers.secrets import DictSecrets
 
 pytestmark = pytest.mark.unit
 
@@ -69,19 +70,6 @@ def test_secrets_never_show_in_repr() -> None:
     assert "s3cr3t" not in repr(s)
     assert "hunter2" not in str(s.livekit_api_secret)
     assert repr(Secret("")) == "Secret('')"
-
-
-class DictSecrets:
-    """An in-memory SecretStore for tests (the OS keyring is kept out of tests)."""
-
-    def __init__(self, values: dict[str, str] | None = None) -> None:
-        self.values = dict(values or {})
-
-    def get(self, name: str) -> str | None:
-        return self.values.get(name)
-
-    def set(self, name: str, value: str) -> None:
-        self.values[name] = value
 
 
 def test_sources_apply_in_order_cli_env_dotenv_user_file_keyring(tmp_path: Path) -> None:

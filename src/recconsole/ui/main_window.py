@@ -42,6 +42,7 @@ from recconsole.ui.event_log import EventLog
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
 from recconsole.ui.session_bridge import SessionBridge
+from recconsole.ui.settings_dialog import SettingsDialog
 from recconsole.ui.tasks import AsyncRunner
 
 RECENT_ROOMS = 8
@@ -113,6 +114,7 @@ class MainWindow(QMainWindow):
         self.observer_box = QCheckBox("Join hidden, only watch (observer)")
         self.join_button = QPushButton("Join")
         self.join_button.setDefault(True)
+        self.settings_button = QPushButton("Settings…")
         self.leave_button = QPushButton("Leave")
         self.leave_button.setEnabled(False)
 
@@ -127,6 +129,7 @@ class MainWindow(QMainWindow):
         buttons = QHBoxLayout()
         buttons.addWidget(self.join_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.settings_button)
         form.addRow("", self._wrap(buttons))
 
         self.record_button = QPushButton("Start recording")
@@ -191,6 +194,7 @@ class MainWindow(QMainWindow):
     def _wire(self) -> None:
         self.join_button.clicked.connect(self.join)
         self.leave_button.clicked.connect(self.leave)
+        self.settings_button.clicked.connect(self.edit_settings)
         self.record_button.clicked.connect(self.toggle_recording)
         self.runner.failed.connect(self.show_error)
         self.services.events.subscribe(RecordingSaved,
@@ -353,6 +357,11 @@ class MainWindow(QMainWindow):
             return
         seconds = max(0, int(time.time() - self._started_at))
         self.clock.setText(f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
+
+    def edit_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, parent=self)
+        if dialog.exec():
+            self.statusBar().showMessage("Settings saved: they apply from the next start.", 15000)
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:
