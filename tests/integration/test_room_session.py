@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from typing import Any
 
 import numpy as np
@@ -20,20 +21,27 @@ from tests.helpers.rooms import TEST_APP, make_leave, unique_room
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 
-class Recorded(SessionEvents):
-    """Everything a session reports, as (kind, value) in a queue, frames counted apart."""
+class _Log:
+    """One queue per kind of report, so waiting for one kind never drops another."""
 
     def __init__(self) -> None:
-        self.log: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.queues: dict[str, asyncio.Queue[Any]] = defaultdict(asyncio.Queue)
+
+    def put_nowait(self, item: tuple[str, Any]) -> None:
+        kind, value = item
+        self.queues[kind].put_nowait(value)
+
+
+class Recorded(SessionEvents):
+    """Everything a session reports, by kind, frames counted apart."""
+
+    def __init__(self) -> None:
+        self.log = _Log()
         self.frames: dict[str, list[rtc.VideoFrame]] = {}
         self.states: list[tuple[SessionState, str]] = []
 
     async def next(self, kind: str, within: float = 20) -> Any:
-        async with asyncio.timeout(within):
-            while True:
-                got, value = await self.log.get()
-                if got == kind:
-                    return value
+        return await asyncio.wait_for(self.log.queues[kind].get(), within)
 
     def state_changed(self, state: SessionState, reason: str) -> None:
         self.states.append((state, reason))
