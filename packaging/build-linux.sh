@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Builds the standalone Linux bundle (no Python needed on the target) with PyInstaller,
+# runs its self-test offscreen, and packs dist/recconsole-VERSION-linux-x86_64.tar.gz.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ -x .venv/bin/python ] || scripts/setup
+.venv/bin/python -m pip install -q -e '.[package]'
+version=$(.venv/bin/python -c 'from importlib.metadata import version; print(version("recconsole"))')
+rm -rf build/pyinstaller dist/recconsole
+.venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
+  --name recconsole --onedir --windowed \
+  --distpath dist --workpath build/pyinstaller --specpath build/pyinstaller \
+  --paths src \
+  --collect-binaries livekit.rtc --collect-data livekit.rtc \
+  --collect-data certifi \
+  --copy-metadata recconsole \
+  --hidden-import PySide6.QtMultimedia --hidden-import PySide6.QtMultimediaWidgets \
+  --add-data "$PWD/resources:resources" \
+  packaging/entry.py
+cp resources/recconsole.desktop resources/recconsole.svg dist/recconsole/
+QT_QPA_PLATFORM=offscreen dist/recconsole/recconsole --self-test
+tar -C dist -czf "dist/recconsole-$version-linux-x86_64.tar.gz" recconsole
+du -sh dist/recconsole "dist/recconsole-$version-linux-x86_64.tar.gz"

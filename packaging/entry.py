@@ -1,0 +1,5 @@
+"""Entry point of the standalone build (PyInstaller runs this file)."""
+
+from recconsole.cli import main
+
+raise SystemExit(main())
