@@ -19,5 +19,15 @@ rm -rf build/pyinstaller dist/recconsole
   packaging/entry.py
 cp resources/recconsole.desktop resources/recconsole.svg dist/recconsole/
 QT_QPA_PLATFORM=offscreen dist/recconsole/recconsole --self-test
+# The bundled binary joins a real room with a publisher bot and must receive video.
+.venv/bin/python -m recconsole.devtools.devstack up livekit
+(
+  eval "$(.venv/bin/python -m recconsole.devtools.devstack env)"
+  .venv/bin/python -m recconsole.devtools.bot --room bundle-check --count 1 --no-audio &
+  bot=$!
+  trap 'kill $bot 2>/dev/null; wait $bot 2>/dev/null' EXIT
+  QT_QPA_PLATFORM=offscreen dist/recconsole/recconsole --env-file /dev/null \
+    --self-test --join bundle-check
+)
 tar -C dist -czf "dist/recconsole-$version-linux-x86_64.tar.gz" recconsole
 du -sh dist/recconsole "dist/recconsole-$version-linux-x86_64.tar.gz"

@@ -33,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     parser.add_argument("--self-test", action="store_true",
                         help="open and close the window offscreen, load every part, report")
+    parser.add_argument("--join", metavar="ROOM",
+                        help="with --self-test: also join ROOM and wait for video frames")
     commands = parser.add_subparsers(dest="command")
     listen = commands.add_parser(
         "listen", help="run the webhook listener headless (POST /livekit/webhook)")
@@ -68,7 +70,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        return self_test(settings)
+        return self_test(settings, join=args.join)
     return run_console(settings, room=args.room)
 
 

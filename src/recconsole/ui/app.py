@@ -127,7 +127,7 @@ def run_console(settings: Settings, room: str | None = None) -> int:
     return 0
 
 
-def self_test(settings: Settings) -> int:
+def self_test(settings: Settings, join: str | None = None) -> int:
     """Open the window offscreen, load Qt Multimedia and the LiveKit FFI, close, report.
 
     Prints "window shown" the moment it is (startup benchmarks time that line), then
@@ -146,8 +146,43 @@ def self_test(settings: Settings) -> int:
     player.setVideoSink(sink)
     rtc.VideoSource(2, 2)  # the first FFI request loads the native LiveKit library
     ffi_version = rtc.__version__
+    joined = ""
+    if join:
+        frames = asyncio.run(_frames_in_room(settings, join))
+        if frames < 5:
+            print(f"recconsole self-test failed: {frames} video frames from room {join}")
+            return 1
+        joined = f", {frames} video frames received in room {join}"
     window.close()
     app.processEvents()
     print(f"recconsole {__version__} self-test ok: window shown and closed, "
-          f"Qt Multimedia loaded, LiveKit FFI {ffi_version} loaded")
+          f"Qt Multimedia loaded, LiveKit FFI {ffi_version} loaded{joined}")
     return 0
+
+
+async def _frames_in_room(settings: Settings, room: str, within: float = 20.0) -> int:
+    """Join ``room`` as a hidden observer and count video frames until 5 or ``within`` s."""
+    from recconsole.core.tokens import mint_token
+    from recconsole.realtime.session import RoomSession, SessionEvents
+
+    enough = asyncio.Event()
+
+    class Count(SessionEvents):
+        frames = 0
+
+        def video_frame(self, track_sid: str, frame: object) -> None:
+            Count.frames += 1
+            if Count.frames >= 5:
+                enough.set()
+
+    token = mint_token(settings.livekit_api_key, settings.livekit_api_secret.value, room,
+                       "self-test", observer=True)
+    session = RoomSession(settings.livekit_url, token, Count())
+    await session.connect()
+    try:
+        await asyncio.wait_for(enough.wait(), within)
+    except TimeoutError:
+        pass
+    finally:
+        await session.disconnect()
+    return Count.frames
