@@ -64,7 +64,6 @@ class VideoTile(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), _BACKGROUND)
         if self._frame.isValid():
-            painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
             self._frame.paint(painter, self._fit(), QVideoFrame.PaintOptions())
             self.frames_shown += 1
         else:
