@@ -6,7 +6,6 @@ The window runs in a qasync loop, as in the application; bots publish real video
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 from pytestqt.qtbot import QtBot
@@ -42,29 +41,29 @@ def test_console_joins_sees_three_bots_and_follows_the_room(
             window.join_button.click()
             assert await asyncio.wait_for(joined, 20) == (True,)
             tiles = window.room_view.tiles
-            await eventually(lambda: _count(len(tiles) == 3 and all(
-                t.frames_received >= 5 for t in tiles.values())), True, within=20)
+            await eventually(lambda: len(tiles) == 3 and all(
+                t.frames_received >= 5 for t in tiles.values()), True, within=20)
             first = {sid: tile.grab().toImage() for sid, tile in tiles.items()}
-            await eventually(lambda: _count(all(
-                tile.grab().toImage() != first[sid] for sid, tile in tiles.items())), True)
+            await eventually(lambda: all(
+                tile.grab().toImage() != first[sid] for sid, tile in tiles.items()), True)
             assert sorted(t.name for t in tiles.values()) == ["Bot 1", "Bot 2", "Bot 3"]
 
             await make_leave(bots[0], livekit_server.livekit_url, room)
-            await eventually(lambda: _count(len(tiles)), 2)
+            await eventually(lambda: len(tiles), 2)
             assert sorted(t.name for t in tiles.values()) == ["Bot 2", "Bot 3"]
 
             # The room's status reaches the badge through the room metadata.
             await window.services.server.set_recording_status(room, RecordingStatus.STARTED)
-            await eventually(lambda: _count(window.status), RecordingStatus.STARTED)
+            await eventually(lambda: window.status, RecordingStatus.STARTED)
             assert "Recording" in window.badge.text()
             assert window.record_button.text() == "Stop recording"
             await window.services.server.set_recording_status(room, RecordingStatus.STOPPED)
-            await eventually(lambda: _count(window.status), RecordingStatus.STOPPED)
+            await eventually(lambda: window.status, RecordingStatus.STOPPED)
 
             # No egress service here: starting says so and the button comes back.
             window.record_button.click()
-            await eventually(lambda: _count("no egress service" in
-                                            window.statusBar().currentMessage()), True)
+            await eventually(lambda: "no egress service" in
+                             window.statusBar().currentMessage(), True)
             assert window.record_button.isEnabled()
         finally:
             await asyncio.gather(*(bot.stop() for bot in bots[1:]))
@@ -72,7 +71,3 @@ def test_console_joins_sees_three_bots_and_follows_the_room(
 
     qloop.run_until_complete(scenario())
 
-
-async def _count(value: Any) -> Any:
-    """``eventually`` reads through a coroutine; GUI state is read as it is."""
-    return value

@@ -57,7 +57,6 @@ async def test_two_listeners_apply_each_event_once(
     unused_tcp_port_factory: object, tmp_path: Path, app_room: str,
 ) -> None:
     room = app_room
-    room = app_room
     ports = [unused_tcp_port_factory() for _ in range(2)]  # type: ignore[operator]
     settings = Settings.from_env({**livekit_server.env(), "APP_NAME": APP,
                                   "RECORDINGS_PATH": f"shared-{uuid.uuid4().hex[:6]}/",
@@ -86,7 +85,6 @@ async def test_two_listeners_apply_each_event_once(
 async def test_two_consoles_sharing_redis_start_one_recording_stand_in(
     livekit_server: StackConfig, redis_server: StackConfig, app_room: str,
 ) -> None:
-    room = app_room
     room = app_room
     clients = [Redis.from_url(redis_server.redis_url) for _ in range(2)]
     servers = [StandInEgressServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP)
