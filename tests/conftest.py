@@ -68,6 +68,25 @@ def devstack() -> Iterator[DevStack]:
     stack.down()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def silent_speaker(devstack: DevStack) -> Iterator[StackConfig]:
+    """A real PulseAudio with one null sink, the default output of every test.
+
+    Qt Multimedia plays the room's sound into it; its monitor source records what
+    was played. Started before any test touches Qt Multimedia, which looks for a
+    sound server once per process.
+    """
+    cfg = _start(devstack, "pulse")
+    previous = os.environ.get("PULSE_SERVER")
+    os.environ["PULSE_SERVER"] = cfg.pulse_server
+    yield cfg
+    if previous is None:
+        os.environ.pop("PULSE_SERVER", None)
+    else:
+        os.environ["PULSE_SERVER"] = previous
+    devstack.stop("pulse")
+
+
 def _start(stack: DevStack, name: str) -> StackConfig:
     try:
         stack.start(name)

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import qasync
+import shiboken6
 from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
 
@@ -20,6 +21,9 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     yield loop
     asyncio.set_event_loop(None)
     loop.close()
+    # qasync's timer object keeps its Qt timers registered after close(); whatever
+    # still holds the loop (a window's store, say) must not free it on another thread.
+    shiboken6.delete(loop._timer)
     del loop
     # The loop's Qt timers must die here, on the GUI thread: left to the garbage
     # collector, they may be freed from a worker thread of a later test, which Qt
@@ -28,10 +32,16 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
 
 
 def next_emission(signal: SignalInstance) -> asyncio.Future[tuple[Any, ...]]:
-    """A future resolved with the arguments of the signal's next emission."""
+    """A future resolved with the arguments of the signal's next emission.
+
+    The slot disconnects itself: left connected, it would keep the future and so the
+    test's event loop alive as long as the window, to be freed by a garbage
+    collection on some worker thread of a later test (Qt refuses timers freed there).
+    """
     future: asyncio.Future[tuple[Any, ...]] = asyncio.get_running_loop().create_future()
 
     def fire(*args: Any) -> None:
+        signal.disconnect(fire)
         if not future.done():
             future.set_result(args)
 

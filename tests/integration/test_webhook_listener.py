@@ -30,7 +30,9 @@ from tests.helpers.webhooks import egress_event, post, sign
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
-APP = "recconsole-tests"
+# An app name of this module's own: rooms other tests leave behind finish while these
+# tests run, and LiveKit's room_finished for them must not count as work here.
+APP = f"recconsole-tests-{uuid.uuid4().hex[:6]}"
 S = api.EgressStatus
 
 

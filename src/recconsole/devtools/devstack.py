@@ -64,12 +64,14 @@ class Ports:
     azurite: int
     redis: int
     webhook: int
+    pulse: int
 
 
 PROFILES: Final[dict[str, Ports]] = {
-    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080),
-    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080),
+    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713),
+    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713),
 }
+PULSE_SINK: Final = "recconsole_null"
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,11 @@ class StackConfig:
     @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.ports.redis}"
+
+    @property
+    def pulse_server(self) -> str:
+        """PULSE_SERVER for programs that should play into this stack's silent speaker."""
+        return f"tcp:127.0.0.1:{self.ports.pulse}"
 
     @property
     def webhook_url(self) -> str:
@@ -207,12 +214,11 @@ def install_azurite(cfg: StackConfig) -> Path:
     return binary
 
 
-def find_redis() -> Path:
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-    )
+def find_debian_binary(name: str, package: str) -> Path:
+    found = shutil.which(name) or (f"/usr/bin/{name}" if Path(f"/usr/bin/{name}").exists()
+                                   else None)
     if not found:
-        raise StackError("redis: redis-server is not installed (Debian package redis-server;"
+        raise StackError(f"{name}: not installed (Debian package {package};"
                          " scripts/setup installs it)")
     return Path(found)
 
@@ -338,8 +344,35 @@ def _azurite_container(cfg: StackConfig) -> None:
 
 
 def _redis_command(cfg: StackConfig) -> list[str]:
-    return [str(find_redis()), "--bind", "127.0.0.1", "--port", str(cfg.ports.redis),
+    binary = find_debian_binary("redis-server", "redis-server")
+    return [str(binary), "--bind", "127.0.0.1", "--port", str(cfg.ports.redis),
             "--save", "", "--appendonly", "no", "--dir", str(cfg.state / "data")]
+
+
+def _pulse_command(cfg: StackConfig) -> list[str]:
+    """PulseAudio with one null sink: a speaker nobody hears, whose monitor can be recorded."""
+    binary = find_debian_binary("pulseaudio", "pulseaudio")
+    script = cfg.state / "pulse.pa"
+    script.write_text("\n".join([
+        f"load-module module-null-sink sink_name={PULSE_SINK}"
+        " sink_properties=device.description=Silent-speaker",
+        f"load-module module-native-protocol-tcp listen=127.0.0.1 port={cfg.ports.pulse}"
+        " auth-anonymous=1",
+        f"set-default-sink {PULSE_SINK}",
+        "",
+    ]))
+    return [str(binary), "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",
+            "--use-pid-file=no", "--disallow-module-loading", "--log-target=stderr"]
+
+
+def _pulse_env(cfg: StackConfig) -> dict[str, str]:
+    # Its own home and runtime folder: never the desktop's sound server or cookie.
+    home, runtime = cfg.state / "data" / "pulse-home", cfg.state / "run" / "pulse"
+    for folder in (home, runtime):
+        folder.mkdir(parents=True, exist_ok=True)
+    runtime.chmod(0o700)
+    return {"HOME": str(home), "XDG_RUNTIME_DIR": str(runtime),
+            "XDG_CONFIG_HOME": str(home / ".config"), "PULSE_SERVER": ""}
 
 
 SERVICES: Final[dict[str, Service]] = {
@@ -355,8 +388,13 @@ SERVICES: Final[dict[str, Service]] = {
                 after_start=_azurite_container),
         Service("redis", PROFILES["dev"].redis, _redis_command,
                 lambda c: redis_ping(c.ports.redis)),
+        Service("pulse", PROFILES["dev"].pulse, _pulse_command,
+                lambda c: port_in_use(c.ports.pulse), env=_pulse_env),
     )
 }
+# What `up` starts unless told otherwise; the silent speaker is for tests and
+# headless recording, never for a desktop that has its own sound.
+DEFAULT_SERVICES: Final = ("livekit", "minio", "azurite", "redis")
 
 
 def _service_port(cfg: StackConfig, name: str) -> int:
@@ -390,7 +428,7 @@ class DevStack:
         for name in names:
             SERVICES[name].prepare(self.cfg)
 
-    def up(self, names: Sequence[str] = tuple(SERVICES), timeout: float = 60.0) -> None:
+    def up(self, names: Sequence[str] = DEFAULT_SERVICES, timeout: float = 60.0) -> None:
         """Start the named services (those already answering are left alone)."""
         for name in names:
             self.start(name, timeout)
@@ -487,7 +525,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack", description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down", "status", "env", "build"])
     parser.add_argument("services", nargs="*", metavar="SERVICE",
-                        help=f"any of {', '.join(SERVICES)} (default: all)")
+                        help=f"any of {', '.join(SERVICES)}"
+                             f" (default: {', '.join(DEFAULT_SERVICES)})")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--offset", type=int, default=0,
                         help="shift every port by this much (to run stacks side by side)")
@@ -500,7 +539,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cfg = StackConfig.for_profile(args.profile, webhook_port=args.webhook_port,
                                   offset=args.offset)
     stack = DevStack(cfg)
-    names = args.services or list(SERVICES)
+    names = args.services or (list(SERVICES) if args.command in ("down", "status")
+                              else list(DEFAULT_SERVICES))
     try:
         if args.command == "up":
             stack.up(names)

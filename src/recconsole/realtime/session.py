@@ -3,8 +3,10 @@
 :class:`RoomSession` connects, follows participants and tracks, and hands every
 remote video frame to :meth:`SessionEvents.video_frame` as the SDK's I420 frame.
 Each video stream keeps only its newest frame (a ring of one): frames that come
-faster than they are taken are dropped, never queued. The window adapts the
-callbacks to Qt signals; tests and benchmarks use them directly.
+faster than they are taken are dropped, never queued. Remote audio comes to
+:meth:`SessionEvents.audio_frame` as 48 kHz mono 16-bit frames (when the session
+is made with ``audio=True``). The window adapts the callbacks to Qt signals;
+tests and benchmarks use them directly.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from livekit import rtc
 from recconsole.core.errors import ConsoleError, CredentialsRejected, ServerUnreachable
 from recconsole.core.livekit_server import parse_metadata, ws_url
 from recconsole.core.redaction import redact
+from recconsole.realtime.audio import CHANNELS as AUDIO_CHANNELS
+from recconsole.realtime.audio import SAMPLE_RATE as AUDIO_RATE
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +49,12 @@ class SessionEvents:
     def video_removed(self, track_sid: str, identity: str) -> None: ...
 
     def video_frame(self, track_sid: str, frame: rtc.VideoFrame) -> None: ...
+
+    def audio_added(self, track_sid: str, identity: str) -> None: ...
+
+    def audio_removed(self, track_sid: str, identity: str) -> None: ...
+
+    def audio_frame(self, track_sid: str, frame: rtc.AudioFrame) -> None: ...
 
     def muted_changed(self, identity: str, track_sid: str, muted: bool) -> None: ...
 
@@ -73,8 +83,9 @@ def _connect_error(url: str, err: Exception) -> ConsoleError:
 class RoomSession:
     """One room joined with a token; reports through ``events``."""
 
-    def __init__(self, url: str, token: str, events: SessionEvents) -> None:
+    def __init__(self, url: str, token: str, events: SessionEvents, audio: bool = False) -> None:
         self.url = ws_url(url)
+        self.audio = audio
         self._token = token
         self.events = events
         self.room = rtc.Room()
@@ -147,18 +158,27 @@ class RoomSession:
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
         participant: rtc.RemoteParticipant,
     ) -> None:
-        if track.kind != rtc.TrackKind.KIND_VIDEO:
+        if track.kind == rtc.TrackKind.KIND_VIDEO:
+            self.events.video_added(publication.sid, participant.identity)
+            pump = self._pump(publication.sid, track)
+        elif track.kind == rtc.TrackKind.KIND_AUDIO and self.audio:
+            self.events.audio_added(publication.sid, participant.identity)
+            pump = self._pump_audio(publication.sid, track)
+        else:
             return
-        self.events.video_added(publication.sid, participant.identity)
-        self._pumps[publication.sid] = asyncio.ensure_future(self._pump(publication.sid, track))
+        self._pumps[publication.sid] = asyncio.ensure_future(pump)
 
     def _on_track_unsubscribed(
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
         participant: rtc.RemoteParticipant,
     ) -> None:
         pump = self._pumps.pop(publication.sid, None)
-        if pump is not None:
-            pump.cancel()
+        if pump is None:
+            return
+        pump.cancel()
+        if track.kind == rtc.TrackKind.KIND_AUDIO:
+            self.events.audio_removed(publication.sid, participant.identity)
+        else:
             self.events.video_removed(publication.sid, participant.identity)
 
     async def _pump(self, track_sid: str, track: rtc.Track) -> None:
@@ -167,5 +187,15 @@ class RoomSession:
         try:
             async for event in stream:
                 self.events.video_frame(track_sid, event.frame)
+        finally:
+            await stream.aclose()
+
+    async def _pump_audio(self, track_sid: str, track: rtc.Track) -> None:
+        # Half a second of 10 ms frames at most; beyond that the oldest are dropped.
+        stream = rtc.AudioStream(track, sample_rate=AUDIO_RATE, num_channels=AUDIO_CHANNELS,
+                                 capacity=50)
+        try:
+            async for event in stream:
+                self.events.audio_frame(track_sid, event.frame)
         finally:
             await stream.aclose()

@@ -92,12 +92,15 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
 async def shutdown(window: MainWindow, listener: WebhookListener | None = None) -> None:
     """Leave the room and close connections after the window has closed."""
     await window.runner.cancel_all()
-    if window.session is not None:
-        await window.session.disconnect()
+    # The listener first: leaving makes LiveKit post webhooks, which must not reach
+    # a listener halfway through closing.
     if listener is not None:
         await listener.stop()  # closes the shared store too
     else:
         await window.services.catalog.store.aclose()
+    if window.session is not None:
+        await window.session.disconnect()
+    window.audio.close()
     await window.services.recorder.aclose()
     await window.services.server.aclose()
 

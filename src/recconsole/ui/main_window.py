@@ -38,6 +38,7 @@ from recconsole.realtime.session import RoomSession, SessionState
 from recconsole.server.webhooks import RecordingSaved
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
@@ -92,7 +93,8 @@ class MainWindow(QMainWindow):
         self.resize(1200, 780)
 
         self.room_view = RoomView()
-        self.bridge = SessionBridge(self.room_view, self)
+        self.audio = RoomAudio(self)
+        self.bridge = SessionBridge(self.room_view, self.audio, self)
         self.recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
         self.recordings.url_for = self._playback_url
         self.event_log = EventLog(services.events)
@@ -146,12 +148,15 @@ class MainWindow(QMainWindow):
         self.stop_when_empty = QCheckBox("stop when everyone has left")
         self.room_label = QLabel()
         self.room_label.setObjectName("roomName")
+        self.sound_button = QPushButton()
+        self.sound_button.setCheckable(True)
+        self._show_sound(False)
         bar = QHBoxLayout()
         widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock]
         for widget in widgets:
             bar.addWidget(widget)
         bar.addStretch(1)
-        widgets = [self.max_minutes, self.stop_when_empty, self.leave_button]
+        widgets = [self.max_minutes, self.stop_when_empty, self.sound_button, self.leave_button]
         for widget in widgets:
             bar.addWidget(widget)
 
@@ -207,6 +212,11 @@ class MainWindow(QMainWindow):
         b.participantLeft.connect(view.remove_participant)
         b.videoAdded.connect(lambda sid, who: view.add_video(sid, who))
         b.videoRemoved.connect(lambda sid, _who: view.remove_video(sid))
+        b.audioAdded.connect(view.add_audio)
+        b.audioRemoved.connect(lambda sid, _who: view.remove_audio(sid))
+        view.hearToggled.connect(lambda who, hear: self.audio.set_person_muted(who, not hear))
+        self.sound_button.toggled.connect(self.audio.set_muted)
+        self.audio.mutedChanged.connect(self._show_sound)
         b.mutedChanged.connect(view.set_muted)
         b.speakersChanged.connect(view.set_speaking)
         b.metadataChanged.connect(self._on_metadata)
@@ -237,7 +247,7 @@ class MainWindow(QMainWindow):
             token = mint_token(settings.livekit_api_key, settings.livekit_api_secret.value,
                                room, identity, name, observer=observer)
         self.services.recorder.console_identities.add(identity)
-        session = RoomSession(settings.livekit_url, token, self.bridge)
+        session = RoomSession(settings.livekit_url, token, self.bridge, audio=True)
         await session.connect()
         await self.services.recorder.reconcile(room)
         return session
@@ -268,6 +278,7 @@ class MainWindow(QMainWindow):
         self.runner.run(session.disconnect(), on_success=lambda _: self._left())
 
     def _left(self) -> None:
+        self.audio.close()
         self.room_view.clear()
         self.room_name = ""
         self.room_label.clear()
@@ -277,6 +288,18 @@ class MainWindow(QMainWindow):
         self.join_button.setEnabled(True)
         self.setWindowTitle(f"recconsole {__version__}")
         self.joinedChanged.emit(False)
+
+    def _show_sound(self, muted: bool) -> None:
+        self.sound_button.setChecked(muted)
+        if not self.audio.available:
+            self.sound_button.setText("No speaker")
+            self.sound_button.setEnabled(False)
+            self.sound_button.setToolTip("No audio output device was found; the room is silent.")
+            return
+        self.sound_button.setText("Sound off" if muted else "Sound on")
+        self.sound_button.setToolTip(
+            f"{'Unmute' if muted else 'Mute'} the room on this console "
+            f"({self.audio.device_name})")
 
     def _remember(self, room: str, name: str) -> None:
         recent = [room] + [self.room_input.itemText(i) for i in range(self.room_input.count())

@@ -135,6 +135,10 @@ class RecordingsModel(QAbstractTableModel):
         top, bottom = self.index(0, 0), self.index(len(self._visible) - 1, len(COLUMNS) - 1)
         self.dataChanged.emit(top, bottom)  # updated rows show their new details
 
+    def has(self, name: str) -> bool:
+        """Whether a recording of this name is in the model (shown or filtered out)."""
+        return name in self._row_of
+
     def remove(self, names: set[str]) -> None:
         """Drop rows by name (deleted recordings); other selections are kept."""
         gone = [self._row_of.pop(name) for name in names & self._row_of.keys()]

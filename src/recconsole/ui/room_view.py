@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from livekit import rtc
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -21,14 +21,23 @@ from recconsole.ui.video_tile import VideoTile
 class RoomView(QWidget):
     """Video tiles in a near-square grid, plus a list of every participant.
 
-    Signals: none; the window feeds it from the room session.
+    The window feeds it from the room session. People who publish sound have a
+    check box: unticked, they are muted on this console only.
+
+    Signals:
+        hearToggled(str, bool): identity, and whether to hear them.
     """
+
+    hearToggled = Signal(str, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.tiles: dict[str, VideoTile] = {}  # track sid -> tile
         self._owners: dict[str, str] = {}  # track sid -> identity
         self._names: dict[str, str] = {}  # identity -> display name
+        self._audio: dict[str, str] = {}  # audio track sid -> identity
+        self._not_heard: set[str] = set()
+        self._refreshing = False
         self._grid_host = QWidget()
         self._grid = QGridLayout(self._grid_host)
         self._grid.setSpacing(8)
@@ -39,6 +48,8 @@ class RoomView(QWidget):
         self.people = QListWidget()
         self.people.setObjectName("people")
         self.people.setFixedWidth(200)
+        self.people.setToolTip("Untick someone to mute them on this console only.")
+        self.people.itemChanged.connect(self._hear_changed)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._grid_host, 1)
@@ -53,17 +64,56 @@ class RoomView(QWidget):
 
     def remove_participant(self, identity: str) -> None:
         self._names.pop(identity, None)
+        self._not_heard.discard(identity)
+        for sid in [sid for sid, owner in self._audio.items() if owner == identity]:
+            self._audio.pop(sid)
         for sid in [sid for sid, owner in self._owners.items() if owner == identity]:
             self.remove_video(sid)
         self._refresh_people()
 
+    def add_audio(self, track_sid: str, identity: str) -> None:
+        self._audio[track_sid] = identity
+        self._refresh_people()
+
+    def remove_audio(self, track_sid: str) -> None:
+        if self._audio.pop(track_sid, None) is not None:
+            self._refresh_people()
+
     def _refresh_people(self) -> None:
+        self._refreshing = True
         self.people.clear()
         with_video = set(self._owners.values())
+        with_sound = set(self._audio.values())
         for identity, name in sorted(self._names.items(), key=lambda kv: kv[1].lower()):
             item = QListWidgetItem(name if identity in with_video else f"{name}  (audio only)")
             item.setData(Qt.ItemDataRole.UserRole, identity)
+            item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
+            if identity in with_sound:
+                item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+                item.setCheckState(Qt.CheckState.Unchecked if identity in self._not_heard
+                                   else Qt.CheckState.Checked)
             self.people.addItem(item)
+        self._refreshing = False
+
+    def _hear_changed(self, item: QListWidgetItem) -> None:
+        if self._refreshing or not item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
+            return
+        identity = str(item.data(Qt.ItemDataRole.UserRole))
+        hear = item.checkState() == Qt.CheckState.Checked
+        if hear == (identity not in self._not_heard):
+            return
+        if hear:
+            self._not_heard.discard(identity)
+        else:
+            self._not_heard.add(identity)
+        self.hearToggled.emit(identity, hear)
+
+    def person_item(self, identity: str) -> QListWidgetItem | None:
+        for row in range(self.people.count()):
+            item = self.people.item(row)
+            if item.data(Qt.ItemDataRole.UserRole) == identity:
+                return item
+        return None
 
     # --- video ----------------------------------------------------------------------
 
@@ -102,6 +152,8 @@ class RoomView(QWidget):
         for sid in list(self.tiles):
             self.remove_video(sid)
         self._names.clear()
+        self._audio.clear()
+        self._not_heard.clear()
         self._refresh_people()
 
     def _reflow(self) -> None:

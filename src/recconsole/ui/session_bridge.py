@@ -8,6 +8,7 @@ from livekit import rtc
 from PySide6.QtCore import QObject, Signal
 
 from recconsole.realtime.session import SessionEvents, SessionState
+from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.room_view import RoomView
 
 
@@ -18,6 +19,7 @@ class SessionBridge(QObject, SessionEvents):
         stateChanged(str, str): state and reason.
         participantJoined(str, str), participantLeft(str): identity (and name).
         videoAdded(str, str), videoRemoved(str, str): track sid and identity.
+        audioAdded(str, str), audioRemoved(str, str): track sid and identity.
         mutedChanged(str, bool), speakersChanged(list): who is muted / speaking.
         metadataChanged(dict): the room's metadata.
         dataReceived(str, bytes): topic and payload of a data message.
@@ -28,14 +30,18 @@ class SessionBridge(QObject, SessionEvents):
     participantLeft = Signal(str)
     videoAdded = Signal(str, str)
     videoRemoved = Signal(str, str)
+    audioAdded = Signal(str, str)
+    audioRemoved = Signal(str, str)
     mutedChanged = Signal(str, bool)
     speakersChanged = Signal(list)
     metadataChanged = Signal(dict)
     dataReceived = Signal(str, bytes)
 
-    def __init__(self, room_view: RoomView, parent: QObject | None = None) -> None:
+    def __init__(self, room_view: RoomView, audio: RoomAudio | None = None,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._room_view = room_view
+        self._audio = audio
 
     def state_changed(self, state: SessionState, reason: str) -> None:
         self.stateChanged.emit(state.value, reason)
@@ -54,6 +60,20 @@ class SessionBridge(QObject, SessionEvents):
 
     def video_frame(self, track_sid: str, frame: rtc.VideoFrame) -> None:
         self._room_view.show_frame(track_sid, frame)  # per frame: no signal in between
+
+    def audio_added(self, track_sid: str, identity: str) -> None:
+        if self._audio is not None:
+            self._audio.add_track(track_sid, identity)
+        self.audioAdded.emit(track_sid, identity)
+
+    def audio_removed(self, track_sid: str, identity: str) -> None:
+        if self._audio is not None:
+            self._audio.remove_track(track_sid)
+        self.audioRemoved.emit(track_sid, identity)
+
+    def audio_frame(self, track_sid: str, frame: rtc.AudioFrame) -> None:
+        if self._audio is not None:
+            self._audio.push(track_sid, frame)  # per frame: no signal in between
 
     def muted_changed(self, identity: str, track_sid: str, muted: bool) -> None:
         self.mutedChanged.emit(identity, muted)

@@ -1,0 +1,76 @@
+"""What the test PulseAudio's silent speaker plays, recorded from its monitor with parec."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+
+import numpy as np
+
+from recconsole.devtools.devstack import PULSE_SINK
+
+RATE = 48_000
+
+
+class SpeakerRecorder:
+    """Records the null sink's monitor (48 kHz mono) from start until stop."""
+
+    def __init__(self, pulse_server: str) -> None:
+        self._cmd = ["parec", f"--server={pulse_server}", f"--device={PULSE_SINK}.monitor",
+                     "--raw", "--format=s16le", f"--rate={RATE}", "--channels=1",
+                     "--latency-msec=20"]
+        self._chunks: list[bytes] = []
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._reader: threading.Thread | None = None
+
+    def __enter__(self) -> SpeakerRecorder:
+        self._proc = subprocess.Popen(self._cmd, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(5)
+        if self._reader is not None:
+            self._reader.join(5)
+        if self._proc is not None and self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+    def _read(self) -> None:
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        fd = self._proc.stdout.fileno()
+        while chunk := os.read(fd, 4096):
+            with self._lock:
+                self._chunks.append(chunk)
+
+    @property
+    def seconds(self) -> float:
+        with self._lock:
+            return sum(len(c) for c in self._chunks) / 2 / RATE
+
+    def mark(self) -> int:
+        """A position in the recording (samples so far), to look at what came after."""
+        with self._lock:
+            return sum(len(c) for c in self._chunks) // 2
+
+    def samples(self, since: int = 0) -> np.ndarray:
+        with self._lock:
+            data = b"".join(self._chunks)
+        return np.frombuffer(data[: len(data) // 2 * 2], np.int16)[since:]
+
+    def loudness(self, since: int = 0) -> float:
+        """RMS of what was played since ``since``."""
+        pcm = self.samples(since).astype(np.float64)
+        return float(np.sqrt(np.mean(pcm ** 2))) if len(pcm) else 0.0
+
+    def pitch(self, since: int = 0) -> float:
+        """The strongest frequency (Hz) of what was played since ``since``."""
+        pcm = self.samples(since).astype(np.float64)
+        spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
+        return float(np.fft.rfftfreq(len(pcm), 1 / RATE)[int(np.argmax(spectrum[1:])) + 1])
