@@ -68,7 +68,7 @@ async def test_storage_down_during_a_burst_loses_nothing(
                                file_name=n) for i, n in enumerate(names)]
         answers = await asyncio.gather(*(post(listener.url, b, sign(b)) for b in bodies))
         assert {status for status, _ in answers} == {200}
-        status = await listener.status()
+        status = await listener.status(room)
         assert status.pending == 40  # acknowledged, kept, not applied
         private_minio.start("minio")
         await listener.queue.drained()

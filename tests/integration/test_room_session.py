@@ -101,6 +101,8 @@ async def test_bots_video_arrives_per_track_and_leaving_removes_it(
         await session.disconnect()
         await asyncio.gather(*(bot.stop() for bot in bots[1:]))
     for frames in seen.frames.values():
+        if (frames[-1].width, frames[-1].height) == (8, 8):
+            frames = frames[:-1]  # libwebrtc's black 8x8 frame as a track ends
         assert {(f.width, f.height) for f in frames} == {(320, 180)}
         first, last = (np.frombuffer(f.data, np.uint8)[: 320 * 180] for f in (frames[0],
                                                                             frames[-1]))

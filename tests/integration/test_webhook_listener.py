@@ -30,17 +30,22 @@ from tests.helpers.webhooks import egress_event, post, sign
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
-# An app name of this module's own: rooms other tests leave behind finish while these
-# tests run, and LiveKit's room_finished for them must not count as work here.
-APP = f"recconsole-tests-{uuid.uuid4().hex[:6]}"
+
+
+@pytest.fixture
+def app_name() -> str:
+    """An APP_NAME of each test's own: rooms earlier tests left behind finish while
+    later ones run, and LiveKit's room_finished for them must not count as work here."""
+    return f"recconsole-tests-{uuid.uuid4().hex[:6]}"
 S = api.EgressStatus
 
 
 @pytest_asyncio.fixture
 async def listener(
-    livekit_server: StackConfig, minio_server: StackConfig, listener_port: int, tmp_path: Path
+    livekit_server: StackConfig, minio_server: StackConfig, listener_port: int, tmp_path: Path,
+    app_name: str,
 ) -> AsyncIterator[WebhookListener]:
-    settings = Settings.from_env({**livekit_server.env(), "APP_NAME": APP,
+    settings = Settings.from_env({**livekit_server.env(), "APP_NAME": app_name,
                                   "RECORDINGS_PATH": f"hooks-{uuid.uuid4().hex[:8]}/",
                                   "SERVER_PORT": str(listener_port), "REDIS_URL": ""})
     # No reconciliation here: these rooms "record" with no egress behind them.
@@ -51,8 +56,9 @@ async def listener(
 
 
 @pytest_asyncio.fixture
-async def server(livekit_server: StackConfig) -> AsyncIterator[LiveKitServer]:
-    async with LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP) as s:
+async def server(livekit_server: StackConfig, app_name: str) -> AsyncIterator[LiveKitServer]:
+    async with LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET,
+                             app_name=app_name) as s:
         yield s
 
 
@@ -128,7 +134,8 @@ async def test_older_update_arriving_late_never_moves_status_back(
     applied = [statuses.get_nowait() for _ in range(statuses.qsize())]
     assert [getattr(e, "status", None) for e in applied] == [RecordingStatus.STARTED]
     assert await server.recording_status(room_name) is RecordingStatus.STARTED
-    status = await listener.status()
+    # Only this room: LiveKit's own room_finished for other tests' rooms come in too.
+    status = await listener.status(room_name)
     assert (status.pending, status.done) == (0, 2)  # the duplicate was never queued
 
 
@@ -179,19 +186,19 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
         auth = sign(body)
     status, _ = await post(listener.url, body, auth)
     assert status == expected
-    queued = await listener.status()
+    queued = await listener.status(room_name)
     assert (queued.pending, queued.done) == (0, 0)
     assert await server.recording_status(room_name) is RecordingStatus.STOPPED
 
 
 async def test_listener_start_sets_stale_recording_rooms_back_to_stopped(
     livekit_server: StackConfig, minio_server: StackConfig, server: LiveKitServer,
-    unused_tcp_port: int, tmp_path: Path,
+    unused_tcp_port: int, tmp_path: Path, app_name: str,
 ) -> None:
     room_name = unique_room("stale")
     await server.ensure_room(room_name)
     await server.set_recording_status(room_name, RecordingStatus.STARTED)  # egress_ended missed
-    settings = Settings.from_env({**livekit_server.env(), "APP_NAME": APP,
+    settings = Settings.from_env({**livekit_server.env(), "APP_NAME": app_name,
                                   "SERVER_PORT": str(unused_tcp_port), "REDIS_URL": ""})
     service = WebhookListener(settings, data_dir=tmp_path)
     fixed = _queue_of(service, RecordingStatusChanged)

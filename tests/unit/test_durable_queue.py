@@ -132,3 +132,18 @@ async def test_stopping_finishes_the_effect_in_hand_and_records_it(tmp_path: Pat
     status = await queue.status()
     assert (status.done, status.pending) == (1, 1)  # the second waits for the next start
     await queue.close()
+
+
+async def test_status_counts_one_room_or_all(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.sqlite")
+    await queue.open()
+    try:
+        await queue.put("e1", "alpha", "egress_updated", b"{}")
+        await queue.put("e2", "alpha", "egress_ended", b"{}")
+        await queue.put("e3", "beta", "room_finished", b"{}")
+        assert (await queue.status()).pending == 3
+        assert (await queue.status("alpha")).pending == 2
+        assert (await queue.status("beta")).pending == 1
+        assert (await queue.status("gamma")).pending == 0
+    finally:
+        await queue.close()

@@ -71,7 +71,8 @@ PROFILES: Final[dict[str, Ports]] = {
     "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713),
     "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713),
 }
-PULSE_SINK: Final = "recconsole_null"
+PULSE_SINK: Final = "recconsole_null"  # the speaker
+PULSE_MIC_FEED: Final = "recconsole_mic_in"  # what is played here, the microphone hears
 
 
 @dataclass(frozen=True)
@@ -350,7 +351,12 @@ def _redis_command(cfg: StackConfig) -> list[str]:
 
 
 def _pulse_command(cfg: StackConfig) -> list[str]:
-    """PulseAudio with one null sink: a speaker nobody hears, whose monitor can be recorded."""
+    """PulseAudio with a silent speaker and a microphone, both without hardware.
+
+    The speaker is a null sink whose monitor can be recorded; the microphone is a
+    source fed by a second null sink (Qt lists no monitor sources as inputs), so
+    what is played into that sink is what the microphone hears.
+    """
     binary = find_debian_binary("pulseaudio", "pulseaudio")
     script = cfg.state / "pulse.pa"
     script.write_text("\n".join([
@@ -358,7 +364,12 @@ def _pulse_command(cfg: StackConfig) -> list[str]:
         " sink_properties=device.description=Silent-speaker",
         f"load-module module-native-protocol-tcp listen=127.0.0.1 port={cfg.ports.pulse}"
         " auth-anonymous=1",
+        f"load-module module-null-sink sink_name={PULSE_MIC_FEED}"
+        " sink_properties=device.description=Microphone-feed",
+        "load-module module-remap-source source_name=recconsole_mic"
+        f" master={PULSE_MIC_FEED}.monitor source_properties=device.description=Test-microphone",
         f"set-default-sink {PULSE_SINK}",
+        "set-default-source recconsole_mic",
         "",
     ]))
     return [str(binary), "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",

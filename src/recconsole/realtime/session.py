@@ -24,6 +24,7 @@ from recconsole.core.livekit_server import parse_metadata, ws_url
 from recconsole.core.redaction import redact
 from recconsole.realtime.audio import CHANNELS as AUDIO_CHANNELS
 from recconsole.realtime.audio import SAMPLE_RATE as AUDIO_RATE
+from recconsole.realtime.local_tracks import LocalAudio, LocalVideo
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,28 @@ class RoomSession:
             return
         self._set_state(SessionState.DISCONNECTED, str(error))
         raise error
+
+    async def publish_camera(self, width: int, height: int) -> LocalVideo:
+        """Publish a camera track of about this size; push frames to what is returned."""
+        source = rtc.VideoSource(width, height)
+        track = rtc.LocalVideoTrack.create_video_track("camera", source)
+        publication = await self.room.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA))
+        return LocalVideo(source, publication.sid)
+
+    async def publish_microphone(self) -> LocalAudio:
+        """Publish a microphone track; push 48 kHz mono 16-bit PCM to what is returned."""
+        source = rtc.AudioSource(AUDIO_RATE, AUDIO_CHANNELS)
+        track = rtc.LocalAudioTrack.create_audio_track("microphone", source)
+        publication = await self.room.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+        return LocalAudio(source, publication.sid)
+
+    async def unpublish(self, local: LocalVideo | LocalAudio) -> None:
+        """Stop sending a published track and remove it from the room."""
+        await local.aclose()
+        if self.room.isconnected():
+            await self.room.local_participant.unpublish_track(local.sid)
 
     async def disconnect(self) -> None:
         for task in self._pumps.values():

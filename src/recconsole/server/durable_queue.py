@@ -189,8 +189,9 @@ class DurableQueue:
                 await self._db_call(lambda db: _done(db, effect.id))
             self._progress.set()
 
-    async def status(self) -> QueueStatus:
-        return await self._db_call(_status)
+    async def status(self, room: str | None = None) -> QueueStatus:
+        """Counts of effects, of every room or of one."""
+        return await self._db_call(lambda db: _status(db, room))
 
     async def drained(self) -> None:
         """Wait until no effect is pending (for shutdown and tests)."""
@@ -236,11 +237,13 @@ def _prune(db: sqlite3.Connection, before: float) -> None:
     db.execute("DELETE FROM effects WHERE state = 'done' AND created < ?", (before,))
 
 
-def _status(db: sqlite3.Connection) -> QueueStatus:
+def _status(db: sqlite3.Connection, room: str | None) -> QueueStatus:
+    where, args = ("WHERE room = ?", (room,)) if room is not None else ("", ())
     pending, retrying, done = db.execute(
         "SELECT COALESCE(SUM(state = 'pending'), 0),"
         " COALESCE(SUM(state = 'pending' AND attempts > 0), 0),"
-        " COALESCE(SUM(state = 'done'), 0) FROM effects").fetchone()
+        f" COALESCE(SUM(state = 'done'), 0) FROM effects {where}", args).fetchone()
     row = db.execute("SELECT last_error FROM effects WHERE last_error != ''"
-                     " AND state = 'pending' ORDER BY id DESC LIMIT 1").fetchone()
+                     f" AND state = 'pending' {where.replace('WHERE', 'AND')}"
+                     " ORDER BY id DESC LIMIT 1", args).fetchone()
     return QueueStatus(pending, retrying, done, row[0] if row else "")

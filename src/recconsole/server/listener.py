@@ -149,5 +149,5 @@ class WebhookListener:
         if self.redis is not None:
             await self.redis.aclose()
 
-    async def status(self) -> QueueStatus:
-        return await self.queue.status()
+    async def status(self, room: str | None = None) -> QueueStatus:
+        return await self.queue.status(room)

@@ -99,6 +99,7 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
     else:
         await window.services.catalog.store.aclose()
     if window.session is not None:
+        await window.media.aclose()
         await window.session.disconnect()
     window.audio.close()
     await window.services.recorder.aclose()

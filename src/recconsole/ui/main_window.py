@@ -40,6 +40,7 @@ from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
+from recconsole.ui.local_media import LocalMedia
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
 from recconsole.ui.session_bridge import SessionBridge
@@ -94,6 +95,8 @@ class MainWindow(QMainWindow):
 
         self.room_view = RoomView()
         self.audio = RoomAudio(self)
+        self.media = LocalMedia(self.runner, self)
+        self._observer = False
         self.bridge = SessionBridge(self.room_view, self.audio, self)
         self.recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
         self.recordings.url_for = self._playback_url
@@ -151,12 +154,17 @@ class MainWindow(QMainWindow):
         self.sound_button = QPushButton()
         self.sound_button.setCheckable(True)
         self._show_sound(False)
+        self.camera_button = QPushButton("Camera")
+        self.microphone_button = QPushButton("Microphone")
+        for button in (self.camera_button, self.microphone_button):
+            button.setCheckable(True)
         bar = QHBoxLayout()
         widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock]
         for widget in widgets:
             bar.addWidget(widget)
         bar.addStretch(1)
-        widgets = [self.max_minutes, self.stop_when_empty, self.sound_button, self.leave_button]
+        widgets = [self.max_minutes, self.stop_when_empty, self.camera_button,
+                   self.microphone_button, self.sound_button, self.leave_button]
         for widget in widgets:
             bar.addWidget(widget)
 
@@ -217,6 +225,11 @@ class MainWindow(QMainWindow):
         view.hearToggled.connect(lambda who, hear: self.audio.set_person_muted(who, not hear))
         self.sound_button.toggled.connect(self.audio.set_muted)
         self.audio.mutedChanged.connect(self._show_sound)
+        self.camera_button.clicked.connect(self._toggle_camera)
+        self.microphone_button.clicked.connect(self._toggle_microphone)
+        self.media.cameraChanged.connect(self._camera_changed)
+        self.media.microphoneChanged.connect(self.microphone_button.setChecked)
+        self.media.failed.connect(self._media_failed)
         b.mutedChanged.connect(view.set_muted)
         b.speakersChanged.connect(view.set_speaking)
         b.metadataChanged.connect(self._on_metadata)
@@ -232,6 +245,7 @@ class MainWindow(QMainWindow):
             return
         self._remember(room, name)
         self.room_name = room
+        self._observer = self.observer_box.isChecked()
         self.join_button.setEnabled(False)
         self.statusBar().showMessage(f"Connecting to {room}…")
         self.runner.run(self._join(room, name, self.observer_box.isChecked()),
@@ -261,6 +275,7 @@ class MainWindow(QMainWindow):
         self.room_label.setText(self.room_name)
         self.leave_button.setEnabled(True)
         self.record_button.setEnabled(True)
+        self._enable_media()
         self.setWindowTitle(f"{self.room_name} · recconsole {__version__}")
         self.joinedChanged.emit(True)
 
@@ -275,10 +290,19 @@ class MainWindow(QMainWindow):
             return
         self.leave_button.setEnabled(False)
         self.record_button.setEnabled(False)
-        self.runner.run(session.disconnect(), on_success=lambda _: self._left())
+        self.runner.run(self._leave(session), on_success=lambda _: self._left())
+
+    async def _leave(self, session: RoomSession) -> None:
+        await self.media.aclose()
+        await session.disconnect()
 
     def _left(self) -> None:
+        if self.media.video is not None or self.media.audio is not None:
+            self.runner.run(self.media.aclose())  # the connection dropped under them
         self.audio.close()
+        self.room_view.set_preview(None)
+        for button in (self.camera_button, self.microphone_button):
+            button.setChecked(False)
         self.room_view.clear()
         self.room_name = ""
         self.room_label.clear()
@@ -300,6 +324,51 @@ class MainWindow(QMainWindow):
         self.sound_button.setToolTip(
             f"{'Unmute' if muted else 'Mute'} the room on this console "
             f"({self.audio.device_name})")
+
+    # --- own camera and microphone -----------------------------------------------------
+
+    def _enable_media(self) -> None:
+        for button, available, what in (
+            (self.camera_button, self.media.camera_available, "camera"),
+            (self.microphone_button, self.media.microphone_available, "microphone"),
+        ):
+            button.setEnabled(available and not self._observer)
+            button.setToolTip(
+                "Joined as an observer: nothing is published." if self._observer
+                else f"Share your {what} with the room." if available
+                else f"No {what} was found on this computer.")
+
+    def _toggle_camera(self, on: bool) -> None:
+        if self.session is None:
+            return
+        if on:
+            preview = self.room_view.set_preview("You")
+            self.media.preview = preview.sink if preview is not None else None
+            self.media.start_camera(self.session)
+        else:
+            self.media.stop_camera()
+
+    def _camera_changed(self, on: bool) -> None:
+        self.camera_button.setChecked(on)
+        if not on:
+            self.media.preview = None
+            self.room_view.set_preview(None)
+
+    def _toggle_microphone(self, on: bool) -> None:
+        if self.session is None:
+            return
+        if on:
+            self.media.start_microphone(self.session)
+        else:
+            self.media.stop_microphone()
+
+    def _media_failed(self, message: str) -> None:
+        self.camera_button.setChecked(self.media.video is not None)
+        self.microphone_button.setChecked(self.media.audio is not None)
+        if self.media.video is None:
+            self.media.preview = None
+            self.room_view.set_preview(None)
+        self.show_error(message)
 
     def _remember(self, room: str, name: str) -> None:
         recent = [room] + [self.room_input.itemText(i) for i in range(self.room_input.count())

@@ -38,6 +38,7 @@ class RoomView(QWidget):
         self._audio: dict[str, str] = {}  # audio track sid -> identity
         self._not_heard: set[str] = set()
         self._refreshing = False
+        self.preview: VideoTile | None = None  # this console's own camera
         self._grid_host = QWidget()
         self._grid = QGridLayout(self._grid_host)
         self._grid.setSpacing(8)
@@ -148,6 +149,18 @@ class RoomView(QWidget):
             if self._owners[sid] == identity:
                 tile.set_state(muted=muted)
 
+    def set_preview(self, name: str | None) -> VideoTile | None:
+        """Show (with a name) or remove the tile of this console's own camera."""
+        if self.preview is not None and name is None:
+            self._grid.removeWidget(self.preview)
+            self.preview.deleteLater()
+            self.preview = None
+            self._reflow()
+        elif self.preview is None and name is not None:
+            self.preview = VideoTile(name)
+            self._reflow()
+        return self.preview
+
     def clear(self) -> None:
         for sid in list(self.tiles):
             self.remove_video(sid)
@@ -160,7 +173,7 @@ class RoomView(QWidget):
         """Lay tiles out in ceil(sqrt(n)) columns, in the order they came."""
         while self._grid.count():
             self._grid.takeAt(0)
-        tiles = list(self.tiles.values())
+        tiles = list(self.tiles.values()) + ([self.preview] if self.preview else [])
         if not tiles:
             self._grid.addWidget(self._empty, 0, 0)
             self._empty.show()
@@ -176,4 +189,5 @@ class RoomView(QWidget):
 
     @property
     def columns(self) -> int:
-        return math.ceil(math.sqrt(len(self.tiles))) if self.tiles else 0
+        count = len(self.tiles) + (self.preview is not None)
+        return math.ceil(math.sqrt(count)) if count else 0
