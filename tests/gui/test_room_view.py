@@ -79,9 +79,14 @@ def test_muted_and_speaking_show_on_the_tile(view: RoomView, qtbot: QtBot) -> No
     view.add_participant("a", "Alice")
     tile: VideoTile = view.add_video("TR_a", "a")
     view.set_muted("a", True)
+    tile.show_frame(_solid(64, 36, 200, 128, 128))  # a light grey frame
+    qtbot.waitUntil(lambda: tile.frames_received == 1)
+    middle = (tile.width() // 2, tile.height() // 2)
+    quiet = QColor(tile.grab().toImage().pixel(*middle))
     view.set_speaking(["a"])
     assert (tile.muted, tile.speaking) == (True, True)
     image = tile.grab().toImage()
     assert QColor(image.pixel(1, tile.height() // 2)).green() > 150  # the speaking border
+    assert QColor(image.pixel(*middle)) == quiet  # an outline only: the video is not dimmed
     view.set_speaking([])
     assert tile.speaking is False

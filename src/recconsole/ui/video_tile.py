@@ -71,6 +71,7 @@ class VideoTile(QWidget):
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "waiting for video…")
         self._paint_label(painter)
         if self.speaking:
+            painter.setBrush(Qt.BrushStyle.NoBrush)  # an outline: the label's brush would fill
             painter.setPen(QPen(_SPEAKING, 3))
             painter.drawRoundedRect(QRectF(self.rect()).adjusted(1.5, 1.5, -1.5, -1.5), 6, 6)
         painter.end()
