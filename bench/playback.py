@@ -32,18 +32,18 @@ import numpy as np
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QTimer, QUrl  # noqa: E402
-from PySide6.QtMultimedia import QMediaPlayer, QVideoFrame, QVideoSink  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtCore import QEventLoop, QTimer, QUrl
+from PySide6.QtMultimedia import QMediaPlayer, QVideoFrame, QVideoSink
+from PySide6.QtWidgets import QApplication
 
-from recconsole.devtools.devstack import (  # noqa: E402
+from recconsole.devtools.devstack import (
     MINIO_PASSWORD,
     MINIO_USER,
     S3_BUCKET,
     DevStack,
     StackConfig,
 )
-from recconsole.storage.s3 import S3Store  # noqa: E402
+from recconsole.storage.s3 import S3Store
 
 KEY = "bench-playback/bench-RM_bench-2026-11-22T120000.mp4"
 SECONDS, SIZE, FPS, GOP = 30, (1280, 720), 25, 50
@@ -159,10 +159,10 @@ def _ms(values: list[float]) -> str:
             f" worst {ordered[-1] * 1000:6.0f} ms")
 
 
-async def _upload(endpoint: str, path: Path) -> str:
+async def _upload(endpoint: str, data: bytes) -> str:
     store = S3Store(endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1", S3_BUCKET)
     try:
-        await store.write_bytes(KEY, path.read_bytes(), "video/mp4")
+        await store.write_bytes(KEY, data, "video/mp4")
         return await store.playback_url(KEY, 3600)
     finally:
         await store.aclose()
@@ -175,7 +175,7 @@ def run(endpoint: str, runs: int) -> int:
         path = make_recording(Path(tmp) / "bench.mp4")
         print(f"recording: {SECONDS} s {SIZE[0]}x{SIZE[1]} H.264 (GOP {GOP}) + AAC,"
               f" {path.stat().st_size / 1e6:.1f} MB, made in {time.perf_counter() - started:.1f} s")
-        url = asyncio.run(_upload(endpoint, path))
+        url = asyncio.run(_upload(endpoint, path.read_bytes()))
         local_first, local_seek = measure(QUrl.fromLocalFile(str(path)), runs)
         remote_first, remote_seek = measure(QUrl(url), runs)
     print(f"local file      first frame: {_ms(local_first)}")
