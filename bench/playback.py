@@ -92,7 +92,12 @@ def wait_until(check: Callable[[], bool], timeout: float) -> bool:
     loop, deadline = QEventLoop(), time.monotonic() + timeout
     timer = QTimer()
     timer.setInterval(1)
-    timer.timeout.connect(lambda: (check() or time.monotonic() > deadline) and loop.quit())
+
+    def tick() -> None:
+        if check() or time.monotonic() > deadline:
+            loop.quit()
+
+    timer.timeout.connect(tick)
     timer.start()
     if not check():
         loop.exec()
@@ -141,7 +146,8 @@ class Watched:
 
 
 def measure(url: QUrl, runs: int) -> tuple[list[float], list[float]]:
-    firsts, seeks = [], []
+    firsts: list[float] = []
+    seeks: list[float] = []
     for _ in range(runs):
         watched = Watched(url)
         try:
