@@ -11,6 +11,7 @@ from livekit import api
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
+from recconsole.core.recording_info import RecordingInfo
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.devtools.bot import BotOptions, start_bots
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
@@ -105,8 +106,17 @@ def test_badge_follows_signed_egress_webhooks_and_rows_come_and_go_live(
         listener = await start_listener(window)
         assert listener is not None, window.event_log.toPlainText()
         try:
+            # A recording of another room: listed on the All page, not in this room's table.
+            other = "another-room-RM_x-2026-11-21T090000.mp4"
+            await other_console.catalog.store.write_bytes(
+                other_console.catalog.recording_key(other), b"\0" * 1024, "video/mp4")
+            await other_console.catalog.save_metadata(RecordingInfo(
+                "EG_other", other, "another-room", "RM_x", 1_794_000_000_000, 12.0, 1024))
+            room_listed = next_emission(window.room_recordings.loaded)
             await _join(window)
             assert window.status is RecordingStatus.STOPPED
+            assert await asyncio.wait_for(room_listed, 15) == (0,)
+            assert not window.room_recordings.model.has(other)
 
             async def hook(kind: str, status: int, **extra: str) -> None:
                 body = egress_event(kind, room, "EG_badge", status, **extra)
@@ -136,10 +146,10 @@ def test_badge_follows_signed_egress_webhooks_and_rows_come_and_go_live(
 
             # The recording appears without a refresh, and goes when another console
             # deletes it (RECORDING_DELETED reaches this console through the room).
-            model = window.recordings.model
-            await eventually(lambda: model.has(name), True)
+            model, room_model = window.recordings.model, window.room_recordings.model
+            await eventually(lambda: model.has(name) and room_model.has(name), True)
             assert await other_console.recordings.delete(name)
-            await eventually(lambda: model.has(name), False)
+            await eventually(lambda: model.has(name) or room_model.has(name), False)
 
             await hook("egress_started", S.EGRESS_STARTING)
             await eventually(lambda: window.status, RecordingStatus.STARTING)

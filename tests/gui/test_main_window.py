@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.events import StatusPolled
+from recconsole.core.recording_info import RecordingInfo
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, close_on_signals
@@ -87,3 +88,14 @@ def test_a_polled_status_says_webhooks_are_not_arriving(window: MainWindow) -> N
     assert "Webhooks are not reaching this console" in message
     assert "STARTED" in message
     assert "Webhooks are not reaching" in window.event_log.toPlainText()
+
+
+def test_a_recording_deleted_from_one_table_leaves_the_other(window: MainWindow) -> None:
+    rows = [RecordingInfo(f"EG_{i}", f"daily-RM_a-2026-11-2{i}T100000.mp4", "daily", "RM_a",
+                          1_794_000_000_000 + i, 60.0, 1024) for i in range(3)]
+    for page in (window.recordings, window.room_recordings):
+        page.model.merge(rows)
+    window.room_recordings.removed.emit([rows[0].name])  # deleted from this room's table
+    window.recordings.removed.emit([rows[1].name])  # deleted from All recordings
+    assert [window.recordings.model.has(r.name) for r in rows] == [False, True, True]
+    assert [window.room_recordings.model.has(r.name) for r in rows] == [True, False, True]

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QPushButton,
     QSpinBox,
+    QSplitter,
     QStackedWidget,
     QTabWidget,
     QVBoxLayout,
@@ -100,6 +101,8 @@ class MainWindow(QMainWindow):
         self.bridge = SessionBridge(self.room_view, self.audio, self)
         self.recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
         self.recordings.url_for = self._playback_url
+        self.room_recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
+        self.room_recordings.url_for = self._playback_url
         self.event_log = EventLog(services.events)
         self._build(room)
         self._wire()
@@ -171,9 +174,15 @@ class MainWindow(QMainWindow):
         welcome = QLabel("Join a room to see it, record it and manage its recordings.")
         welcome.setObjectName("subtitle")
         welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.room_split = QSplitter(Qt.Orientation.Vertical)
+        self.room_split.addWidget(self.room_view)
+        self.room_split.addWidget(self.room_recordings)
+        self.room_split.setStretchFactor(0, 4)
+        self.room_split.setStretchFactor(1, 1)
+        self.room_split.setChildrenCollapsible(True)
         self.pages = QStackedWidget()
         self.pages.addWidget(welcome)
-        self.pages.addWidget(self.room_view)
+        self.pages.addWidget(self.room_split)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.pages, "Room")
         self.tabs.addTab(self.recordings, "All recordings")
@@ -210,8 +219,9 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.edit_settings)
         self.record_button.clicked.connect(self.toggle_recording)
         self.runner.failed.connect(self.show_error)
-        self.services.events.subscribe(RecordingSaved,
-                                       lambda e: self.recordings.recording_saved(e.name))
+        self.services.events.subscribe(RecordingSaved, self._recording_saved)
+        self.recordings.removed.connect(self.room_recordings.recordings_deleted)
+        self.room_recordings.removed.connect(self.recordings.recordings_deleted)
         self.services.events.subscribe(StatusPolled, self._polled)
         self._clock_timer.timeout.connect(self._tick)
         b, view = self.bridge, self.room_view
@@ -269,7 +279,8 @@ class MainWindow(QMainWindow):
     def _joined(self, session: RoomSession) -> None:
         self.session = session
         self.room_name = session.room.name
-        self.pages.setCurrentWidget(self.room_view)
+        self.pages.setCurrentWidget(self.room_split)
+        self.room_recordings.show_room(self.room_name)
         self.join_card.hide()
         self.record_bar.show()
         self.room_label.setText(self.room_name)
@@ -463,6 +474,11 @@ class MainWindow(QMainWindow):
             f"{self.settings.server_port}/livekit/webhook): the recording is "
             f"{event.status.value}, as read from the egress.")
 
+    def _recording_saved(self, event: RecordingSaved) -> None:
+        self.recordings.recording_saved(event.name)
+        if self.room_recordings.room is not None:
+            self.room_recordings.recording_saved(event.name)
+
     async def _playback_url(self, name: str) -> str:
         """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route."""
         settings = self.settings
@@ -480,6 +496,7 @@ class MainWindow(QMainWindow):
             return
         if isinstance(name, str):
             self.recordings.recording_deleted(name)
+            self.room_recordings.recording_deleted(name)
             self.event_log.add(f"recording deleted · {name}")
 
     # --- messages -----------------------------------------------------------------------

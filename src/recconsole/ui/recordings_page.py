@@ -37,16 +37,18 @@ from recconsole.ui.tasks import AsyncRunner, user_message
 
 
 class RecordingsPage(QWidget):
-    """A filterable, sortable table of recordings.
+    """A filterable, sortable table of recordings: all of them, or one room's.
 
     Signals:
         loaded(int): a full listing finished with this many recordings.
         deleted(int, int): a deletion finished: how many went, how many could not.
+        removed(list): names this page deleted (other tables drop them too).
         downloaded(str): a download ended (saved, stopped or failed), in words.
     """
 
     loaded = Signal(int)
     deleted = Signal(int, int)
+    removed = Signal(list)
     downloaded = Signal(str)
 
     def __init__(self, catalog: RecordingsCatalog, runner: AsyncRunner,
@@ -60,6 +62,7 @@ class RecordingsPage(QWidget):
         self.players: list[PlayerWindow] = []
         self.choose_target: Callable[[str], Path | None] = self._ask_target
         self._cancel_download = False
+        self.room: str | None = None  # only this room's recordings, when set
         self.model = RecordingsModel(self)
         self.room_filter = QLineEdit()
         self.room_filter.setPlaceholderText("Filter by room name")
@@ -105,7 +108,11 @@ class RecordingsPage(QWidget):
         self.table.setWordWrap(False)
         self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
 
+        self.title = QLabel()  # in one room's table, says which room
+        self.title.setObjectName("roomName")
+        self.title.hide()
         filters = QHBoxLayout()
+        filters.addWidget(self.title, 1)
         filters.addWidget(self.room_filter, 1)
         for widget in (self.use_dates, self.since, QLabel("and"), self.until,
                        self.refresh_button, self.play_button, self.download_button,
@@ -167,6 +174,19 @@ class RecordingsPage(QWidget):
         end = QDateTime(self.until.date(), QTime(23, 59, 59, 999)).toMSecsSinceEpoch()
         self.model.set_date_range(start, end)
 
+    def show_room(self, room: str | None) -> None:
+        """Show only the recordings of ``room`` (by name), or all of them again."""
+        self.room = room
+        self.room_filter.setVisible(room is None)
+        self.title.setVisible(room is not None)
+        self.title.setText(f"Recordings of {room}" if room is not None else "")
+        self.model.keep_only(set())
+        if room is not None:
+            self.refresh()
+
+    def _wanted(self, info: RecordingInfo) -> bool:
+        return self.room is None or info.room_name == self.room
+
     def refresh(self) -> None:
         """List the bucket again; rows already shown stay (and stay selected)."""
         self.banner.hide()
@@ -178,6 +198,7 @@ class RecordingsPage(QWidget):
         seen: set[str] = set()
         batches: AsyncIterator[list[RecordingInfo]] = self.catalog.iter_recordings()
         async for batch in batches:
+            batch = [info for info in batch if self._wanted(info)]
             self.model.merge(batch)
             seen.update(info.name for info in batch)
             self.progress.setText(f"Listing recordings… {len(seen):,} so far")
@@ -186,7 +207,8 @@ class RecordingsPage(QWidget):
     def _listed(self, names: set[str]) -> None:
         self.model.keep_only(names)
         self.refresh_button.setEnabled(True)
-        self.progress.setText(f"{len(names):,} recordings in {self.catalog.store.describe}")
+        where = f" of room {self.room}" if self.room is not None else ""
+        self.progress.setText(f"{len(names):,} recordings{where} in {self.catalog.store.describe}")
         self.loaded.emit(len(names))
 
     def _failed(self, message: str) -> None:
@@ -197,11 +219,18 @@ class RecordingsPage(QWidget):
 
     def recording_saved(self, name: str) -> None:
         """A new metadata file: show that recording (or its new details) at once."""
-        self.runner.run(self.catalog.get(name), on_success=lambda info: self.model.merge([info]),
+        self.runner.run(self.catalog.get(name), on_success=self._saved,
                         on_failure=lambda _message: None)
+
+    def _saved(self, info: RecordingInfo) -> None:
+        if self._wanted(info):
+            self.model.merge([info])
 
     def recording_deleted(self, name: str) -> None:
         self.model.remove({name})
+
+    def recordings_deleted(self, names: list[str]) -> None:
+        self.model.remove(set(names))
 
     def selected_names(self) -> list[str]:
         return [self.model.info(index.row()).name
@@ -257,7 +286,9 @@ class RecordingsPage(QWidget):
         self.runner.run(self.service.delete_many(names), on_success=self._deleted)
 
     def _deleted(self, results: dict[str, Exception | None]) -> None:
-        self.model.remove({name for name, error in results.items() if error is None})
+        gone = [name for name, error in results.items() if error is None]
+        self.model.remove(set(gone))
+        self.removed.emit(gone)
         failed = {name: user_message(error) for name, error in results.items() if error}
         done = len(results) - len(failed)
         self.progress.setText(f"Deleted {done} recording{'s' if done != 1 else ''}"
