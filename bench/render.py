@@ -1,9 +1,12 @@
-"""Video path overhead: a 1280x720 I420 frame from the SDK into a QVideoSink.
+"""Video path overhead: a 1280x720 I420 frame from the SDK onto the screen.
 
-Measures, per frame, converting the SDK's frame into a QVideoFrame (plane copies,
-no per-pixel Python) and handing it to a QVideoSink, against a plain copy of the
-same bytes in the same run (the floor any path must pay). Offscreen Qt, no GPU.
-Target: ≤ 0.5 ms median per frame.
+Measures per frame, against a plain copy of the same bytes in the same run (the
+floor any path must pay), offscreen Qt with no GPU:
+- sink: the SDK frame into a QVideoFrame (plane copies, no per-pixel Python) handed
+  to a QVideoSink — the Qt Multimedia path. Target: ≤ 0.5 ms median per frame.
+- tile: what a room tile pays from a frame's arrival to its picture drawn at
+  640x360 — through the QVideoSink path (QVideoFrame.paint), and through the path
+  tiles use (the SDK's native RGBA conversion, then QPainter.drawImage).
 
     QT_QPA_PLATFORM=offscreen python -m bench.render [--frames 600]
 """
@@ -67,6 +70,34 @@ def main() -> int:
     print(f"baseline: copy of the same bytes          median {_median_ms(floor):.3f} ms"
           f"   path / baseline {_median_ms(path) / _median_ms(floor):.1f}x")
     print(f"frames the sink announced: {shown} of {args.frames}")
+
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+    from PySide6.QtMultimedia import QVideoFrame
+
+    canvas = QImage(640, 360, QImage.Format.Format_RGB32)
+    area = QRectF(0, 0, 640, 360)
+    via_sink, via_sdk = [], []
+    for i in range(args.frames):
+        frame = frames[i % len(frames)]
+        started = time.perf_counter()
+        qframe = to_qvideoframe(frame, formats)
+        assert qframe is not None
+        painter = QPainter(canvas)
+        qframe.paint(painter, area, QVideoFrame.PaintOptions())
+        painter.end()
+        via_sink.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        rgba = frame.convert(rtc.VideoBufferType.RGBA)
+        image = QImage(rgba.data, rgba.width, rgba.height, rgba.width * 4,
+                       QImage.Format.Format_RGBA8888)
+        painter = QPainter(canvas)
+        painter.drawImage(area, image)
+        painter.end()
+        via_sdk.append(time.perf_counter() - started)
+    print(f"tile 640x360, QVideoFrame.paint          median {_median_ms(via_sink):.3f} ms")
+    print(f"tile 640x360, SDK RGBA + drawImage       median {_median_ms(via_sdk):.3f} ms"
+          f"   ({_median_ms(via_sink) / _median_ms(via_sdk):.1f}x less)")
     return 0
 
 
