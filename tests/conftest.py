@@ -154,6 +154,27 @@ def livekit_redis_server(
 
 
 @pytest.fixture(scope="session")
+def egress_stack(devstack: DevStack) -> Iterator[StackConfig]:
+    """A stack that records for real: LiveKit backed by Redis, the LiveKit egress
+    service (built from its Go module), PulseAudio for its sound, and MinIO.
+
+    LiveKit posts its webhooks (egress ones included) to ``cfg.webhook_url``, where
+    tests run the console's own listener.
+    """
+    cfg = StackConfig.for_profile("test", offset=devstack.cfg.offset + 60, livekit_redis=True)
+    stack = DevStack(cfg)
+    stack.down()
+    shutil.rmtree(cfg.state, ignore_errors=True)
+    try:
+        stack.up(["redis", "minio", "pulse", "livekit", "egress"], timeout=120)
+    except StackError as err:
+        stack.down()
+        pytest.fail(f"cannot start the recording stack for this test: {err}", pytrace=False)
+    yield cfg
+    stack.down()
+
+
+@pytest.fixture(scope="session")
 def listener_port(devstack: DevStack) -> int:
     """The port the test LiveKit server also sends its webhooks to, for the listener under test."""
     return devstack.cfg.extra_webhook_ports[0]

@@ -174,7 +174,7 @@ async def test_recording_stops_by_itself_after_the_maximum_duration_stand_in(
 ) -> None:
     name = unique_room("maxdur")
     await stand_in.ensure_room(name)
-    recorder = Recorder(stand_in, poll_interval=0.05)
+    recorder = Recorder(stand_in, poll_interval=0.05, webhook_grace=0.1)  # no webhooks here
     statuses = _statuses(recorder)
     started = await recorder.start(name, StartOptions(max_duration=0.2))
     assert (await _next_status(statuses)).status is RecordingStatus.STARTING
@@ -195,7 +195,8 @@ async def test_recording_stops_when_the_room_has_emptied_stand_in(
     url = ws_url(livekit_server.livekit_url)
     await console.connect(url, mint_token(API_KEY, API_SECRET, name, "console"))
     await guest.connect(url, mint_token(API_KEY, API_SECRET, name, "guest"))
-    recorder = Recorder(stand_in, poll_interval=0.05, console_identities=["console"])
+    recorder = Recorder(stand_in, poll_interval=0.05, webhook_grace=0.1,
+                        console_identities=["console"])
     statuses = _statuses(recorder)
     try:
         await recorder.start(name, StartOptions(stop_when_empty_after=0.2))
@@ -218,7 +219,7 @@ async def test_without_webhooks_the_state_is_polled_until_it_settles_stand_in(
 ) -> None:
     name = unique_room("polled")
     await stand_in.ensure_room(name)
-    recorder = Recorder(stand_in, poll_interval=0.05)
+    recorder = Recorder(stand_in, poll_interval=0.05, webhook_grace=0.2)
     polled: asyncio.Queue[StatusPolled] = asyncio.Queue()
     recorder.events.subscribe(StatusPolled, polled.put_nowait)
     started = await recorder.start(name)
@@ -228,4 +229,23 @@ async def test_without_webhooks_the_state_is_polled_until_it_settles_stand_in(
     settled = await asyncio.wait_for(polled.get(), 15)
     assert (settled.status, settled.egress_id) == (RecordingStatus.STOPPED, started.egress_id)
     assert await stand_in.recording_status(name) is RecordingStatus.STOPPED
+    await recorder.aclose()
+
+
+async def test_a_webhook_just_after_the_poll_is_not_reported_missing_stand_in(
+    stand_in: StandInEgressServer,
+) -> None:
+    name = unique_room("grace")
+    await stand_in.ensure_room(name)
+    recorder = Recorder(stand_in, poll_interval=0.05, webhook_grace=30)
+    polled: list[StatusPolled] = []
+    recorder.events.subscribe(StatusPolled, polled.append)
+    changed: asyncio.Queue[RecordingStatusChanged] = asyncio.Queue()
+    recorder.events.subscribe(RecordingStatusChanged, changed.put_nowait)
+    await recorder.start(name)
+    assert (await asyncio.wait_for(changed.get(), 15)).status is RecordingStatus.STARTING
+    # The egress is ACTIVE for the poller; the webhook's effect lands a little later.
+    await stand_in.set_recording_status(name, RecordingStatus.STARTED)
+    await asyncio.wait_for(recorder.idle(), 15)
+    assert polled == []
     await recorder.aclose()

@@ -115,6 +115,7 @@ class Recorder:
         lock_ttl: float = 12 * 3600,
         start_timeout: float = 20.0,
         poll_interval: float = 1.0,
+        webhook_grace: float = 5.0,
         console_identities: Iterable[str] = (),
         events: EventBus | None = None,
         clock: Callable[[], float] = time.time,
@@ -127,6 +128,8 @@ class Recorder:
         self.lock_ttl = lock_ttl
         self.start_timeout = start_timeout
         self.poll_interval = poll_interval
+        # How long after the egress settles a webhook may still bring the same news.
+        self.webhook_grace = webhook_grace
         self.console_identities = set(console_identities)
         self.events = events or EventBus()
         self._clock = clock
@@ -215,6 +218,11 @@ class Recorder:
                 changed[room.name] = after
         return changed
 
+    async def idle(self) -> None:
+        """Wait until no start or stop is being watched any more."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
     async def aclose(self) -> None:
         """Stop watching (recordings themselves go on)."""
         for task in list(self._tasks):
@@ -273,11 +281,20 @@ class Recorder:
                 return
 
     async def _settled(self, room: str, info: api.EgressInfo) -> None:
-        """The polled egress reached a state: publish it unless a webhook already did."""
+        """The polled egress reached a state: publish it unless a webhook does.
+
+        LiveKit sends its webhook after the egress changed, so the webhook may reach
+        the room a moment after the poll saw the change: it gets ``webhook_grace``
+        seconds before the console says webhooks are not arriving.
+        """
         status = status_from_egress(info.status)
-        if await self.server.recording_status(room) is not status:
-            await self._publish(room, status, info.egress_id, info.error)
-            self.events.publish(StatusPolled(room, info.egress_id, status))
+        deadline = self._clock() + self.webhook_grace
+        while await self.server.recording_status(room) is not status:
+            if self._clock() >= deadline:
+                await self._publish(room, status, info.egress_id, info.error)
+                self.events.publish(StatusPolled(room, info.egress_id, status))
+                return
+            await asyncio.sleep(self.poll_interval)
 
     async def _auto_stop(self, room: str, egress_id: str, options: StartOptions) -> None:
         """Stop after the maximum duration, or once the room has been empty long enough."""

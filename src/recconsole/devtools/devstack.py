@@ -33,6 +33,22 @@ LIVEKIT_VERSION: Final = "v1.11.0"
 MINIO_MODULE: Final = "github.com/minio/minio"
 MINIO_VERSION: Final = "v0.0.0-20260212201848-7aac2a2c5b7c"
 AZURITE_VERSION: Final = "3.35.0"
+# The newest egress release the Go module proxy serves (v1.9.0 and later: 403). Its
+# checksums are not in the checksum database, so those modules are not checked there.
+EGRESS_MODULE: Final = "github.com/livekit/egress"
+EGRESS_VERSION: Final = "v1.8.6"
+EGRESS_NOSUMDB: Final = "github.com/livekit/egress,github.com/go-gst"
+PNPM: Final = "pnpm@9.15.9"  # builds egress's web template from its lockfile
+# The template's lockfile pins @livekit/egress-sdk 0.2.0, which the npm registry no
+# longer serves (404); 0.2.1 is the same API within the template's "^0.2.0".
+EGRESS_SDK_LOCK: Final = (
+    ("@livekit/egress-sdk@0.2.0", "@livekit/egress-sdk@0.2.1"),
+    ("version: 0.2.0(livekit-client@2.4.2)", "version: 0.2.1(livekit-client@2.4.2)"),
+    ("sha512-UVWAIEf8PSWytBorfOw4nbVl/0HoOuVOPr/XS5kQhcrM4TaeG6Sl0KXIKQGvU4xbaBW0WStyvGOBFSzM94OD7g==",
+     "sha512-pmg5K2zXv3YDj/dxLG1OLvzbTKHEp0hmPbLa9a2tsy08jFIg6tRp+bwRaFH0HM1XLMDn2Ng0c/fY3FW87IYkwQ=="),
+)
+# Egress writes its temporary files here, whatever it is told.
+EGRESS_TMP: Final = Path("/home/egress/tmp")
 
 API_KEY: Final = "devkey"
 API_SECRET: Final = "secret"
@@ -65,11 +81,12 @@ class Ports:
     redis: int
     webhook: int
     pulse: int
+    egress: int  # the egress service's web template server
 
 
 PROFILES: Final[dict[str, Ports]] = {
-    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713),
-    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713),
+    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713, 7980),
+    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713, 17980),
 }
 PULSE_SINK: Final = "recconsole_null"  # the speaker
 PULSE_MIC_FEED: Final = "recconsole_mic_in"  # what is played here, the microphone hears
@@ -160,9 +177,11 @@ def _log(message: str) -> None:
     print(f"devstack: {message}", file=sys.stderr, flush=True)
 
 
-def _run(cmd: Sequence[str], what: str, cwd: Path | None = None) -> str:
+def _run(cmd: Sequence[str], what: str, cwd: Path | None = None,
+         extra_env: dict[str, str] | None = None) -> str:
     """Run a build step; on failure raise a one-line StackError quoting its last error line."""
-    env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": os.environ.get("CGO_ENABLED", "0")}
+    env = {**os.environ, "GOFLAGS": "-mod=mod", "CGO_ENABLED": os.environ.get("CGO_ENABLED", "0"),
+           **(extra_env or {})}
     try:
         proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     except FileNotFoundError:
@@ -197,6 +216,66 @@ def build_go_binary(cfg: StackConfig, module: str, version: str, package: str, n
     partial.rename(target)
     shutil.rmtree(src, ignore_errors=True)
     return target
+
+
+def build_egress(cfg: StackConfig) -> Path:
+    """Build the egress service from its Go module (cgo, Debian's GStreamer) once.
+
+    Two changes to the module's copy: its web template (``template-default``) is
+    built with pnpm from the npm registry and embedded, as its Dockerfile does; and
+    the AAC encoder element ``faac``, which Debian does not ship, becomes
+    ``voaacenc`` (gstreamer1.0-plugins-bad; same input, same bitrate property). The
+    template's lockfile moves to an npm package version the registry still serves.
+    The binary is named ``egress``: the service runs each recording as
+    ``egress run-handler``, found on PATH.
+    """
+    folder = cfg.bin_dir / f"egress-{EGRESS_VERSION}"
+    binary = folder / "egress"
+    if binary.exists():
+        return binary
+    what = f"egress: cannot build {EGRESS_MODULE}@{EGRESS_VERSION}"
+    if shutil.which("pkg-config") is None or subprocess.run(
+            ["pkg-config", "--exists", "gstreamer-1.0", "gstreamer-app-1.0"],
+            check=False).returncode != 0:
+        raise StackError(f"{what}: GStreamer development files are missing (Debian packages"
+                         " libgstreamer1.0-dev and friends; scripts/setup installs them)")
+    _log(f"building egress {EGRESS_VERSION} (first run only, takes several minutes)")
+    env = {"GONOSUMDB": EGRESS_NOSUMDB, "CGO_ENABLED": "1"}
+    info = json.loads(_run(["go", "mod", "download", "-json", f"{EGRESS_MODULE}@{EGRESS_VERSION}"],
+                           what, extra_env=env))
+    if "Error" in info:
+        raise StackError(f"{what}: {info['Error'].splitlines()[0]}")
+    src = cfg.home / "build" / f"egress-{EGRESS_VERSION}"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(info["Dir"], src)
+    for path in [src, *src.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    audio = src / "pkg" / "pipeline" / "builder" / "audio.go"
+    code = audio.read_text()
+    if 'gst.NewElement("faac")' not in code:
+        raise StackError(f"{what}: {audio.name} no longer creates a faac element; check the AAC"
+                         " encoder change")
+    audio.write_text(code.replace('gst.NewElement("faac")', 'gst.NewElement("voaacenc")'))
+    template = src / "template-default"
+    lock = template / "pnpm-lock.yaml"
+    text = lock.read_text()
+    for old, new in EGRESS_SDK_LOCK:
+        if old not in text:
+            raise StackError(f"{what}: the template's lockfile no longer pins {old!r}")
+        text = text.replace(old, new)
+    lock.write_text(text)
+    _run(["npx", "--yes", PNPM, "install", "--frozen-lockfile"], f"{what}: template", template)
+    _run(["npx", "--yes", PNPM, "build"], f"{what}: template", template)
+    embedded = src / "cmd" / "server" / "templates"
+    shutil.rmtree(embedded, ignore_errors=True)
+    shutil.copytree(template / "build", embedded, ignore=shutil.ignore_patterns("*.map"))
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / "egress.partial"
+    _run(["go", "build", "-trimpath", "-o", str(partial), "./cmd/server"], what, src,
+         extra_env=env)
+    partial.rename(binary)
+    shutil.rmtree(src, ignore_errors=True)
+    return binary
 
 
 def install_azurite(cfg: StackConfig) -> Path:
@@ -266,6 +345,7 @@ class Service:
     healthy: Callable[[StackConfig], bool]
     env: Callable[[StackConfig], dict[str, str]] | None = None
     after_start: Callable[[StackConfig], None] | None = None
+    fresh_log: bool = False  # start each run with an empty log (readiness reads it)
 
 
 def _livekit_command(cfg: StackConfig) -> list[str]:
@@ -350,6 +430,67 @@ def _redis_command(cfg: StackConfig) -> list[str]:
             "--save", "", "--appendonly", "no", "--dir", str(cfg.state / "data")]
 
 
+def _egress_command(cfg: StackConfig) -> list[str]:
+    binary = build_egress(cfg)
+    try:
+        EGRESS_TMP.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StackError(f"egress: cannot create {EGRESS_TMP}, where egress keeps its"
+                         f" temporary files: {err.strerror}") from None
+    conf = cfg.state / "egress.yaml"
+    p = cfg.ports
+    conf.write_text("\n".join([
+        f"api_key: {API_KEY}",
+        f"api_secret: {API_SECRET}",
+        f"ws_url: ws://127.0.0.1:{p.livekit}",
+        "insecure: true",  # its Chrome loads the template over http on loopback
+        "redis:",
+        f"  address: 127.0.0.1:{p.redis}",
+        f"template_port: {p.egress}",
+        "logging:",
+        "  level: info",
+        # Default upload target, for RECORDING_UPLOAD=egress (this release reads it at
+        # the top level; without it a recording stays on the egress's disk).
+        "s3:",
+        f"  access_key: {MINIO_USER}",
+        f"  secret: {MINIO_PASSWORD}",
+        "  region: us-east-1",
+        f"  endpoint: {cfg.s3_endpoint}",
+        f"  bucket: {S3_BUCKET}",
+        "  force_path_style: true",
+        # Its defaults ask 4 CPUs for a room composite; a small machine refuses all.
+        "cpu_cost:",
+        "  max_cpu_utilization: 0.95",
+        "  room_composite_cpu_cost: 0.5",
+        "  audio_room_composite_cpu_cost: 0.25",
+        "  web_cpu_cost: 0.5",
+        "  audio_web_cpu_cost: 0.25",
+        "  participant_cpu_cost: 0.5",
+        "  track_composite_cpu_cost: 0.5",
+        "  track_cpu_cost: 0.25",
+        "",
+    ]))
+    return [str(binary), "--config", str(conf)]
+
+
+def _egress_env(cfg: StackConfig) -> dict[str, str]:
+    binary_dir = cfg.bin_dir / f"egress-{EGRESS_VERSION}"
+    home = cfg.state / "data" / "egress-home"
+    home.mkdir(parents=True, exist_ok=True)
+    return {"PATH": f"{binary_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+            "PULSE_SERVER": cfg.pulse_server, "HOME": str(home)}
+
+
+def _egress_ready(cfg: StackConfig) -> bool:
+    """Registered with LiveKit through Redis (its log says so) and serving its template."""
+    log = cfg.state / "logs" / "egress.log"
+    try:
+        ready = "service ready" in log.read_text(errors="replace")
+    except OSError:
+        return False
+    return ready and http_status(f"http://127.0.0.1:{cfg.ports.egress}/") is not None
+
+
 def _pulse_command(cfg: StackConfig) -> list[str]:
     """PulseAudio with a silent speaker and a microphone, both without hardware.
 
@@ -373,7 +514,7 @@ def _pulse_command(cfg: StackConfig) -> list[str]:
         "",
     ]))
     return [str(binary), "-n", "-F", str(script), "--daemonize=no", "--exit-idle-time=-1",
-            "--use-pid-file=no", "--disallow-module-loading", "--log-target=stderr"]
+            "--use-pid-file=no", "--log-target=stderr"]
 
 
 def _pulse_env(cfg: StackConfig) -> dict[str, str]:
@@ -401,11 +542,17 @@ SERVICES: Final[dict[str, Service]] = {
                 lambda c: redis_ping(c.ports.redis)),
         Service("pulse", PROFILES["dev"].pulse, _pulse_command,
                 lambda c: port_in_use(c.ports.pulse), env=_pulse_env),
+        # Needs LiveKit with Redis (StackConfig.livekit_redis), Redis, PulseAudio, MinIO.
+        Service("egress", PROFILES["dev"].egress, _egress_command, _egress_ready,
+                env=_egress_env, fresh_log=True),
     )
 }
-# What `up` starts unless told otherwise; the silent speaker is for tests and
-# headless recording, never for a desktop that has its own sound.
-DEFAULT_SERVICES: Final = ("livekit", "minio", "azurite", "redis")
+# What `up` starts unless told otherwise, in an order that works: Redis before
+# LiveKit (which keeps egress jobs there), LiveKit, PulseAudio and MinIO before egress.
+# The silent speaker is for tests and headless recording, never for the console on
+# a desktop (which keeps its own sound server).
+DEFAULT_SERVICES: Final = ("redis", "minio", "azurite", "livekit")
+RECORDING_SERVICES: Final = ("pulse", "egress")
 
 
 def _service_port(cfg: StackConfig, name: str) -> int:
@@ -455,7 +602,7 @@ class DevStack:
             (cfg.state / sub).mkdir(parents=True, exist_ok=True)
         command = service.prepare(cfg)
         env = {**os.environ, **(service.env(cfg) if service.env else {})}
-        with open(self.log_path(name), "ab") as log:
+        with open(self.log_path(name), "wb" if service.fresh_log else "ab") as log:
             proc = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 cwd=cfg.state, env=env, start_new_session=True,
@@ -547,11 +694,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     unknown = set(args.services) - set(SERVICES)
     if unknown:
         parser.error(f"unknown service(s): {', '.join(sorted(unknown))}")
+    # The dev profile records for real: its LiveKit keeps egress jobs in Redis and
+    # the egress service runs beside it.
+    recording = args.profile == "dev"
     cfg = StackConfig.for_profile(args.profile, webhook_port=args.webhook_port,
-                                  offset=args.offset)
+                                  offset=args.offset, livekit_redis=recording)
     stack = DevStack(cfg)
-    names = args.services or (list(SERVICES) if args.command in ("down", "status")
-                              else list(DEFAULT_SERVICES))
+    default = [*DEFAULT_SERVICES, *(RECORDING_SERVICES if recording else ())]
+    names = args.services or (list(SERVICES) if args.command in ("down", "status") else default)
     try:
         if args.command == "up":
             stack.up(names)

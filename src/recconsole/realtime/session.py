@@ -116,8 +116,11 @@ class RoomSession:
             packet.participant.identity if packet.participant else ""))
         room.on("reconnecting", lambda: self._set_state(SessionState.RECONNECTING))
         room.on("reconnected", lambda: self._set_state(SessionState.CONNECTED))
-        room.on("disconnected", lambda reason: self._set_state(
-            SessionState.DISCONNECTED, _reason_name(reason)))
+        room.on("disconnected", self._on_disconnected)
+
+    def _on_disconnected(self, reason: object) -> None:
+        if self.state is not SessionState.DISCONNECTED:  # not after a disconnect() of ours
+            self._set_state(SessionState.DISCONNECTED, _reason_name(reason))
 
     async def connect(self, timeout: float = 15.0) -> None:
         """Join; raises CredentialsRejected or ServerUnreachable with a readable reason."""
@@ -171,6 +174,8 @@ class RoomSession:
                 await task
         self._pumps.clear()
         await self.room.disconnect()
+        if self.state is not SessionState.DISCONNECTED:  # the SDK's event may come later
+            self._set_state(SessionState.DISCONNECTED)
 
     @property
     def participants(self) -> dict[str, str]:

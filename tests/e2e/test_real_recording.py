@@ -1,0 +1,150 @@
+"""Recording for real: the console starts and stops the LiveKit egress service of the
+dev stack, which records a room with two publisher bots into MinIO.
+
+Nothing is posted by the test: LiveKit sends the egress webhooks to the console's
+embedded listener, which updates the room metadata and writes the tutorial's
+metadata file; the recording then plays in QMediaPlayer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from livekit import api, rtc
+from PySide6.QtCore import QUrl
+from PySide6.QtMultimedia import QMediaPlayer, QVideoSink
+from pytestqt.qtbot import QtBot
+
+from recconsole.core.errors import AlreadyRecording
+from recconsole.core.livekit_server import parse_metadata, ws_url
+from recconsole.core.recording_info import MetadataState
+from recconsole.core.recording_status import RecordingStatus
+from recconsole.core.tokens import mint_token
+from recconsole.devtools.bot import BotOptions, PublisherBot, start_bots
+from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from recconsole.settings import Settings
+from recconsole.ui.app import build_services, shutdown, start_listener
+from recconsole.ui.main_window import MainWindow
+from tests.e2e.conftest import next_emission
+from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+RECORD_FOR = 6.0  # seconds between the recording becoming active and Stop
+
+
+def test_the_console_records_a_room_for_real(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, egress_stack: StackConfig,
+) -> None:
+    cfg = egress_stack
+    settings = Settings.from_env({**cfg.env(), "APP_NAME": TEST_APP, "REDIS_URL": "",
+                                  "SERVER_PORT": str(cfg.ports.webhook)})
+    room = unique_room("real-rec")
+    window = MainWindow(build_services(settings), room=room)
+    qtbot.addWidget(window)
+    window.show()
+    other_console = build_services(settings)
+
+    async def scenario() -> None:
+        listener = await start_listener(window)
+        assert listener is not None, window.event_log.toPlainText()
+        bots: list[PublisherBot] = []
+        watcher = rtc.Room()
+        statuses: list[str] = []
+        watcher.on("room_metadata_changed", lambda _old, new: statuses.append(
+            str(parse_metadata(new).get("recordingStatus"))))
+        try:
+            # The console joins first: it creates the room with this app's metadata, so
+            # the listener acts on the room's webhooks (a room some other app created
+            # is left alone).
+            joined = next_emission(window.joinedChanged)
+            window.join_button.click()
+            assert await asyncio.wait_for(joined, 20) == (True,)
+            bots = await start_bots(cfg.livekit_url, API_KEY, API_SECRET, room, 2,
+                                    BotOptions(width=320, height=180, fps=15))
+            await watcher.connect(ws_url(cfg.livekit_url),
+                                  mint_token(API_KEY, API_SECRET, room, "watcher",
+                                             observer=True))
+
+            window.record_button.click()
+            await eventually(lambda: window.status, RecordingStatus.STARTED, within=60)
+            await eventually(lambda: "STARTED" in statuses, True)
+            assert statuses[0] == "STARTING"
+            assert window.record_button.text() == "Stop recording"
+
+            # A second console starting the same room is told it is already recorded.
+            with pytest.raises(AlreadyRecording, match="already being recorded"):
+                await other_console.recorder.start(room)
+
+            egress = await _active_egress(other_console.server.lkapi, room)
+            recording_since = time.monotonic()  # ACTIVE: the file is being written
+            await eventually(lambda: time.monotonic() - recording_since >= RECORD_FOR, True,
+                             within=30)
+            window.record_button.click()
+            stopped_at = time.monotonic()
+            await eventually(lambda: window.status, RecordingStatus.STOPPED, within=60)
+            assert statuses[-2:] == ["STOPPING", "STOPPED"]
+
+            # The recording shows in both tables without a refresh.
+            model = window.recordings.model
+            await eventually(lambda: model.total > 0 and window.room_recordings.model.total > 0,
+                             True, within=30)
+            listed_after = time.monotonic() - stopped_at
+            info = window.room_recordings.model.info(0)
+            assert info.room_name == room
+            assert info.name.startswith(f"{room}-")
+            assert info.name.endswith(".mp4")
+            assert info.metadata is MetadataState.OK
+            assert info.size > 10_000
+            ended = await _egress(other_console.server.lkapi, egress.egress_id)
+            file = ended.file_results[0]
+            span = (file.ended_at - file.started_at) / 1e9  # what the file holds
+            assert span >= RECORD_FOR - 1
+            assert info.duration == pytest.approx(span, abs=1.0)
+            stored = await other_console.catalog.get(info.name)
+            assert stored == info
+            print(f"\nstop to listed: {listed_after:.2f} s; recorded span {span:.2f} s")
+
+            url = await other_console.catalog.playback_url(info.name, 600)
+            duration = await _played_duration(url)
+            assert duration == pytest.approx(span, abs=1.0)
+        finally:
+            await watcher.disconnect()
+            await asyncio.gather(*(bot.stop() for bot in bots))
+            await other_console.catalog.store.aclose()
+            await other_console.recorder.aclose()
+            await other_console.server.aclose()
+            await shutdown(window, listener)
+
+    qloop.run_until_complete(scenario())
+
+
+async def _active_egress(lkapi: api.LiveKitAPI, room: str) -> api.EgressInfo:
+    found = await lkapi.egress.list_egress(api.ListEgressRequest(room_name=room, active=True))
+    assert len(found.items) == 1
+    return found.items[0]
+
+
+async def _egress(lkapi: api.LiveKitAPI, egress_id: str) -> api.EgressInfo:
+    found = await lkapi.egress.list_egress(api.ListEgressRequest(egress_id=egress_id))
+    return found.items[0]
+
+
+async def _played_duration(url: str) -> float:
+    """Play the file in QMediaPlayer until its position advances; its duration in s."""
+    player, sink = QMediaPlayer(), QVideoSink()
+    player.setVideoSink(sink)
+    frames: list[int] = []
+    sink.videoFrameChanged.connect(lambda frame: frames.append(frame.startTime()))
+    player.setSource(QUrl(url))
+    player.play()
+    try:
+        await eventually(lambda: player.playbackState(),
+                         QMediaPlayer.PlaybackState.PlayingState, within=20)
+        await eventually(lambda: player.position() > 500, True, within=20)
+        assert len(frames) > 5, player.errorString()
+        return player.duration() / 1000
+    finally:
+        player.stop()
