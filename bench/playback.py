@@ -27,9 +27,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import av
-import numpy as np
-
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtCore import QEventLoop, QTimer, QUrl
@@ -43,6 +40,7 @@ from recconsole.devtools.devstack import (
     DevStack,
     StackConfig,
 )
+from recconsole.devtools.media import make_mp4
 from recconsole.storage.s3 import S3Store
 
 KEY = "bench-playback/bench-RM_bench-2026-11-22T120000.mp4"
@@ -52,39 +50,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def make_recording(path: Path) -> Path:
-    """A moving bar over a patch of noise, and a tone; a keyframe every GOP frames.
-
-    The noise keeps the encoder at its 3 Mbit/s cap, as a real room's recording, so
-    the file is read in many ranges rather than in one gulp.
-    """
-    width, height = SIZE
-    rng = np.random.default_rng(7)
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=FPS, options={
-            "preset": "veryfast", "maxrate": "3M", "bufsize": "6M"})  # egress's 720p rate
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.bit_rate = 3_000_000
-        video.codec_context.gop_size = GOP
-        audio = out.add_stream("aac", rate=48000)
-        for i in range(SECONDS * FPS):
-            image = np.full((height, width, 3), 40, np.uint8)
-            x = (i * 8) % (width - 40)
-            image[:, x:x + 40] = (250, 200, 60)
-            image[180:540, 320:960] = rng.integers(0, 256, (360, 640, 3), np.uint8)
-            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                out.mux(packet)
-        t = np.arange(48000 * SECONDS) / 48000
-        samples = (np.sin(2 * np.pi * 440 * t) * 0.3).astype(np.float32).reshape(1, -1)
-        for start in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(samples[:, start:start + 1024], format="fltp",
-                                               layout="mono")
-            frame.sample_rate, frame.pts = 48000, start
-            for packet in audio.encode(frame):
-                out.mux(packet)
-        for stream in (video, audio):
-            for packet in stream.encode():
-                out.mux(packet)
-    return path
+    """A moving bar over noise (the encoder at its 3 Mbit/s cap, as egress's 720p), a tone."""
+    return make_mp4(path, SECONDS, SIZE, fps=FPS, gop=GOP, max_bitrate=3_000_000, noise=True)
 
 
 def wait_until(check: Callable[[], bool], timeout: float) -> bool:

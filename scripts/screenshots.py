@@ -86,7 +86,7 @@ _PLAYABLE = "demo-RM_xyz9-2026-11-19T100900.mp4"
 def _mp4_bytes() -> bytes:
     import tempfile
 
-    from tests.helpers.media import make_mp4
+    from recconsole.devtools.media import make_mp4
 
     with tempfile.TemporaryDirectory() as folder:
         return make_mp4(Path(folder) / "r.mp4", seconds=6, size=(640, 360)).read_bytes()

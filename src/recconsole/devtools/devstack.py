@@ -33,11 +33,12 @@ LIVEKIT_VERSION: Final = "v1.11.0"
 MINIO_MODULE: Final = "github.com/minio/minio"
 MINIO_VERSION: Final = "v0.0.0-20260212201848-7aac2a2c5b7c"
 AZURITE_VERSION: Final = "3.35.0"
-# The newest egress release the Go module proxy serves (v1.9.0 and later: 403). Its
-# checksums are not in the checksum database, so those modules are not checked there.
+# The newest egress release the Go module proxy serves (v1.9.0 and later: 403). Its own
+# checksum is not in the checksum database; its dependencies are checked against its
+# go.sum (the build runs with -mod=readonly and go mod verify).
 EGRESS_MODULE: Final = "github.com/livekit/egress"
 EGRESS_VERSION: Final = "v1.8.6"
-EGRESS_NOSUMDB: Final = "github.com/livekit/egress,github.com/go-gst"
+EGRESS_NOSUMDB: Final = "github.com/livekit/egress"
 PNPM: Final = "pnpm@9.15.9"  # builds egress's web template from its lockfile
 # The template's lockfile pins @livekit/egress-sdk 0.2.0, which the npm registry no
 # longer serves (404); 0.2.1 is the same API within the template's "^0.2.0".
@@ -240,7 +241,7 @@ def build_egress(cfg: StackConfig) -> Path:
         raise StackError(f"{what}: GStreamer development files are missing (Debian packages"
                          " libgstreamer1.0-dev and friends; scripts/setup installs them)")
     _log(f"building egress {EGRESS_VERSION} (first run only, takes several minutes)")
-    env = {"GONOSUMDB": EGRESS_NOSUMDB, "CGO_ENABLED": "1"}
+    env = {"GONOSUMDB": EGRESS_NOSUMDB, "CGO_ENABLED": "1", "GOFLAGS": "-mod=readonly"}
     info = json.loads(_run(["go", "mod", "download", "-json", f"{EGRESS_MODULE}@{EGRESS_VERSION}"],
                            what, extra_env=env))
     if "Error" in info:
@@ -269,6 +270,7 @@ def build_egress(cfg: StackConfig) -> Path:
     embedded = src / "cmd" / "server" / "templates"
     shutil.rmtree(embedded, ignore_errors=True)
     shutil.copytree(template / "build", embedded, ignore=shutil.ignore_patterns("*.map"))
+    _run(["go", "mod", "verify"], what, src, extra_env=env)
     folder.mkdir(parents=True, exist_ok=True)
     partial = folder / "egress.partial"
     _run(["go", "build", "-trimpath", "-o", str(partial), "./cmd/server"], what, src,
@@ -475,10 +477,12 @@ def _egress_command(cfg: StackConfig) -> list[str]:
 
 def _egress_env(cfg: StackConfig) -> dict[str, str]:
     binary_dir = cfg.bin_dir / f"egress-{EGRESS_VERSION}"
-    home = cfg.state / "data" / "egress-home"
-    home.mkdir(parents=True, exist_ok=True)
+    home, tmp = cfg.state / "data" / "egress-home", cfg.state / "data" / "egress-tmp"
+    for folder in (home, tmp):
+        folder.mkdir(parents=True, exist_ok=True)
+    # TMPDIR: it leaves a folder per handler behind; they stay in the stack's state.
     return {"PATH": f"{binary_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-            "PULSE_SERVER": cfg.pulse_server, "HOME": str(home)}
+            "PULSE_SERVER": cfg.pulse_server, "HOME": str(home), "TMPDIR": str(tmp)}
 
 
 def _egress_ready(cfg: StackConfig) -> bool:
