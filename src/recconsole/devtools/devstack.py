@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -477,10 +478,13 @@ def _egress_command(cfg: StackConfig) -> list[str]:
 
 def _egress_env(cfg: StackConfig) -> dict[str, str]:
     binary_dir = cfg.bin_dir / f"egress-{EGRESS_VERSION}"
-    home, tmp = cfg.state / "data" / "egress-home", cfg.state / "data" / "egress-tmp"
-    for folder in (home, tmp):
-        folder.mkdir(parents=True, exist_ok=True)
-    # TMPDIR: it leaves a folder per handler behind; they stay in the stack's state.
+    home = cfg.state / "data" / "egress-home"
+    home.mkdir(parents=True, exist_ok=True)
+    # TMPDIR: egress leaves a folder per handler behind, emptied here at each start. It
+    # is short on purpose: Chrome puts a unix socket in it (at most 107 bytes of path).
+    tmp = Path(tempfile.gettempdir()) / f"recconsole-egress-{cfg.ports.egress}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
     return {"PATH": f"{binary_dir}{os.pathsep}{os.environ.get('PATH', '')}",
             "PULSE_SERVER": cfg.pulse_server, "HOME": str(home), "TMPDIR": str(tmp)}
 
