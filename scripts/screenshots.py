@@ -25,6 +25,7 @@ async def take(window: MainWindow, folder: Path) -> None:
     await asyncio.sleep(1.0)  # let the first paint land
     app.primaryScreen().grabWindow(0).save(str(folder / "join.png"))
     cfg = StackConfig.for_profile("dev")
+    await window.services.server.ensure_room("demo")  # this app's room, before anyone joins
     bots = await start_bots(cfg.livekit_url, "devkey", "secret", "demo", 3,
                             BotOptions(width=640, height=360, fps=24))
     try:
@@ -32,9 +33,15 @@ async def take(window: MainWindow, folder: Path) -> None:
         while len(window.room_view.tiles) < 3 or any(
                 t.frames_received < 10 for t in window.room_view.tiles.values()):
             await asyncio.sleep(0.2)
-        await window.services.server.set_recording_status("demo", _started())
-        await asyncio.sleep(2.5)
+        # A real recording by the dev stack's egress service.
+        window.record_button.click()
+        while window.status is not _started():
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(2.5)  # the clock runs, the recordings table fills
         app.primaryScreen().grabWindow(0).save(str(folder / "room.png"))
+        window.record_button.click()
+        while window.status is not _stopped():
+            await asyncio.sleep(0.2)
         await _seed(window)
         window.tabs.setCurrentWidget(window.recordings)
         window.recordings.refresh()
@@ -59,7 +66,8 @@ async def take(window: MainWindow, folder: Path) -> None:
         app.primaryScreen().grabWindow(0).save(str(folder / "player.png"))
         player.close()
     finally:
-        await window.services.server.set_recording_status("demo", _stopped())
+        if window.status is not _stopped():
+            await window.services.recorder.stop("demo")
         await asyncio.gather(*(b.stop() for b in bots))
 
 

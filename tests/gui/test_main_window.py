@@ -81,6 +81,8 @@ def test_sigterm_closes_the_window_like_the_user_would(
 
 def test_a_polled_status_says_webhooks_are_not_arriving(window: MainWindow) -> None:
     window.room_name = "daily"
+    window.bridge.metadataChanged.emit({"createdBy": window.settings.app_name,
+                                        "recordingStatus": "STARTING"})
     window.services.events.publish(StatusPolled("other-room", "EG_1", RecordingStatus.STARTED))
     assert "Webhooks" not in window.statusBar().currentMessage()
     window.services.events.publish(StatusPolled("daily", "EG_1", RecordingStatus.STARTED))
@@ -88,6 +90,17 @@ def test_a_polled_status_says_webhooks_are_not_arriving(window: MainWindow) -> N
     assert "Webhooks are not reaching this console" in message
     assert "STARTED" in message
     assert "Webhooks are not reaching" in window.event_log.toPlainText()
+
+
+def test_a_polled_status_in_another_apps_room_says_why_webhooks_are_left_alone(
+    window: MainWindow,
+) -> None:
+    window.room_name = "daily"
+    window.bridge.metadataChanged.emit({})  # a room some participant's app created
+    window.services.events.publish(StatusPolled("daily", "EG_1", RecordingStatus.STARTED))
+    message = window.statusBar().currentMessage()
+    assert "Webhooks are not reaching" not in message
+    assert f"was not created by {window.settings.app_name}" in message
 
 
 def test_a_recording_deleted_from_one_table_leaves_the_other(window: MainWindow) -> None:

@@ -98,6 +98,7 @@ class MainWindow(QMainWindow):
         self.audio = RoomAudio(self)
         self.media = LocalMedia(self.runner, self)
         self._observer = False
+        self._created_by: object = None  # the joined room's metadata says who made it
         self.bridge = SessionBridge(self.room_view, self.audio, self)
         self.recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
         self.recordings.url_for = self._playback_url
@@ -425,6 +426,7 @@ class MainWindow(QMainWindow):
         self.show_error(message)
 
     def _on_metadata(self, metadata: dict[str, object]) -> None:
+        self._created_by = metadata.get("createdBy")
         raw = metadata.get("recordingStatus")
         try:
             status = RecordingStatus(raw if isinstance(raw, str) else "STOPPED")
@@ -468,6 +470,12 @@ class MainWindow(QMainWindow):
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:
+            return
+        if self._created_by != self.settings.app_name:
+            self.show_error(
+                f"The recording is {event.status.value}, as read from the egress. This room"
+                f" was not created by {self.settings.app_name}, so the webhook listener"
+                " leaves its events (and its recordings' metadata files) alone.")
             return
         self.show_error(
             f"Webhooks are not reaching this console (it listens on http://127.0.0.1:"
