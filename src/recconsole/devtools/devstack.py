@@ -195,6 +195,25 @@ def _run(cmd: Sequence[str], what: str, cwd: Path | None = None,
     return proc.stdout
 
 
+def _module_copy(cfg: StackConfig, module: str, version: str, name: str, what: str,
+                 env: dict[str, str] | None = None) -> Path:
+    """A writable copy of ``module@version`` from the Go module proxy, to build in.
+
+    A copy, because the module cache is read-only and `go install` refuses modules
+    whose go.mod has replace directives (LiveKit's has).
+    """
+    info = json.loads(_run(["go", "mod", "download", "-json", f"{module}@{version}"], what,
+                           extra_env=env))
+    if "Error" in info:
+        raise StackError(f"{what}: {info['Error'].splitlines()[0]}")
+    src = cfg.home / "build" / f"{name}-{version}"
+    shutil.rmtree(src, ignore_errors=True)
+    shutil.copytree(info["Dir"], src)
+    for path in [src, *src.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+    return src
+
+
 def build_go_binary(cfg: StackConfig, module: str, version: str, package: str, name: str) -> Path:
     """Build ``package`` of ``module@version`` into the binary cache (once)."""
     target = cfg.bin_dir / f"{name}-{version}"
@@ -202,16 +221,7 @@ def build_go_binary(cfg: StackConfig, module: str, version: str, package: str, n
         return target
     _log(f"building {name} {version} from {module} (first run only, takes a few minutes)")
     what = f"{name}: cannot build {module}@{version}"
-    info = json.loads(_run(["go", "mod", "download", "-json", f"{module}@{version}"], what))
-    if "Error" in info:
-        raise StackError(f"{what}: {info['Error'].splitlines()[0]}")
-    # A copy, because the module cache is read-only and `go install` refuses
-    # modules whose go.mod has replace directives (LiveKit's has).
-    src = cfg.home / "build" / f"{name}-{version}"
-    shutil.rmtree(src, ignore_errors=True)
-    shutil.copytree(info["Dir"], src)
-    for path in [src, *src.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
+    src = _module_copy(cfg, module, version, name, what)
     cfg.bin_dir.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     _run(["go", "build", "-trimpath", "-o", str(partial), package], what, cwd=src)
@@ -243,15 +253,7 @@ def build_egress(cfg: StackConfig) -> Path:
                          " libgstreamer1.0-dev and friends; scripts/setup installs them)")
     _log(f"building egress {EGRESS_VERSION} (first run only, takes several minutes)")
     env = {"GONOSUMDB": EGRESS_NOSUMDB, "CGO_ENABLED": "1", "GOFLAGS": "-mod=readonly"}
-    info = json.loads(_run(["go", "mod", "download", "-json", f"{EGRESS_MODULE}@{EGRESS_VERSION}"],
-                           what, extra_env=env))
-    if "Error" in info:
-        raise StackError(f"{what}: {info['Error'].splitlines()[0]}")
-    src = cfg.home / "build" / f"egress-{EGRESS_VERSION}"
-    shutil.rmtree(src, ignore_errors=True)
-    shutil.copytree(info["Dir"], src)
-    for path in [src, *src.rglob("*")]:
-        path.chmod(path.stat().st_mode | 0o200)
+    src = _module_copy(cfg, EGRESS_MODULE, EGRESS_VERSION, "egress", what, env)
     audio = src / "pkg" / "pipeline" / "builder" / "audio.go"
     code = audio.read_text()
     if 'gst.NewElement("faac")' not in code:
