@@ -7,6 +7,10 @@ a 361-row frame) and leaves the last row black. So odd sizes are rounded up to e
 ones, with the real size as the frame's viewport and the last row or column repeated
 into the padding. Planes are copied with numpy, row-wise only when the layouts differ;
 Qt converts to RGB on the GPU (or its own CPU path) when it draws.
+
+This is the Qt Multimedia path for SDK frames (a QVideoSink, e.g. for a QVideoWidget
+or Qt Quick). Room tiles, which paint on a widget, take the SDK's own RGBA
+conversion instead (see video_tile); ``bench/render.py`` measures both.
 """
 
 from __future__ import annotations
