@@ -76,19 +76,26 @@ class Ports:
     """Loopback ports of one stack profile."""
 
     livekit: int
-    livekit_rtc_tcp: int
+    livekit_rtc_tcp: int  # reserved: LiveKit's RTC TCP listener is off (see _livekit_command)
     livekit_rtc_udp: int
-    minio: int
+    minio: int  # and its console on the next port
     azurite: int
     redis: int
-    webhook: int
+    webhook: int  # the suite also listens on the next port
     pulse: int
     egress: int  # the egress service's web template server
 
 
+# Stacks of one profile run side by side at offsets that are multiples of 10: no two
+# ports of a profile (derived ones included, see StackConfig.all_ports) may differ by a
+# multiple of 10 below 1000. Their last digits keep them apart: LiveKit, MinIO, Azurite
+# and the webhook end in 0 (RTC, MinIO's console and the suite's second webhook listener
+# in 1 and 2), pulse in 3, Redis in 9, so the egress template ends in 5 (LiveKit's port
+# + 105; at + 100 a stack 100 ports up put its LiveKit on it). MinIO and Azurite are
+# 1000 apart, hence the limit.
 PROFILES: Final[dict[str, Ports]] = {
-    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713, 7980),
-    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713, 17980),
+    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713, 7985),
+    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713, 17985),
 }
 PULSE_SINK: Final = "recconsole_null"  # the speaker
 PULSE_MIC_FEED: Final = "recconsole_mic_in"  # what is played here, the microphone hears
@@ -145,6 +152,15 @@ class StackConfig:
     @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.ports.redis}"
+
+    @property
+    def minio_console_port(self) -> int:
+        return self.ports.minio + 1
+
+    def all_ports(self) -> dict[str, int]:
+        """Every port this stack claims, by name: its Ports, derived ones, extra webhooks."""
+        extra = {f"webhook_extra_{i}": port for i, port in enumerate(self.extra_webhook_ports, 1)}
+        return {**self.ports.__dict__, "minio_console": self.minio_console_port, **extra}
 
     @property
     def pulse_server(self) -> str:
@@ -340,6 +356,10 @@ def port_in_use(port: int) -> bool:
 # --- services ----------------------------------------------------------------------
 
 
+def _needs_nothing(cfg: StackConfig) -> tuple[str, ...]:
+    return ()
+
+
 @dataclass(frozen=True)
 class Service:
     """One process of the stack: how to build it, run it and tell that it answers."""
@@ -351,9 +371,18 @@ class Service:
     env: Callable[[StackConfig], dict[str, str]] | None = None
     after_start: Callable[[StackConfig], None] | None = None
     fresh_log: bool = False  # start each run with an empty log (readiness reads it)
+    # The services that must answer before this one starts, on a given stack.
+    needs: Callable[[StackConfig], tuple[str, ...]] = _needs_nothing
 
 
 def _livekit_command(cfg: StackConfig) -> list[str]:
+    """LiveKit with nothing listening beyond 127.0.0.1.
+
+    ``bind_addresses`` covers the HTTP/signal port only. v1.11.0 binds its RTC TCP port
+    on every interface (no address option), so that listener is off (``tcp_port: 0``):
+    media goes over UDP. The UDP mux opens one socket per local address that passes
+    ``rtc.ips`` (loopback only with ``enable_loopback_candidate``): just 127.0.0.1.
+    """
     binary = build_go_binary(cfg, LIVEKIT_MODULE, LIVEKIT_VERSION, "./cmd/server", "livekit-server")
     conf = cfg.state / "livekit.yaml"
     p = cfg.ports
@@ -362,11 +391,13 @@ def _livekit_command(cfg: StackConfig) -> list[str]:
             f"port: {p.livekit}",
             "bind_addresses: [127.0.0.1]",
             "rtc:",
-            f"  tcp_port: {p.livekit_rtc_tcp}",
+            "  tcp_port: 0",
             f"  udp_port: {p.livekit_rtc_udp}",
             "  node_ip: 127.0.0.1",
             "  use_external_ip: false",
             "  enable_loopback_candidate: true",
+            "  ips:",
+            "    includes: [127.0.0.1/32]",
             "keys:",
             f"  {API_KEY}: {API_SECRET}",
             "webhook:",
@@ -390,7 +421,7 @@ def _minio_command(cfg: StackConfig) -> list[str]:
     data = cfg.state / "data" / "minio"
     data.mkdir(parents=True, exist_ok=True)
     return [str(binary), "server", str(data), "--address", f"127.0.0.1:{cfg.ports.minio}",
-            "--console-address", f"127.0.0.1:{cfg.ports.minio + 1}", "--quiet"]
+            "--console-address", f"127.0.0.1:{cfg.minio_console_port}", "--quiet"]
 
 
 def _minio_env(cfg: StackConfig) -> dict[str, str]:
@@ -540,8 +571,10 @@ def _pulse_env(cfg: StackConfig) -> dict[str, str]:
 SERVICES: Final[dict[str, Service]] = {
     s.name: s
     for s in (
+        # With Redis (StackConfig.livekit_redis) it fails at once if Redis does not answer.
         Service("livekit", PROFILES["dev"].livekit, _livekit_command,
-                lambda c: http_status(c.livekit_url) == 200),
+                lambda c: http_status(c.livekit_url) == 200,
+                needs=lambda c: ("redis",) if c.livekit_redis else ()),
         Service("minio", PROFILES["dev"].minio, _minio_command,
                 lambda c: http_status(f"{c.s3_endpoint}/minio/health/live") == 200,
                 env=_minio_env, after_start=_minio_bucket),
@@ -552,21 +585,55 @@ SERVICES: Final[dict[str, Service]] = {
                 lambda c: redis_ping(c.ports.redis)),
         Service("pulse", PROFILES["dev"].pulse, _pulse_command,
                 lambda c: port_in_use(c.ports.pulse), env=_pulse_env),
-        # Needs LiveKit with Redis (StackConfig.livekit_redis), Redis, PulseAudio, MinIO.
+        # Needs LiveKit with Redis (StackConfig.livekit_redis), Redis, PulseAudio for its
+        # sound, and MinIO, where its config uploads recordings.
         Service("egress", PROFILES["dev"].egress, _egress_command, _egress_ready,
-                env=_egress_env, fresh_log=True),
+                env=_egress_env, fresh_log=True,
+                needs=lambda c: ("redis", "livekit", "pulse", "minio")),
     )
 }
-# What `up` starts unless told otherwise, in an order that works: Redis before
-# LiveKit (which keeps egress jobs there), LiveKit, PulseAudio and MinIO before egress.
-# The silent speaker is for tests and headless recording, never for the console on
-# a desktop (which keeps its own sound server).
+# What `up` starts unless told otherwise (in the order their needs give, see
+# start_order). The silent speaker is for tests and headless recording, never for the
+# console on a desktop (which keeps its own sound server).
 DEFAULT_SERVICES: Final = ("redis", "minio", "azurite", "livekit")
 RECORDING_SERVICES: Final = ("pulse", "egress")
 
 
 def _service_port(cfg: StackConfig, name: str) -> int:
     return int(getattr(cfg.ports, name))
+
+
+def dependency_order(names: Sequence[str], needs: Callable[[str], Sequence[str]]) -> list[str]:
+    """``names`` and everything they need, each after its needs, once.
+
+    Otherwise the order of ``names`` is kept. A cycle raises a one-line StackError.
+    """
+    order: list[str] = []
+    path: list[str] = []
+
+    def visit(name: str) -> None:
+        if name in order:
+            return
+        if name in path:
+            cycle = [*path[path.index(name) + 1:], name]
+            raise StackError(f"{name}: needs itself through {', '.join(cycle)}")
+        path.append(name)
+        for need in needs(name):
+            visit(need)
+        path.pop()
+        order.append(name)
+
+    for name in names:
+        visit(name)
+    return order
+
+
+def start_order(cfg: StackConfig, names: Sequence[str]) -> list[str]:
+    """The services to start for ``names`` on this stack (their needs too), in order."""
+    unknown = [name for name in names if name not in SERVICES]
+    if unknown:
+        raise StackError(f"unknown service(s): {', '.join(unknown)}")
+    return dependency_order(names, lambda name: SERVICES[name].needs(cfg))
 
 
 class DevStack:
@@ -596,15 +663,26 @@ class DevStack:
         for name in names:
             SERVICES[name].prepare(self.cfg)
 
-    def up(self, names: Sequence[str] = DEFAULT_SERVICES, timeout: float = 60.0) -> None:
-        """Start the named services (those already answering are left alone)."""
-        for name in names:
+    def up(self, names: Sequence[str] = DEFAULT_SERVICES, timeout: float = 60.0) -> list[str]:
+        """Start the named services and what they need, each after its needs.
+
+        Those already answering are left alone. Returns the services, in start order.
+        """
+        order = start_order(self.cfg, names)
+        for name in order:
             self.start(name, timeout)
+        return order
 
     def start(self, name: str, timeout: float = 60.0) -> None:
+        """Start one service; what it needs must answer already (``up`` sees to that)."""
         service, cfg = SERVICES[name], self.cfg
         if self.pid(name) and service.healthy(cfg):
             return
+        missing = [need for need in service.needs(cfg) if not SERVICES[need].healthy(cfg)]
+        if missing:
+            raise StackError(f"{name}: needs {', '.join(missing)}, not answering on"
+                             f" {', '.join(str(_service_port(cfg, m)) for m in missing)}"
+                             " (up starts what a service needs)")
         port = _service_port(cfg, name)
         if port_in_use(port):
             raise StackError(f"{name}: port {port} on 127.0.0.1 is taken by another program")
@@ -656,8 +734,10 @@ class DevStack:
         self._pidfile(name).unlink(missing_ok=True)
 
     def down(self, names: Sequence[str] = tuple(SERVICES)) -> None:
-        for name in names:
-            self.stop(name)
+        """Stop the named services (only those), each before what it needs."""
+        for name in reversed(start_order(self.cfg, names)):
+            if name in names:
+                self.stop(name)
 
     def status(self) -> Iterator[tuple[str, str]]:
         for name, service in SERVICES.items():
@@ -697,7 +777,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                              f" (default: {', '.join(DEFAULT_SERVICES)})")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="dev")
     parser.add_argument("--offset", type=int, default=0,
-                        help="shift every port by this much (to run stacks side by side)")
+                        help="shift every port by this much (to run stacks side by side: offsets"
+                             " that are multiples of 10 under 1000 apart share no port)")
     parser.add_argument("--webhook-port", type=int, default=None,
                         help="port of the webhook listener LiveKit posts to (default 6080)")
     args = parser.parse_args(argv)
@@ -714,9 +795,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     names = args.services or (list(SERVICES) if args.command in ("down", "status") else default)
     try:
         if args.command == "up":
-            stack.up(names)
+            started = stack.up(names)  # and what they need, in the order they need
             for name, state in stack.status():
-                if name in names:
+                if name in started:
                     _log(f"{name}: {state}")
         elif args.command == "down":
             stack.down(names)
