@@ -785,3 +785,29 @@ async def test_azure_store_from_settings_never_shows_its_secrets(
     for shown in (repr(store), str(raised.value), url):
         assert secret not in shown
 
+
+
+@pytest.mark.asyncio
+async def test_read_if_match_reads_only_the_version_asked_for(
+    store: ObjectStore, prefix: str
+) -> None:
+    from recconsole.storage.base import ObjectChanged  # appended test: imports kept local
+
+    key = prefix + "replaced.mp4"
+    await store.write_bytes(key, b"first version!" * 100)
+    stale = (await store.head(key)).etag
+    data = b"second version" * 100  # same size, other content
+    await store.write_bytes(key, data)
+    current = (await store.head(key)).etag
+    assert current != stale
+
+    assert b"".join(await _read_all(store, key, if_match=current)) == data
+    assert b"".join(await _read_all(store, key, start=7, end=99, if_match=current)) == data[7:100]
+    assert b"".join(await _read_all(store, key, if_match=f'"{current}"')) == data  # quoted too
+    for ranged in ({}, {"start": 7}, {"start": 7, "end": 99}):
+        with pytest.raises(ObjectChanged) as raised:
+            await _read_all(store, key, if_match=stale, **ranged)
+        assert isinstance(raised.value, StoreError)
+        assert key in str(raised.value)
+    [listed] = (await store.list_page(key))[0]  # a listing's tag is as good as a HEAD's
+    assert b"".join(await _read_all(store, key, if_match=listed.etag)) == data

@@ -4,9 +4,11 @@ rebuild a missing metadata file from the egress that made the recording."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Final
 
 from livekit import api
 
@@ -14,7 +16,13 @@ from recconsole.core.errors import ConsoleError, EgressUnavailable, RecordingInP
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recording_info import RecordingInfo, parse_recording_name
 from recconsole.core.recording_status import egress_is_active
-from recconsole.storage.base import ObjectNotFound, StoreError
+from recconsole.storage.base import (
+    ObjectChanged,
+    ObjectInfo,
+    ObjectNotFound,
+    ObjectStore,
+    StoreError,
+)
 from recconsole.storage.catalog import RecordingsCatalog
 
 log = logging.getLogger(__name__)
@@ -111,27 +119,102 @@ async def download(
 ) -> Path:
     """Save a recording to ``target``, resuming a ``target.part`` left by an earlier try.
 
+    A ``.part`` is resumed only onto the very version of the recording it holds the start
+    of (same ETag and size, noted beside it in ``target.part.json``), and every read is
+    conditional on that ETag; otherwise the download starts over from byte 0. A recording
+    replaced during the download is started over once; ObjectChanged if it changes again.
     ``progress(bytes so far, size)`` is called as chunks arrive; ``cancelled()`` is asked
     between chunks. The file gets its final name only once complete.
     """
     key = catalog.recording_key(name)
-    size = (await catalog.store.head(key)).size
     partial = target.with_name(target.name + ".part")
-    done = partial.stat().st_size if partial.exists() else 0
-    if done > size:  # not a prefix of this recording: start over
-        partial.unlink()
-        done = 0
+    info = await catalog.store.head(key)
+    try:
+        await _fetch(catalog.store, info, partial, name, progress, cancelled, fresh=False)
+    except ObjectChanged:
+        # Replaced between the HEAD and the read, or during the read: get the new version.
+        info = await catalog.store.head(key)
+        try:
+            await _fetch(catalog.store, info, partial, name, progress, cancelled, fresh=True)
+        except ObjectChanged as err:
+            raise ObjectChanged(f"{name} kept changing while it was being downloaded; "
+                                "try again once it no longer changes.") from err
+    await asyncio.to_thread(_complete, partial, target)
+    return target
+
+
+async def _fetch(
+    store: ObjectStore,
+    info: ObjectInfo,
+    partial: Path,
+    name: str,
+    progress: Callable[[int, int], None],
+    cancelled: Callable[[], bool],
+    *,
+    fresh: bool,
+) -> None:
+    """Fill ``partial`` with the version of the object ``info`` describes.
+
+    Continues from what ``partial`` already holds of that version unless ``fresh``.
+    """
+    done = await asyncio.to_thread(_bytes_to_keep, partial, info, fresh)
+    size = info.size
     progress(done, size)
     if done < size:
         with partial.open("ab") as out:
-            async for chunk in catalog.store.read(key, start=done):
+            async for chunk in store.read(info.key, start=done, if_match=info.etag or None):
                 await asyncio.to_thread(out.write, chunk)
                 done += len(chunk)
                 progress(done, size)
                 if cancelled():
                     raise DownloadCancelled(
                         f"Download of {name} stopped at {done} of {size} bytes.")
-    else:
-        partial.touch()
+    if done != size:
+        raise StoreError(f"Download of {name} ended at {done} of {size} bytes; "
+                         "download it again to resume.")
+
+
+# What the sidecar of a ``.part`` says: which object version the ``.part`` is the start of.
+_PART_FORMAT: Final = "recconsole download part 1"
+
+
+def _sidecar(partial: Path) -> Path:
+    return partial.with_name(partial.name + ".json")
+
+
+def _version(info: ObjectInfo) -> dict[str, object]:
+    return {"format": _PART_FORMAT, "key": info.key, "etag": info.etag, "size": info.size}
+
+
+def _remembered(sidecar: Path) -> object:
+    """What the sidecar says, or None when it is missing or unreadable."""
+    try:
+        return json.loads(sidecar.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _bytes_to_keep(partial: Path, info: ObjectInfo, fresh: bool) -> int:
+    """How much of ``partial`` is the start of ``info``'s version; it is emptied if none.
+
+    Only a sidecar naming this very version vouches for the bytes of a ``.part``.
+    """
+    try:
+        done: int | None = partial.stat().st_size
+    except FileNotFoundError:
+        done = None
+    sidecar = _sidecar(partial)
+    same = bool(info.etag) and _remembered(sidecar) == _version(info)
+    if done is not None and done <= info.size and same and not fresh:
+        return done
+    # The old sidecar goes first, so it never vouches for another version's bytes; the
+    # new one is written whole or fails to parse, so a torn write vouches for nothing.
+    sidecar.unlink(missing_ok=True)
+    partial.write_bytes(b"")
+    sidecar.write_text(json.dumps(_version(info)), encoding="utf-8")
+    return 0
+
+
+def _complete(partial: Path, target: Path) -> None:
     partial.replace(target)
-    return target
+    _sidecar(partial).unlink(missing_ok=True)  # after: a crash between leaves only a note

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import SplitResult, urlsplit
 
+from azure.core import MatchConditions
 from azure.core.async_paging import AsyncItemPaged, AsyncPageIterator
 from azure.core.exceptions import (
     AzureError,
@@ -39,11 +40,13 @@ from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PAGE_SIZE,
     InvalidRange,
+    ObjectChanged,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     StoreError,
     check_range,
+    quoted_etag,
 )
 
 if TYPE_CHECKING:
@@ -198,6 +201,10 @@ class AzureStore(ObjectStore):
                               f"({code or 403})")
         if code == "InvalidRange" or status == 416:
             return InvalidRange(f'range not satisfiable for "{key}"')
+        # ConditionNotMet (the SDK's ResourceModifiedError): an If-Match read of a replaced blob.
+        if code == "ConditionNotMet" or status == 412:
+            return ObjectChanged(f'"{key}" was replaced in {container} '
+                                 "(it is not the version asked for)")
         summary = _summary(err)
         detail = f"{code}: {summary}" if code else f"HTTP {status} {summary}".rstrip()
         return StoreError(f"storage error {where}: {detail}")
@@ -281,15 +288,23 @@ class AzureStore(ObjectStore):
         start: int = 0,
         end: int | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        if_match: str | None = None,
     ) -> AsyncIterator[bytes]:
         check_range(start, end)
         ranged = start > 0 or end is not None
         blob = self._container().get_blob_client(key)
+        # The SDK itself sends If-Match with the first answer's ETag for the later chunks.
+        condition: dict[str, Any] = {} if if_match is None else {
+            "etag": quoted_etag(if_match),
+            "match_condition": MatchConditions.IfNotModified,
+        }
         async with self._call(key, self._deadline_for(_GET_SIZE)):
             downloader = await blob.download_blob(
                 offset=start if ranged else None,
                 length=None if end is None else end - start + 1,
                 max_concurrency=1,
+                **condition,
             )
         # Azure answers 416 for a start past the end; Azurite sends nothing instead.
         if ranged and downloader.size <= 0:

@@ -40,12 +40,22 @@ class InvalidRange(StoreError):
     """A ranged read starts at or beyond the end of the object."""
 
 
+class ObjectChanged(StoreError):
+    """The object is no longer the version a conditional read asked for (its ETag changed)."""
+
+
 def check_range(start: int, end: int | None) -> None:
     """Refuse ranges that no object could satisfy, before any I/O."""
     if start < 0:
         raise ValueError(f"range start must not be negative, not {start}")
     if end is not None and end < start:
         raise ValueError(f"range end {end} is before its start {start}")
+
+
+def quoted_etag(etag: str) -> str:
+    """``etag`` as an HTTP header carries it (:class:`ObjectInfo` keeps it bare)."""
+    bare = etag.strip('"')
+    return f'"{bare}"'
 
 
 class ObjectStore(ABC):
@@ -98,11 +108,19 @@ class ObjectStore(ABC):
         start: int = 0,
         end: int | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        if_match: str | None = None,
     ) -> AsyncIterator[bytes]:
         """Stream bytes ``start``..``end`` (inclusive; None = to the end) in chunks.
 
         An ``end`` past the object is clipped to its last byte; a ``start`` at or
         past the end of a non-empty object raises :class:`InvalidRange`.
+
+        With ``if_match`` (an ETag as :meth:`head` and listings give it) every byte
+        comes from that version of the object: if the object has another ETag when the
+        read begins, :class:`ObjectChanged` is raised before the first chunk; a change
+        during the read leaves it on the old version or fails it (with ObjectChanged
+        where the service says why).
         """
 
     @abstractmethod

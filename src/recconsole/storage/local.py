@@ -17,6 +17,7 @@ from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PAGE_SIZE,
     InvalidRange,
+    ObjectChanged,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
@@ -147,14 +148,14 @@ class LocalStore(ObjectStore):
             raise ObjectNotFound(f'"{key}" not found in {self.describe}')
         return _info(key, st)
 
-    def _open(self, path: Path, key: str) -> tuple[BinaryIO, int]:
+    def _open(self, path: Path, key: str) -> tuple[BinaryIO, os.stat_result]:
         try:
             handle = open(path, "rb")  # noqa: SIM115 -- closed by the caller
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFound(f'"{key}" not found in {self.describe}') from None
         except OSError as err:
             raise self._failed("read", key, err) from err
-        return handle, os.fstat(handle.fileno()).st_size
+        return handle, os.fstat(handle.fileno())
 
     async def read(
         self,
@@ -162,11 +163,18 @@ class LocalStore(ObjectStore):
         start: int = 0,
         end: int | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        if_match: str | None = None,
     ) -> AsyncIterator[bytes]:
         check_range(start, end)
         path = self._path(key)
-        handle, size = await asyncio.to_thread(self._open, path, key)
+        handle, st = await asyncio.to_thread(self._open, path, key)
+        size = st.st_size
         try:
+            # The open handle keeps reading this file even if another replaces it.
+            if if_match is not None and _info(key, st).etag != if_match.strip('"'):
+                raise ObjectChanged(f'"{key}" was replaced in {self.describe} '
+                                    "(it is not the version asked for)")
             if start >= size and (start > 0 or end is not None):
                 raise InvalidRange(f'range not satisfiable for "{key}" ({size} bytes)')
             last = size - 1 if end is None else min(end, size - 1)
@@ -184,7 +192,7 @@ class LocalStore(ObjectStore):
 
     async def read_bytes(self, key: str) -> bytes:
         path = self._path(key)
-        handle, _size = await asyncio.to_thread(self._open, path, key)
+        handle, _st = await asyncio.to_thread(self._open, path, key)
         with handle:
             return await asyncio.to_thread(handle.read)
 

@@ -32,11 +32,13 @@ from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PAGE_SIZE,
     InvalidRange,
+    ObjectChanged,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     StoreError,
     check_range,
+    quoted_etag,
 )
 
 if TYPE_CHECKING:
@@ -206,6 +208,9 @@ class S3Store(ObjectStore):
             return StoreError(f"credentials rejected or access denied by the storage {where}")
         if code == "InvalidRange" or status == 416:
             return InvalidRange(f'range not satisfiable for "{key}"')
+        if code == "PreconditionFailed" or status == 412:
+            return ObjectChanged(f'"{key}" was replaced in bucket "{self._bucket}" '
+                                 "(it is not the version asked for)")
         detail = f"{code}: {message}" if code else f"HTTP {status}"
         return StoreError(f"storage error {where}: {detail}")
 
@@ -279,11 +284,15 @@ class S3Store(ObjectStore):
         start: int = 0,
         end: int | None = None,
         chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        if_match: str | None = None,
     ) -> AsyncIterator[bytes]:
         check_range(start, end)
         extra: dict[str, str] = {}
         if start or end is not None:
             extra["Range"] = f"bytes={start}-{'' if end is None else end}"
+        if if_match is not None:
+            extra["IfMatch"] = quoted_etag(if_match)
         resp = await self._call("get_object", key, Key=key, **extra)
         body = resp["Body"]
         try:
