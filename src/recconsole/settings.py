@@ -45,6 +45,7 @@ class Secret:
 
 
 PLAYBACK_STRATEGIES: Final = ("S3", "PROXY")
+PLAYBACK_AUTH_MODES: Final = ("auto", "required", "off")
 RECORDING_UPLOADS: Final = ("egress", "s3", "azure")
 STORAGE_KINDS: Final = ("s3", "azure", "local")
 
@@ -84,6 +85,10 @@ _SPECS: Final = (
     _Spec("REDIS_URL", "redis_url", ""),
     _Spec("WEBHOOK_FORWARD_URLS", "webhook_forward_urls", ""),
     _Spec("WEBHOOK_FORWARD_SECRET", "webhook_forward_secret", "", "secret"),
+    # Who may use the PROXY playback routes: "auto" asks for a credential (a signed link
+    # or PLAYBACK_TOKEN) when the listener is bound beyond loopback.
+    _Spec("PLAYBACK_AUTH", "playback_auth", "auto"),
+    _Spec("PLAYBACK_TOKEN", "playback_token", "", "secret"),
 )
 ENV_NAMES: Final = tuple(spec.env for spec in _SPECS)
 SECRET_NAMES: Final = frozenset(spec.env for spec in _SPECS if spec.kind == "secret")
@@ -118,6 +123,8 @@ class Settings:
     redis_url: str = ""
     webhook_forward_urls: str = ""  # comma-separated
     webhook_forward_secret: Secret = Secret("")
+    playback_auth: str = "auto"
+    playback_token: Secret = Secret("")
 
     @property
     def forward_urls(self) -> list[str]:
@@ -138,6 +145,7 @@ class Settings:
             raise SettingsError("WEBHOOK_FORWARD_SECRET must be set to sign forwarded events")
         _check_choice("RECORDING_PLAYBACK_STRATEGY", self.recording_playback_strategy,
                       PLAYBACK_STRATEGIES)
+        _check_choice("PLAYBACK_AUTH", self.playback_auth, PLAYBACK_AUTH_MODES)
         _check_choice("RECORDING_UPLOAD", self.recording_upload, RECORDING_UPLOADS)
         _check_choice("RECORDINGS_STORAGE", self.recordings_storage, STORAGE_KINDS)
         if not 0 < self.server_port < 65536:

@@ -90,9 +90,11 @@ class RacingStore(ObjectStore):
         return self.inner.describe
 
     async def list_page(
-        self, prefix: str, token: str | None = None, *, recursive: bool = True
+        self, prefix: str, token: str | None = None, *, recursive: bool = True,
+        folders: bool = False,
     ) -> tuple[list[ObjectInfo], str | None]:
-        return await self.inner.list_page(prefix, token, recursive=recursive)
+        return await self.inner.list_page(prefix, token, recursive=recursive,
+                                           folders=folders)
 
     async def head(self, key: str) -> ObjectInfo:
         info = await self.inner.head(key)

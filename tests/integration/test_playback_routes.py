@@ -118,9 +118,12 @@ async def test_missing_and_invalid_names(
     status, _, body = await _get(f"{base}/recordings/nope-RM_a-1.mp4")
     assert status == 404
     assert b"Recording not found" in body
-    for bad in ("..%2F..%2Fetc%2Fpasswd", "a..b.mp4", "%2Etmp"):
+    for bad in ("..%2F..%2Fetc%2Fpasswd", "%2E%2E%2Fx.mp4", "a%2F..%2F..%2Fx.mp4", "%2Etmp",
+                ".metadata%2Fx.mp4", f"{NAME}.json", "x.json"):
         status, _, _ = await _get(f"{base}/recordings/{bad}")
         assert status == 400, bad
+    status, _, _ = await _get(f"{base}/recordings/a..b.mp4")  # a name like any other
+    assert status == 404
     status, _, _ = await _get(f"{base}/recordings/nope-RM_a-1.mp4/url")
     assert status == 404
 

@@ -69,12 +69,14 @@ class RecordingStore(ObjectStore):
         return sum(1 for op, _ in self.calls if op == operation)
 
     async def list_page(
-        self, prefix: str, token: str | None = None, *, recursive: bool = True
+        self, prefix: str, token: str | None = None, *, recursive: bool = True,
+        folders: bool = False,
     ) -> tuple[list[ObjectInfo], str | None]:
         self.calls.append(("list_page", prefix))
         if self.gate is not None and token is not None and prefix == self.gated_prefix:
             await self.gate.wait()
-        return await self.inner.list_page(prefix, token, recursive=recursive)
+        return await self.inner.list_page(prefix, token, recursive=recursive,
+                                           folders=folders)
 
     async def head(self, key: str) -> ObjectInfo:
         self.calls.append(("head", key))
@@ -332,9 +334,17 @@ A_INFO = RecordingInfo(
 )
 
 
+T_NAME = "team/alpha-RM_ttt-1700000000500.mp4"
+T_INFO = RecordingInfo(
+    id="EG_t", name=T_NAME, room_name="team/alpha", room_id="RM_ttt", started_at=1700000000500,
+    duration=3.0, size=44,
+)
+
+
 async def _fill(catalog: RecordingsCatalog) -> None:
-    """A with metadata, B without, C with corrupt metadata, an orphan metadata file,
-    and objects that are not recordings."""
+    """A with metadata, B without, C with corrupt metadata, T in a subfolder with its
+    metadata, an orphan metadata file, and objects that are not recordings (a text file,
+    an egress manifest)."""
     store = catalog.store
     await asyncio.gather(
         store.write_bytes(catalog.recording_key(A_NAME), b"a" * 11, "video/mp4"),
@@ -345,7 +355,10 @@ async def _fill(catalog: RecordingsCatalog) -> None:
         store.write_json(catalog.metadata_key("gone-RM_ggg-1700000005000.mp4"),
                          {**A_INFO.to_json(), "name": "gone-RM_ggg-1700000005000.mp4"}),
         store.write_bytes(catalog.recordings_path + "notes.txt", b"not a recording"),
-        store.write_bytes(catalog.recordings_path + "sub/inner.mp4", b"nested"),
+        store.write_bytes(catalog.recordings_path + A_NAME + ".json", b'{"egress_id": "EG_a"}'),
+        # A room called "team/alpha" records into a subfolder, its metadata likewise.
+        store.write_bytes(catalog.recording_key(T_NAME), b"t" * 44, "video/mp4"),
+        catalog.save_metadata(T_INFO),
     )
 
 
@@ -357,7 +370,9 @@ async def test_listing_joins_files_with_metadata_and_hides_nothing(
     await _fill(catalog)
     rows = {r.name: r for r in await catalog.list_recordings()}
 
-    assert set(rows) == {A_NAME, B_NAME, C_NAME}
+    assert set(rows) == {A_NAME, B_NAME, C_NAME, T_NAME}
+    assert rows[T_NAME] == T_INFO
+    assert rows[T_NAME].metadata is MetadataState.OK
     assert rows[A_NAME] == A_INFO
     assert rows[A_NAME].metadata is MetadataState.OK
     assert rows[A_NAME].extra == {"createdBy": "tests"}
@@ -377,7 +392,7 @@ async def test_listing_filters_by_room_id_and_puts_newest_first(
     catalog = RecordingsCatalog(store, prefix + "recordings/")
     await _fill(catalog)
     newest = [r.name for r in await catalog.list_recordings()]
-    assert newest == [B_NAME, C_NAME, A_NAME]  # 2024, then 1700000001000, 1700000000000
+    assert newest == [B_NAME, C_NAME, T_NAME, A_NAME]  # 2024, then 1700000001000, ...
     assert [r.name for r in await catalog.list_recordings("RM_aaa")] == [A_NAME]
     assert [r.name for r in await catalog.list_recordings("RM_bbb")] == [B_NAME]
     assert await catalog.list_recordings("RM_none") == []
@@ -390,15 +405,15 @@ async def test_unchanged_metadata_is_not_fetched_again(store: ObjectStore, prefi
     await _fill(catalog)
 
     first = await catalog.list_recordings()
-    assert counted.count("read_bytes") == 2  # A and C; the orphan is never read
+    assert counted.count("read_bytes") == 3  # A, C and T; the orphan is never read
     second = await catalog.list_recordings()
-    assert counted.count("read_bytes") == 2
+    assert counted.count("read_bytes") == 3
     assert [(r, r.metadata) for r in second] == [(r, r.metadata) for r in first]
 
     await catalog.store.write_json(catalog.metadata_key(A_NAME),
                                    {**A_INFO.to_json(), "duration": 99.0})
     third = {r.name: r for r in await catalog.list_recordings()}
-    assert counted.count("read_bytes") == 3
+    assert counted.count("read_bytes") == 4
     assert third[A_NAME].duration == 99.0
 
 
@@ -444,12 +459,19 @@ async def test_get_save_and_playback_of_one_recording(store: ObjectStore, prefix
 
 
 @pytest.mark.asyncio
-async def test_delete_removes_file_and_metadata(store: ObjectStore, prefix: str) -> None:
+async def test_delete_removes_file_metadata_and_egress_manifest(
+    store: ObjectStore, prefix: str
+) -> None:
     catalog = RecordingsCatalog(store, prefix + "recordings/")
     await _fill(catalog)
+    assert await store.exists(catalog.manifest_key(A_NAME))
     await catalog.delete(A_NAME)
     assert not await store.exists(catalog.recording_key(A_NAME))
     assert not await store.exists(catalog.metadata_key(A_NAME))
+    assert not await store.exists(catalog.manifest_key(A_NAME))
+    await catalog.delete(T_NAME)  # in a subfolder, like any other
+    assert not await store.exists(catalog.recording_key(T_NAME))
+    assert not await store.exists(catalog.metadata_key(T_NAME))
     assert A_NAME not in {r.name for r in await catalog.list_recordings()}
     await catalog.delete(A_NAME)  # already gone: no error
     await catalog.delete(B_NAME)  # no metadata file: no error
@@ -457,8 +479,8 @@ async def test_delete_removes_file_and_metadata(store: ObjectStore, prefix: str)
 
 
 @pytest.mark.parametrize(
-    "name", ["../escape.mp4", "a/b.mp4", "..", "", ".metadata", "x\\y.mp4", "/abs.mp4",
-             "a..b.mp4", "bad\x00.mp4"])
+    "name", ["../escape.mp4", "a/../../b.mp4", "..", "", ".metadata", ".metadata/x.mp4",
+             "/abs.mp4", "a//b.mp4", "bad\x00.mp4", "x.mp4.json", "notes.txt"])
 @pytest.mark.asyncio
 async def test_invalid_names_are_refused_before_touching_storage(
     store: ObjectStore, prefix: str, name: str
@@ -554,7 +576,7 @@ async def test_wrong_credentials_are_rejected_without_showing_them(
 @pytest.mark.asyncio
 async def test_local_keys_cannot_leave_the_root(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "root")
-    for key in ("../outside", "/etc/passwd", "a/../../outside", "a//b", "a\\b", ""):
+    for key in ("../outside", "/etc/passwd", "a/../../outside", "a//b", ""):
         with pytest.raises(StoreError):
             await store.write_bytes(key, b"x")
         with pytest.raises(StoreError):

@@ -12,6 +12,7 @@ from recconsole.core.recording_info import (
     RecordingNameError,
     metadata_name,
     parse_recording_name,
+    validate_recording_file,
     validate_recording_name,
 )
 
@@ -43,16 +44,28 @@ def test_metadata_name_matches_the_tutorial_replace() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["", "../x.mp4", "a/b.mp4", "..", "x..y.mp4", ".hidden.mp4", "a\\b.mp4",
-             "a\nb.mp4", "ok.mp4\n", "x" * 300],
+    "name", ["", "../x.mp4", "..", ".", "a/../b.mp4", "/abs.mp4", "a//b.mp4", "a/", "a/./b.mp4",
+             ".metadata/x.mp4", "bad\0.mp4", "x" * 1021 + ".mp4", "é" * 511 + ".mp4"],
 )
-def test_unsafe_names_are_refused(name: str) -> None:
+def test_names_that_would_leave_the_recordings_folder_are_refused(name: str) -> None:
     with pytest.raises(RecordingNameError):
         validate_recording_name(name)
 
 
-def test_plain_names_pass() -> None:
-    assert validate_recording_name("daily-RM_x1-2024-06-13T101010.mp4")
+@pytest.mark.parametrize(
+    "name", ["daily-RM_x1-2024-06-13T101010.mp4", "reunión-RM_x1-2024-06-13T101010.mp4",
+             "会议 #1 & co-RM_x-2024-06-13T101010.mp4", "x..y.mp4", ".hidden.mp4", "a\\b.mp4",
+             "a\nb.mp4", "100%.mp4", "?q=1&a=b.mp4", "team/alpha-RM_x-1.mp4", "x" * 1020 + ".mp4"],
+)
+def test_any_name_egress_can_produce_inside_the_folder_passes(name: str) -> None:
+    assert validate_recording_name(name) == name
+
+
+@pytest.mark.parametrize("name", ["notes.json", "x.mp4.json", "x.mp4\n", ".mp4", "x.MP4"])
+def test_only_recording_files_are_recordings(name: str) -> None:
+    validate_recording_name(name)
+    with pytest.raises(RecordingNameError, match="not a recording"):
+        validate_recording_file(name)
 
 
 def test_names_made_by_egress_are_understood() -> None:
@@ -65,7 +78,8 @@ def test_names_made_by_egress_are_understood() -> None:
 
 def test_metadata_from_an_ended_egress_is_the_tutorials() -> None:
     egress = api.EgressInfo(egress_id="EG_1", room_name="daily", room_id="RM_x1",
-                            started_at=1_718_273_410_123_456_789)
+                            started_at=1_718_273_410_123_456_789,
+                            status=api.EgressStatus.EGRESS_COMPLETE)
     egress.file_results.add(filename="recordings/daily-RM_x1-2024.mp4",
                             duration=12_500_000_000, size=4242)
     info = RecordingInfo.from_egress(egress)
@@ -75,3 +89,20 @@ def test_metadata_from_an_ended_egress_is_the_tutorials() -> None:
     }
     with pytest.raises(ValueError, match="no file"):
         RecordingInfo.from_egress(api.EgressInfo(egress_id="EG_2"))
+
+
+def test_a_room_with_a_slash_records_into_a_subfolder_of_the_recordings_path() -> None:
+    egress = api.EgressInfo(egress_id="EG_1", room_name="team/alpha", room_id="RM_x1",
+                            status=api.EgressStatus.EGRESS_COMPLETE)
+    egress.file_results.add(filename="recordings/team/alpha-RM_x1-2024.mp4", size=1)
+    assert RecordingInfo.from_egress(egress, "recordings/").name == "team/alpha-RM_x1-2024.mp4"
+    assert RecordingInfo.from_egress(egress).name == "alpha-RM_x1-2024.mp4"  # as the tutorial
+
+
+def test_metadata_of_a_recording_that_did_not_complete_says_how_it_ended() -> None:
+    egress = api.EgressInfo(egress_id="EG_1", room_name="r", room_id="RM_x1",
+                            status=api.EgressStatus.EGRESS_FAILED, error="pipeline error")
+    egress.file_results.add(filename="recordings/r-RM_x1-2024.mp4", size=10)
+    data = RecordingInfo.from_egress(egress, "recordings/").to_json()
+    assert (data["status"], data["error"]) == ("FAILED", "pipeline error")
+    assert RecordingInfo.from_json(data).extra == {"status": "FAILED", "error": "pipeline error"}

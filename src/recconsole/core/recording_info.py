@@ -23,28 +23,57 @@ _TUTORIAL_KEYS: Final = ("id", "name", "roomName", "roomId", "startedAt", "durat
 
 
 class RecordingNameError(ValueError):
-    """A recording name that could reach outside the recordings folder."""
+    """A name that is not a recording's, or that could reach outside the recordings folder."""
 
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._ ()+=@,-]*")
+MAX_NAME_BYTES: Final = 1024  # an S3 key's limit: no longer name can exist in a bucket
+
+# What a recording file may be, and how it is served.
+RECORDING_TYPES: Final = {".mp4": "video/mp4"}
 
 
 def validate_recording_name(name: str) -> str:
-    """Return ``name`` if it is a plain file name inside RECORDINGS_PATH, else raise.
+    """Return ``name`` if it names a file inside RECORDINGS_PATH, else raise.
 
-    Refuses separators, ``..``, control characters and anything that is not a
-    single path component, so no key outside the recordings folder is touched.
+    Egress names files after rooms, and rooms may be called anything: accents, any
+    script, spaces, ``#``, ``&``, ``%``, quotes, ``..`` inside a word — and a ``/``
+    in a room name puts the file in a subfolder, so a name is the file's path
+    below RECORDINGS_PATH. The only names refused are those that would reach
+    outside it or into its metadata folder: empty, absolute, with an empty, ``.``
+    or ``..`` part, a NUL (ends a name on disk), or longer than any key can be.
     """
+    parts = name.split("/")
     if (
         not name
-        or len(name) > 255
-        or "/" in name
-        or "\\" in name
-        or ".." in name
-        or not _SAFE_NAME.fullmatch(name)
+        or "\0" in name
+        or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES
+        or any(part in ("", ".", "..") for part in parts)
+        or (len(parts) > 1 and parts[0] + "/" == METADATA_DIR)
     ):
         raise RecordingNameError(f"not a valid recording name: {name[:80]!r}")
     return name
+
+
+def validate_recording_file(name: str) -> str:
+    """Like :func:`validate_recording_name`, and the name must be a recording's
+    (``.mp4``): never a metadata file or an egress manifest (``.mp4.json``)."""
+    validate_recording_name(name)
+    if media_type(name) is None:
+        raise RecordingNameError(f"not a recording: {name[:80]!r}")
+    return name
+
+
+def media_type(name: str) -> str | None:
+    """The content type a recording file is served with; None if it is not one."""
+    for suffix, kind in RECORDING_TYPES.items():
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return kind
+    return None
+
+
+def manifest_name(recording_name: str) -> str:
+    """The manifest egress writes beside a file unless told not to: ``<name>.json``."""
+    return recording_name + ".json"
 
 
 def metadata_name(recording_name: str) -> str:
@@ -114,19 +143,34 @@ class RecordingInfo:
             raise ValueError(f"metadata has a field of the wrong type: {err}") from None
 
     @classmethod
-    def from_egress(cls, egress: api.EgressInfo) -> RecordingInfo:
-        """The tutorial's ``convertToRecordingInfo``: from an egress's first file result."""
+    def from_egress(cls, egress: api.EgressInfo, recordings_path: str = "") -> RecordingInfo:
+        """The tutorial's ``convertToRecordingInfo``: from an egress's first file result.
+
+        The name is the file's key under ``recordings_path`` (a room called ``a/b``
+        records into a subfolder), else its last path part, as the tutorial takes it.
+        A recording that did not complete says how it ended (extra keys).
+        """
         if not egress.file_results:
             raise ValueError(f"the egress {egress.egress_id} produced no file")
         result = egress.file_results[0]
+        filename = result.filename
+        if recordings_path and filename.startswith(recordings_path):
+            name = filename[len(recordings_path):]
+        else:
+            name = filename.rsplit("/", 1)[-1]
+        extra: dict[str, Any] = {}
+        if egress.status != api.EgressStatus.EGRESS_COMPLETE:
+            extra = {"status": api.EgressStatus.Name(egress.status).removeprefix("EGRESS_"),
+                     "error": egress.error}
         return cls(
             id=egress.egress_id,
-            name=result.filename.rsplit("/", 1)[-1],
+            name=name,
             room_name=egress.room_name,
             room_id=egress.room_id,
             started_at=egress.started_at // 1_000_000,
             duration=result.duration / 1_000_000_000,
             size=result.size,
+            extra=extra,
         )
 
     @classmethod
@@ -138,26 +182,31 @@ class RecordingInfo:
         return cls.from_json(data)
 
 
-_NAME_PARTS = re.compile(r"^(?P<room>.+)-(?P<room_id>RM_[A-Za-z0-9]+)-(?P<time>[^/]+)\.mp4$")
+_NAME_PARTS = re.compile(
+    r"^(?P<room>.+)-(?P<room_id>RM_[A-Za-z0-9]+)-(?P<time>.+?)(?:-(?P<tag>[0-9a-f]{4,16}))?\.mp4$",
+    re.DOTALL,
+)
 
 
 def parse_recording_name(name: str) -> tuple[str, str, int | None] | None:
     """``{room_name}-{room_id}-{time}.mp4`` → (room name, room id, start in ms if readable).
 
     Egress expands ``{time}`` as ``2006-01-02T150405`` (UTC); a plain number is
-    taken as milliseconds since the epoch.
+    taken as milliseconds since the epoch. The console's own recordings carry a
+    short hex tag after the time (``...T150405-3fa9c1.mp4``), so two recordings
+    started in the same second never share a name.
     """
     match = _NAME_PARTS.match(name)
     if not match:
         return None
-    text = match["time"]
-    started: int | None = None
+    return match["room"], match["room_id"], _started(match["time"])
+
+
+def _started(text: str) -> int | None:
     if text.isdigit():
-        started = int(text)
-    else:
-        try:
-            when = datetime.strptime(text, "%Y-%m-%dT%H%M%S").replace(tzinfo=UTC)
-            started = int(when.timestamp() * 1000)
-        except ValueError:
-            started = None
-    return match["room"], match["room_id"], started
+        return int(text)
+    try:
+        when = datetime.strptime(text, "%Y-%m-%dT%H%M%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return int(when.timestamp() * 1000)

@@ -8,19 +8,34 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from recconsole.server.playback import CATALOG, SETTINGS, add_playback_routes
+from recconsole.server.playback import (
+    ACCESS,
+    CATALOG,
+    SETTINGS,
+    PlaybackAccess,
+    add_playback_routes,
+)
 from recconsole.server.webhooks import LISTENER, MAX_BODY, Listener, add_webhook_routes
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 
 
 def init_app(
-    settings: Settings, catalog: RecordingsCatalog, listener: Listener | None = None
+    settings: Settings,
+    catalog: RecordingsCatalog,
+    listener: Listener | None = None,
+    *,
+    access: PlaybackAccess | None = None,
 ) -> web.Application:
-    """The application with its routes: playback always, webhooks when a listener is given."""
+    """The application with its routes: playback always, webhooks when a listener is given.
+
+    ``access`` says who may use the playback routes (by default what PLAYBACK_AUTH
+    asks of a listener on loopback).
+    """
     app = web.Application(client_max_size=MAX_BODY)
     app[SETTINGS] = settings
     app[CATALOG] = catalog
+    app[ACCESS] = access or PlaybackAccess.for_listener(settings, "127.0.0.1")
     add_playback_routes(app)
     if listener is not None:
         app[LISTENER] = listener

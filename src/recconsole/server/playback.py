@@ -4,28 +4,104 @@ Like the tutorials' server, a ranged request gets ``206`` with a bounded portion
 (``Content-Range``, ``Accept-Ranges: bytes``); unsatisfiable ranges get ``416``.
 A request without Range gets the whole file, streamed. ``GET
 /recordings/{name}/url`` answers ``{"recordingUrl": ...}`` for the configured strategy.
+
+Only recordings are served (never a metadata file or an egress manifest), with
+the content type of their kind. Beyond loopback the routes want a credential
+(:class:`PlaybackAccess`): a short-lived signed link, which the console mints for
+its own player, or the ``PLAYBACK_TOKEN`` bearer token, for scripts.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import ipaddress
 import logging
 import re
+import time
 from typing import Final
+from urllib.parse import quote
 
 from aiohttp import web
 
-from recconsole.core.recording_info import RecordingNameError
+from recconsole.core.recording_info import RecordingNameError, media_type
 from recconsole.settings import Settings
 from recconsole.storage.base import InvalidRange, ObjectNotFound, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 
 log = logging.getLogger(__name__)
 
-SETTINGS: Final = web.AppKey("settings", Settings)
-CATALOG: Final = web.AppKey("catalog", RecordingsCatalog)
 PORTION_SIZE: Final = 5 * 1024 * 1024  # the tutorials' RECORDING_FILE_PORTION_SIZE
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*(?:,.*)?$")
+_LINK_CONTEXT: Final = b"recconsole playback link v1"
+
+
+def is_loopback(host: str) -> bool:
+    """Whether a bind address reaches this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve anywhere
+
+
+class PlaybackAccess:
+    """Who may fetch recordings through the PROXY routes.
+
+    Links are signed with a key derived from the LiveKit API secret, so every
+    listener of one deployment accepts the links any of them minted.
+    """
+
+    def __init__(self, api_secret: str, *, required: bool, token: str = "") -> None:
+        self._key = hmac.new(api_secret.encode(), _LINK_CONTEXT, hashlib.sha256).digest()
+        self.required = required
+        self._token = token
+
+    @classmethod
+    def for_listener(cls, settings: Settings, host: str) -> PlaybackAccess:
+        """``PLAYBACK_AUTH``: ``auto`` wants a credential when bound beyond loopback."""
+        required = settings.playback_auth == "required" or (
+            settings.playback_auth == "auto" and not is_loopback(host))
+        if settings.playback_auth == "off" and not is_loopback(host):
+            log.warning("PLAYBACK_AUTH=off on %s: every recording is open to the network", host)
+        return cls(settings.livekit_api_secret.value, required=required,
+                   token=settings.playback_token.value)
+
+    def _signature(self, name: str, expires: int) -> str:
+        mac = hmac.new(self._key, f"{name}\n{expires}".encode("utf-8", "surrogatepass"),
+                       hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:24]).decode()
+
+    def link(self, name: str, expires_in: int, now: float | None = None) -> str:
+        """The path of a recording, signed for ``expires_in`` seconds."""
+        expires = int((time.time() if now is None else now) + expires_in)
+        return (f"{recording_path(name)}?expires={expires}"
+                f"&sig={self._signature(name, expires)}")
+
+    def allows(self, request: web.Request, name: str) -> bool:
+        if not self.required:
+            return True
+        auth = request.headers.get("Authorization", "")
+        if self._token and auth.startswith("Bearer ") and hmac.compare_digest(
+                auth.removeprefix("Bearer ").strip().encode(), self._token.encode()):
+            return True
+        expires, sig = request.query.get("expires", ""), request.query.get("sig", "")
+        if not expires.isdigit() or not sig or int(expires) < time.time():
+            return False
+        return hmac.compare_digest(sig.encode(), self._signature(name, int(expires)).encode())
+
+
+def recording_path(name: str) -> str:
+    """``/recordings/{name}`` with the name percent-encoded (it may hold ``#``, ``?``, ``%``)."""
+    return f"/recordings/{quote(name, safe='')}"
+
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+CATALOG: Final = web.AppKey("catalog", RecordingsCatalog)
+ACCESS: Final = web.AppKey("access", PlaybackAccess)
 
 
 class Unsatisfiable(Exception):
@@ -60,9 +136,25 @@ def _error(status: int, message: str) -> web.Response:
     return web.json_response({"errorMessage": message}, status=status)
 
 
+def _unavailable(name: str, err: StoreError) -> web.Response:
+    # The reason names the storage endpoint: it goes to the log, not to the client.
+    log.warning("playback of %r: storage failed: %s", name, err)
+    return _error(502, "Recording storage unavailable")
+
+
+def _refused(request: web.Request, name: str) -> web.Response | None:
+    if request.app[ACCESS].allows(request, name):
+        return None
+    log.info("refused playback of %r to %s: no valid credential", name, request.remote)
+    return _error(401, "A signed link or a bearer token is needed")
+
+
 async def get_recording(request: web.Request) -> web.StreamResponse:
     catalog = request.app[CATALOG]
     name = request.match_info["name"]
+    refused = _refused(request, name)
+    if refused is not None:
+        return refused
     try:
         key = catalog.recording_key(name)
         obj = await catalog.store.head(key)
@@ -71,7 +163,7 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     except ObjectNotFound:
         return _error(404, "Recording not found")
     except StoreError as err:
-        return _error(502, str(err))
+        return _unavailable(name, err)
     try:
         span = parse_range(request.headers.get("Range"), obj.size, PORTION_SIZE)
     except Unsatisfiable:
@@ -79,7 +171,8 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     start, end = span if span else (0, obj.size - 1)
     response = web.StreamResponse(
         status=206 if span else 200,
-        headers={"Accept-Ranges": "bytes", "Content-Type": "video/mp4"},
+        headers={"Accept-Ranges": "bytes",
+                 "Content-Type": media_type(name) or "application/octet-stream"},
     )
     if span:
         response.headers["Content-Range"] = f"bytes {start}-{end}/{obj.size}"
@@ -92,30 +185,36 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
             await response.write(chunk)
     except (StoreError, InvalidRange) as err:
         # Headers are gone: all that is left is to cut the connection short.
-        log.warning("playback of %s stopped: %s", name, err)
-        raise ConnectionResetError(str(err)) from None
+        log.warning("playback of %r stopped: %s", name, err)
+        raise ConnectionResetError("storage failed") from None
     await response.write_eof()
     return response
 
 
 async def get_recording_url(request: web.Request) -> web.Response:
-    catalog, settings = request.app[CATALOG], request.app[SETTINGS]
+    catalog, settings, access = request.app[CATALOG], request.app[SETTINGS], request.app[ACCESS]
     name = request.match_info["name"]
+    refused = _refused(request, name)
+    if refused is not None:
+        return refused
     try:
         key = catalog.recording_key(name)
         if not await catalog.store.exists(key):
             return _error(404, "Recording not found")
         if settings.recording_playback_strategy == "PROXY":
-            url = f"/recordings/{name}"
+            url = (access.link(name, settings.recording_url_expiry) if access.required
+                   else recording_path(name))
         else:
             url = await catalog.playback_url(name, settings.recording_url_expiry)
     except RecordingNameError:
         return _error(400, "Invalid recording name")
     except StoreError as err:
-        return _error(502, str(err))
+        return _unavailable(name, err)
     return web.json_response({"recordingUrl": url})
 
 
 def add_playback_routes(app: web.Application) -> None:
-    app.router.add_get("/recordings/{name}", get_recording)
-    app.router.add_get("/recordings/{name}/url", get_recording_url)
+    # A name may hold a "/" (a room called "a/b" records into a subfolder). No
+    # recording name ends in "/url", so that suffix always means the URL route.
+    app.router.add_get("/recordings/{name:.+}/url", get_recording_url)
+    app.router.add_get("/recordings/{name:.+}", get_recording)

@@ -46,6 +46,7 @@ from recconsole.storage.base import (
     ObjectStore,
     StoreError,
     check_range,
+    folder_entry,
     quoted_etag,
 )
 
@@ -259,7 +260,8 @@ class AzureStore(ObjectStore):
         )
 
     async def list_page(
-        self, prefix: str, token: str | None = None, *, recursive: bool = True
+        self, prefix: str, token: str | None = None, *, recursive: bool = True,
+        folders: bool = False,
     ) -> tuple[list[ObjectInfo], str | None]:
         container = self._container()
         start = prefix or None
@@ -272,8 +274,10 @@ class AzureStore(ObjectStore):
         async with self._call(None):
             page = await anext(pages, None)
             items = [] if page is None else [item async for item in page]
-        # Folders (BlobPrefix items of a delimited listing) are left out.
-        objects = [self._info(item) for item in items if isinstance(item, BlobProperties)]
+        # Folders (BlobPrefix items of a delimited listing) only when asked for.
+        objects = [self._info(item) if isinstance(item, BlobProperties) else folder_entry(item.name)
+                   for item in items
+                   if isinstance(item, BlobProperties) or (folders and not recursive)]
         return objects, (pages.continuation_token or None) if page is not None else None
 
     async def head(self, key: str) -> ObjectInfo:

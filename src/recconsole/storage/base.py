@@ -11,7 +11,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 DEFAULT_CHUNK_SIZE: Final = 256 * 1024
@@ -26,6 +26,18 @@ class ObjectInfo:
     size: int
     etag: str  # opaque; changes whenever the content changes
     last_modified: datetime  # timezone-aware, UTC
+
+
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def folder_entry(key: str) -> ObjectInfo:
+    """A listing's entry for a folder (``key`` ends with ``/``)."""
+    return ObjectInfo(key=key, size=0, etag="", last_modified=EPOCH)
+
+
+def is_folder(info: ObjectInfo) -> bool:
+    return info.key.endswith("/")
 
 
 class StoreError(Exception):
@@ -68,22 +80,26 @@ class ObjectStore(ABC):
 
     @abstractmethod
     async def list_page(
-        self, prefix: str, token: str | None = None, *, recursive: bool = True
+        self, prefix: str, token: str | None = None, *, recursive: bool = True,
+        folders: bool = False,
     ) -> tuple[list[ObjectInfo], str | None]:
         """One page of the objects whose keys start with ``prefix``, in key order.
 
         Returns the page and the token of the next one (None after the last page).
         With ``recursive=False`` only keys with no further ``/`` after the prefix are
-        listed, as S3 does with the ``/`` delimiter.
+        listed, as S3 does with the ``/`` delimiter; with ``folders=True`` too, each
+        folder below appears once as an entry whose key ends with ``/`` (see
+        :func:`is_folder`).
         """
 
     async def list_pages(
-        self, prefix: str, *, recursive: bool = True
+        self, prefix: str, *, recursive: bool = True, folders: bool = False
     ) -> AsyncIterator[list[ObjectInfo]]:
         """Every page of :meth:`list_page`, one after the other."""
         token: str | None = None
         while True:
-            page, token = await self.list_page(prefix, token, recursive=recursive)
+            page, token = await self.list_page(prefix, token, recursive=recursive,
+                                               folders=folders)
             if page:
                 yield page
             if token is None:

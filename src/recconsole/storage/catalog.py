@@ -13,22 +13,23 @@ import contextlib
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Coroutine
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any
 
 from recconsole.core.recording_info import (
     METADATA_DIR,
     MetadataState,
     RecordingInfo,
     RecordingNameError,
+    manifest_name,
+    media_type,
     metadata_name,
     parse_recording_name,
+    validate_recording_file,
     validate_recording_name,
 )
-from recconsole.storage.base import ObjectInfo, ObjectNotFound, ObjectStore
+from recconsole.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, is_folder
 
 log = logging.getLogger(__name__)
-
-_RECORDING_SUFFIX: Final = ".mp4"
 
 
 @dataclass(frozen=True)
@@ -79,11 +80,15 @@ class RecordingsCatalog:
 
     def recording_key(self, name: str) -> str:
         """The key of a recording file; RecordingNameError for a name that is not one."""
-        return self.recordings_path + validate_recording_name(name)
+        return self.recordings_path + validate_recording_file(name)
 
     def metadata_key(self, name: str) -> str:
         """The key of a recording's metadata file."""
-        return self.metadata_path + metadata_name(validate_recording_name(name))
+        return self.metadata_path + metadata_name(validate_recording_file(name))
+
+    def manifest_key(self, name: str) -> str:
+        """The key of the manifest an egress may have written beside the recording."""
+        return self.recordings_path + manifest_name(validate_recording_file(name))
 
     async def iter_recordings(
         self, room_id: str | None = None
@@ -116,10 +121,12 @@ class RecordingsCatalog:
         self._cache.pop(metadata_name(info.name), None)
 
     async def delete(self, name: str) -> None:
-        """Remove a recording file and its metadata file (either may already be gone)."""
+        """Remove a recording file, its metadata file and any egress manifest beside it
+        (each may already be gone)."""
         key, meta_key = self.recording_key(name), self.metadata_key(name)
         await self.store.delete(key)
         await self.store.delete(meta_key)
+        await self.store.delete(self.manifest_key(name))
         self._cache.pop(metadata_name(name), None)
 
     async def playback_url(self, name: str, expires_in: int = 3600) -> str:
@@ -198,27 +205,39 @@ class _Listing:
             self._wake.set()
 
     async def _list_recordings(self) -> None:
+        """The recordings folder, then each of its subfolders (a room called ``a/b``
+        records into ``a/``), but never the metadata folder."""
         path = self._catalog.recordings_path
-        async for page in self._store.list_pages(path, recursive=False):
-            rows: list[RecordingInfo] = []
-            for obj in page:
-                name = obj.key[len(path):]
-                if not name.endswith(_RECORDING_SUFFIX):
-                    continue
-                try:
-                    validate_recording_name(name)
-                except RecordingNameError:
-                    continue
-                meta_name = metadata_name(name)
-                meta = self._metas.get(meta_name)
-                if meta is not None:
-                    self._join(name, obj, meta_name, meta, rows)
-                elif self._metas_listed:
-                    rows.append(_row_from_listing(name, obj, MetadataState.MISSING))
-                else:
-                    self._waiting[meta_name] = (name, obj)
-            self._emit(rows)
+        folders: list[str] = []
+        async for page in self._store.list_pages(path, recursive=False, folders=True):
+            folders += [o.key for o in page if is_folder(o)
+                        and o.key != self._catalog.metadata_path]
+            self._take_recordings([o for o in page if not is_folder(o)])
+        for folder in folders:
+            async for page in self._store.list_pages(folder, recursive=True):
+                self._take_recordings(page)
         self._done()
+
+    def _take_recordings(self, page: list[ObjectInfo]) -> None:
+        path = self._catalog.recordings_path
+        rows: list[RecordingInfo] = []
+        for obj in page:
+            name = obj.key[len(path):]
+            if media_type(name) is None:
+                continue  # a manifest or anything else that is not a recording
+            try:
+                validate_recording_name(name)
+            except RecordingNameError:
+                continue  # a key no name can reach (an empty or ".." part)
+            meta_name = metadata_name(name)
+            meta = self._metas.get(meta_name)
+            if meta is not None:
+                self._join(name, obj, meta_name, meta, rows)
+            elif self._metas_listed:
+                rows.append(_row_from_listing(name, obj, MetadataState.MISSING))
+            else:
+                self._waiting[meta_name] = (name, obj)
+        self._emit(rows)
 
     async def _list_metadata(self) -> None:
         path = self._catalog.metadata_path

@@ -23,6 +23,7 @@ from recconsole.storage.base import (
     ObjectStore,
     StoreError,
     check_range,
+    folder_entry,
 )
 
 # Suffix of files being written; they are renamed into place when complete and never listed.
@@ -55,6 +56,10 @@ def _walk(folder: str, key_prefix: str) -> Iterator[str]:
                     yield prefix + entry.name
 
 
+# Windows also splits paths at a backslash: there a key holding one would leave its folder.
+_SEPARATOR_TOO: Final = "\\" if os.sep == "\\" or os.altsep == "\\" else "\0"
+
+
 class LocalStore(ObjectStore):
     """Objects as files under ``root``; keys that would leave ``root`` are refused."""
 
@@ -76,7 +81,7 @@ class LocalStore(ObjectStore):
         bad = (
             (not key and not allow_empty)
             or key.startswith("/")
-            or "\\" in key
+            or _SEPARATOR_TOO in key
             or "\0" in key
             or key.endswith(_PARTIAL)
             or any(p in ("", ".", "..") for p in (parts if key else []))
@@ -92,23 +97,25 @@ class LocalStore(ObjectStore):
         return StoreError(f"cannot {doing} {key!r} in {self.describe}: {err.strerror or err}")
 
     async def list_page(
-        self, prefix: str, token: str | None = None, *, recursive: bool = True
+        self, prefix: str, token: str | None = None, *, recursive: bool = True,
+        folders: bool = False,
     ) -> tuple[list[ObjectInfo], str | None]:
         folder_key, _, name_prefix = prefix.rpartition("/")
         folder = self._root.joinpath(*self._parts(folder_key, allow_empty=True))
-        if "\\" in name_prefix or "\0" in name_prefix:
+        if _SEPARATOR_TOO in name_prefix or "\0" in name_prefix:
             raise StoreError(f"not a prefix inside {self.describe}: {prefix[:80]!r}")
         key_prefix = f"{folder_key}/" if folder_key else ""
         return await asyncio.to_thread(
-            self._list_sync, folder, key_prefix, name_prefix, token, recursive
+            self._list_sync, folder, key_prefix, name_prefix, token, recursive,
+            folders and not recursive,
         )
 
     def _list_sync(
         self, folder: Path, key_prefix: str, name_prefix: str, after: str | None,
-        recursive: bool,
+        recursive: bool, folders: bool,
     ) -> tuple[list[ObjectInfo], str | None]:
         try:
-            keys = sorted(self._keys(folder, key_prefix, name_prefix, recursive))
+            keys = sorted(self._keys(folder, key_prefix, name_prefix, recursive, folders))
         except (FileNotFoundError, NotADirectoryError):
             return [], None
         except OSError as err:
@@ -118,6 +125,9 @@ class LocalStore(ObjectStore):
         page = keys[: self._page_size]
         infos = []
         for key in page:
+            if key.endswith("/"):
+                infos.append(folder_entry(key))
+                continue
             try:
                 infos.append(_info(key, self._root.joinpath(*key.split("/")).stat()))
             except FileNotFoundError:
@@ -125,7 +135,9 @@ class LocalStore(ObjectStore):
         return infos, (page[-1] if len(keys) > len(page) else None)
 
     @staticmethod
-    def _keys(folder: Path, key_prefix: str, name_prefix: str, recursive: bool) -> Iterator[str]:
+    def _keys(
+        folder: Path, key_prefix: str, name_prefix: str, recursive: bool, folders: bool
+    ) -> Iterator[str]:
         with os.scandir(folder) as entries:
             for entry in entries:
                 if not entry.name.startswith(name_prefix) or entry.name.endswith(_PARTIAL):
@@ -133,6 +145,8 @@ class LocalStore(ObjectStore):
                 if entry.is_dir(follow_symlinks=False):
                     if recursive:
                         yield from _walk(entry.path, f"{key_prefix}{entry.name}/")
+                    elif folders:
+                        yield f"{key_prefix}{entry.name}/"
                 elif entry.is_file():
                     yield key_prefix + entry.name
 

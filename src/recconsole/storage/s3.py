@@ -38,6 +38,7 @@ from recconsole.storage.base import (
     ObjectStore,
     StoreError,
     check_range,
+    folder_entry,
     quoted_etag,
 )
 
@@ -378,7 +379,8 @@ class S3Store(ObjectStore):
         return await self._get(f"{self._bucket_path}/{quote(key, safe='/~')}", "", key)
 
     async def list_page(
-        self, prefix: str, token: str | None = None, *, recursive: bool = True
+        self, prefix: str, token: str | None = None, *, recursive: bool = True,
+        folders: bool = False,
     ) -> tuple[list[ObjectInfo], str | None]:
         params = {"list-type": "2", "prefix": prefix, "max-keys": str(self._page_size),
                   "encoding-type": "url"}
@@ -396,11 +398,14 @@ class S3Store(ObjectStore):
             objects, prefixes, continuation = _parse_listing(body)
         except (ET.ParseError, KeyError, ValueError) as err:
             raise StoreError(f"storage at {self._endpoint} sent an unreadable listing") from err
+        entries = objects
+        if folders and not recursive and prefixes:
+            entries = sorted([*objects, *map(folder_entry, prefixes)], key=lambda o: o.key)
         if continuation is None:
-            return objects, None
+            return entries, None
         if objects and (not prefixes or objects[-1].key > prefixes[-1]):
-            return objects, f"a:{objects[-1].key}"
-        return objects, f"c:{continuation}"
+            return entries, f"a:{objects[-1].key}"
+        return entries, f"c:{continuation}"
 
     async def aclose(self) -> None:
         if self._session is not None and not self._session.closed:

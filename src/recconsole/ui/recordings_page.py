@@ -237,7 +237,8 @@ class RecordingsPage(QWidget):
                 for index in self.table.selectionModel().selectedRows()]
 
     def _ask_target(self, name: str) -> Path | None:
-        chosen, _ = QFileDialog.getSaveFileName(self, "Download recording", name,
+        chosen, _ = QFileDialog.getSaveFileName(self, "Download recording",
+                                                name.rsplit("/", 1)[-1],
                                                 "MP4 video (*.mp4)")
         return Path(chosen) if chosen else None
 
