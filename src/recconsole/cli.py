@@ -5,17 +5,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recconsole import __version__
 from recconsole.core.errors import ConsoleError
 from recconsole.core.redaction import install_redaction
 from recconsole.settings import ENV_NAMES, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from recconsole.server.durable_queue import DeadLetter, QueueStatus
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,7 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--port", type=int, help="port (default SERVER_PORT, 6080)")
     listen.add_argument("--data-dir", type=Path, help="where the durable queue lives")
     listen.add_argument("--status", action="store_true",
-                        help="print the queue's depth and last error, then exit")
+                        help="print the queue's depth, the rooms retrying and the dead letters,"
+                             " then exit")
+    listen.add_argument("--json", action="store_true", help="with --status: as JSON")
+    listen.add_argument("--replay", nargs="+", metavar="ID",
+                        help="put dead letters back in the queue (their ids, or 'all'), then"
+                             " exit; a running listener applies them")
     return parser
 
 
@@ -90,12 +100,18 @@ async def _listen(settings: Settings, args: argparse.Namespace) -> int:
     from recconsole.server.listener import WebhookListener  # the window does not need it
 
     listener = WebhookListener(settings, host=args.host, port=args.port, data_dir=args.data_dir)
-    if args.status:
+    if args.status or args.replay:
         await listener.queue.open()
-        status = await listener.status()
-        await listener.stop()
-        print(f"pending {status.pending}, retrying {status.retrying}, done {status.done}"
-              + (f", last error: {status.last_error}" if status.last_error else ""))
+        try:
+            if args.replay:
+                ids = None if args.replay == ["all"] else _ids(args.replay)
+                count = await listener.queue.replay(ids)
+                print(f"{count} dead letter{'s' if count != 1 else ''} queued again")
+            else:
+                _print_status(await listener.status(), await listener.queue.dead_letters(),
+                              as_json=args.json)
+        finally:
+            await listener.stop()
         return 0
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -107,3 +123,32 @@ async def _listen(settings: Settings, args: argparse.Namespace) -> int:
     logging.getLogger("recconsole").info("stopping: finishing requests in flight")
     await listener.stop()
     return 0
+
+
+def _ids(values: list[str]) -> list[int]:
+    try:
+        return [int(v) for v in values]
+    except ValueError:
+        raise ConsoleError("--replay takes dead letter ids (numbers) or 'all'") from None
+
+
+def _print_status(status: QueueStatus, dead: list[DeadLetter], *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({
+            "pending": status.pending, "retrying": status.retrying, "done": status.done,
+            "dead": status.dead, "lastError": status.last_error,
+            "retryingRooms": [{"room": r.room, "kind": r.kind, "attempts": r.attempts,
+                               "error": r.error} for r in status.retrying_rooms],
+            "deadLetters": [{"id": d.id, "room": d.room, "kind": d.kind, "eventId": d.event_id,
+                             "attempts": d.attempts, "error": d.error,
+                             "deadAt": round(d.dead_at, 3)} for d in dead],
+        }, ensure_ascii=False))
+        return
+    print(f"pending {status.pending}, retrying {status.retrying}, done {status.done},"
+          f" dead {status.dead}"
+          + (f", last error: {status.last_error}" if status.last_error else ""))
+    for room in status.retrying_rooms:
+        print(f"retrying room {room.room!r}: {room.kind}, {room.attempts} attempts: {room.error}")
+    for letter in dead:
+        print(f"dead letter {letter.id}: room {letter.room!r} {letter.kind}: {letter.error}"
+              f" (recconsole listen --replay {letter.id})")

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from recconsole.server.durable_queue import DurableQueue, Effect
+from recconsole.server.durable_queue import DurableQueue, Effect, PermanentError, QueueBusy
+from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
 
@@ -147,3 +148,135 @@ async def test_status_counts_one_room_or_all(tmp_path: Path) -> None:
         assert (await queue.status("gamma")).pending == 0
     finally:
         await queue.close()
+
+
+async def test_a_permanent_failure_is_dead_lettered_at_once_and_the_room_goes_on(
+    tmp_path: Path,
+) -> None:
+    dead: list[tuple[str, str]] = []
+    queue = DurableQueue(tmp_path / "q.db", on_dead=lambda e, why: dead.append((e.event_id, why)))
+    await queue.put("EV_bad", "r", "egress_ended", b"bad")
+    await queue.put("EV_next", "r", "egress_started", b"next")
+    applied: list[bytes] = []
+
+    async def apply(effect: Effect) -> None:
+        applied.append(effect.body)
+        if effect.body == b"bad":
+            raise PermanentError("not a valid recording name: '../x.mp4'")
+
+    async with running(queue, apply):
+        await queue.drained()
+    assert applied == [b"bad", b"next"]  # tried once, and the next event was not held up
+    assert dead == [("EV_bad", "not a valid recording name: '../x.mp4'")]
+    status = await queue.status()
+    assert (status.pending, status.done, status.dead) == (0, 1, 1)
+    [letter] = await queue.dead_letters()
+    assert (letter.event_id, letter.room, letter.kind, letter.attempts) == (
+        "EV_bad", "r", "egress_ended", 1)
+    await queue.close()
+
+
+async def test_transient_failures_are_retried_up_to_a_cap_then_dead_lettered(
+    tmp_path: Path,
+) -> None:
+    queue = DurableQueue(tmp_path / "q.db", first_backoff=0.001, max_attempts=4)
+    await queue.put("EV_1", "r", "egress_ended", b"x")
+    await queue.put("EV_2", "r", "room_finished", b"y")
+    tries: list[bytes] = []
+
+    async def apply(effect: Effect) -> None:
+        tries.append(effect.body)
+        if effect.body == b"x":
+            raise ConnectionError("MinIO is down")
+
+    async with running(queue, apply):
+        await queue.drained()
+    assert tries == [b"x"] * 4 + [b"y"]
+    [letter] = await queue.dead_letters()
+    assert letter.attempts == 4
+    assert "gave up after 4 attempts: ConnectionError: MinIO is down" in letter.error
+    await queue.close()
+
+
+async def test_dead_letters_are_replayed_on_request(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.db")
+    await queue.put("EV_1", "r", "egress_ended", b"x")
+    storage_down = True
+
+    async def apply(effect: Effect) -> None:
+        if storage_down:
+            raise PermanentError("storage refused the key")
+
+    async with running(queue, apply):
+        await queue.drained()
+        assert (await queue.status()).dead == 1
+        storage_down = False
+        [letter] = await queue.dead_letters()
+        assert await queue.replay([letter.id + 100]) == 0  # no such letter
+        assert await queue.replay([letter.id]) == 1
+        await queue.drained()
+    status = await queue.status()
+    assert (status.dead, status.done) == (0, 1)
+    await queue.close()
+
+
+async def test_a_stalled_room_delays_no_other_room(tmp_path: Path) -> None:
+    """Storage hangs for room A: room B's effects are applied meanwhile, one after the
+    other, without waiting for A (they used to wait for the whole ready batch)."""
+    queue = DurableQueue(tmp_path / "q.db")
+    await queue.put("EV_a", "A", "egress_ended", b"a")
+    for i in range(3):
+        await queue.put(f"EV_b{i}", "B", "egress_updated", b"b%d" % i)
+    stall, b_done = asyncio.Event(), asyncio.Event()
+    applied: list[bytes] = []
+
+    async def apply(effect: Effect) -> None:
+        if effect.room == "A":
+            await stall.wait()
+        applied.append(effect.body)
+        if effect.body == b"b2":
+            b_done.set()
+
+    async with running(queue, apply):
+        await asyncio.wait_for(b_done.wait(), 10)
+        assert applied == [b"b0", b"b1", b"b2"]
+        assert (await queue.status("A")).pending == 1
+        stall.set()
+        await queue.drained()
+    assert applied[-1] == b"a"
+    await queue.close()
+
+
+async def test_status_names_the_rooms_retrying(tmp_path: Path) -> None:
+    queue = DurableQueue(tmp_path / "q.db", first_backoff=60)
+    await queue.put("EV_1", "reunión", "egress_ended", b"x")
+    await queue.put("EV_2", "fine", "egress_ended", b"y")
+    failed = asyncio.Event()
+
+    async def apply(effect: Effect) -> None:
+        if effect.room == "reunión":
+            failed.set()
+            raise TimeoutError("storage did not answer")
+
+    async def rooms_retrying() -> int:
+        return len((await queue.status()).retrying_rooms)
+
+    async with running(queue, apply):
+        await asyncio.wait_for(failed.wait(), 10)
+        await eventually(rooms_retrying, 1)  # the failure is recorded a moment later
+    status = await queue.status()
+    assert (status.pending, status.done) == (1, 1)
+    [stuck] = status.retrying_rooms
+    assert (stuck.room, stuck.kind, stuck.attempts) == ("reunión", "egress_ended", 1)
+    assert "storage did not answer" in stuck.error
+    await queue.close()
+
+
+async def test_only_one_process_applies_a_queue_file(tmp_path: Path) -> None:
+    first, second = DurableQueue(tmp_path / "q.db"), DurableQueue(tmp_path / "q.db")
+    first.claim_worker()
+    with pytest.raises(QueueBusy, match="another listener"):
+        second.claim_worker()
+    await first.close()  # its lock goes with it
+    second.claim_worker()
+    await second.close()
