@@ -31,16 +31,18 @@ def egress_event(
     file_name: str = "",
     error: str = "",
     room_id: str = "RM_test",
+    prefix: str = "recordings/",
+    size: int = 2048,
 ) -> bytes:
-    """The JSON body of an egress_* webhook."""
+    """The JSON body of an egress_* webhook (its file ``prefix + file_name``)."""
     info = api.EgressInfo(
         egress_id=egress_id, room_name=room, room_id=room_id, status=status, error=error,
         started_at=1_700_000_000_000_000_000,
         updated_at=updated_at if updated_at is not None else time.time_ns(),
     )
     if file_name:
-        info.file_results.add(filename=f"recordings/{file_name}", duration=4_000_000_000,
-                              size=2048)
+        info.file_results.add(filename=f"{prefix}{file_name}", duration=4_000_000_000,
+                              size=size)
     event = WebhookEvent(event=kind, egress_info=info, id=f"EV_{uuid.uuid4().hex[:12]}",
                          created_at=int(time.time()))
     return MessageToJson(event).encode()

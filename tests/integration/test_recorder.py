@@ -8,19 +8,22 @@ because no egress service runs here yet.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from livekit import api, rtc
 
 from recconsole.core.errors import AlreadyRecording, EgressUnavailable, NotRecording
-from recconsole.core.events import RecordingStatusChanged, StatusPolled
+from recconsole.core.events import LimitReached, RecordingStatusChanged, StatusPolled
 from recconsole.core.livekit_server import LiveKitServer, ws_url
-from recconsole.core.recorder import Recorder, StartOptions
+from recconsole.core.recorder import Recorder, StartOptions, started_by_console
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from recconsole.server.registry import FileStartedRecordings
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import unique_room
 from tests.helpers.waiting import eventually
@@ -96,8 +99,14 @@ async def test_start_goes_to_the_tutorial_path_and_publishes_starting_stand_in(
     statuses = _statuses(recorder)
     info = await recorder.start(name)
     output = info.room_composite.file_outputs[0]
-    assert output.filepath == "recordings/{room_name}-{room_id}-{time}.mp4"
+    # The tutorial's path, with a tag after {time}: two starts in one second never
+    # write the same file; and no egress manifest beside it.
+    assert re.fullmatch(r"recordings/\{room_name\}-\{room_id\}-\{time\}-[0-9a-f]{6}\.mp4",
+                        output.filepath)
+    assert output.disable_manifest
     assert output.file_type == api.EncodedFileType.MP4
+    assert recorder.file_output().filepath != output.filepath
+    assert started_by_console(info)
     assert (await _next_status(statuses)).status is RecordingStatus.STARTING
     assert await stand_in.recording_status(name) is RecordingStatus.STARTING
     await recorder.aclose()
@@ -176,13 +185,42 @@ async def test_recording_stops_by_itself_after_the_maximum_duration_stand_in(
     await stand_in.ensure_room(name)
     recorder = Recorder(stand_in, poll_interval=0.05, webhook_grace=0.1)  # no webhooks here
     statuses = _statuses(recorder)
+    limits = asyncio.create_task(recorder.limits.run())  # as a listener runs it
     started = await recorder.start(name, StartOptions(max_duration=0.2))
     assert (await _next_status(statuses)).status is RecordingStatus.STARTING
     assert (await _next_status(statuses)).status is RecordingStatus.STARTED  # polled
     assert (await _next_status(statuses)).status is RecordingStatus.STOPPING
     assert (await _next_status(statuses)).status is RecordingStatus.STOPPED
     assert stand_in.stops == [started.egress_id]
+    limits.cancel()
     await recorder.aclose()
+
+
+async def test_limits_outlive_the_console_that_set_them_stand_in(
+    stand_in: StandInEgressServer, tmp_path: Path
+) -> None:
+    """The window that started a recording with a maximum duration closes; whoever
+    runs next with the same registry (here a second recorder, as `recconsole listen`
+    does) stops the recording when its time is up."""
+    name = unique_room("outlive")
+    await stand_in.ensure_room(name)
+    window = Recorder(stand_in, started=FileStartedRecordings(tmp_path / "r.sqlite3"))
+    started = await window.start(name, StartOptions(max_duration=0.3))
+    await window.aclose()  # the window is gone: nothing of it enforces anything
+    listener = Recorder(stand_in, started=FileStartedRecordings(tmp_path / "r.sqlite3"),
+                        poll_interval=0.05, webhook_grace=0.1)
+    reached: asyncio.Queue[LimitReached] = asyncio.Queue()
+    listener.events.subscribe(LimitReached, reached.put_nowait)
+    limits = asyncio.create_task(listener.limits.run())
+    try:
+        event = await asyncio.wait_for(reached.get(), 15)
+    finally:
+        limits.cancel()
+        await listener.aclose()
+    assert (event.egress_id, event.room) == (started.egress_id, name)
+    assert "maximum duration" in event.why
+    assert stand_in.stops == [started.egress_id]
+    assert await listener.started.limited() == []  # done with: never stopped twice
 
 
 async def test_recording_stops_when_the_room_has_emptied_stand_in(
@@ -198,6 +236,7 @@ async def test_recording_stops_when_the_room_has_emptied_stand_in(
     recorder = Recorder(stand_in, poll_interval=0.05, webhook_grace=0.1,
                         console_identities=["console"])
     statuses = _statuses(recorder)
+    limits = asyncio.create_task(recorder.limits.run())
     try:
         await recorder.start(name, StartOptions(stop_when_empty_after=0.2))
         assert (await _next_status(statuses)).status is RecordingStatus.STARTING
@@ -209,6 +248,7 @@ async def test_recording_stops_when_the_room_has_emptied_stand_in(
             api.RoomParticipantIdentity(room=name, identity="guest"))
         assert (await _next_status(statuses)).status is RecordingStatus.STOPPING
     finally:
+        limits.cancel()
         await guest.disconnect()
         await console.disconnect()
         await recorder.aclose()

@@ -17,13 +17,13 @@ import pytest
 import pytest_asyncio
 from livekit import api, rtc
 
-from recconsole.core.events import RecordingStatusChanged
+from recconsole.core.events import RecordingSaved, RecordingStatusChanged, WebhookReceived
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.listener import WebhookListener
-from recconsole.server.webhooks import MAX_BODY, RecordingSaved, WebhookReceived
+from recconsole.server.webhooks import MAX_BODY
 from recconsole.settings import Settings
 from tests.helpers.rooms import unique_room
 from tests.helpers.webhooks import egress_event, post, sign

@@ -37,6 +37,54 @@ class StatusPolled:
     status: RecordingStatus
 
 
+@dataclass(frozen=True)
+class WebhookReceived:
+    """A verified webhook, for the event log (no secrets, no URLs)."""
+
+    event: str
+    room: str
+    egress_id: str = ""
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class RecordingSaved:
+    """A recording's metadata file was written: recordings lists should refresh."""
+
+    name: str
+    room: str
+
+
+@dataclass(frozen=True)
+class DuplicateStopped:
+    """Two recordings of one room were started at the same moment; this console's was
+    stopped so the other goes on (``kept_by`` says whose it is)."""
+
+    room: str
+    stopped_egress_id: str
+    kept_egress_id: str
+    kept_by: str
+
+
+@dataclass(frozen=True)
+class LimitReached:
+    """A recording was stopped by the limit its moderator set (``why`` says which)."""
+
+    room: str
+    egress_id: str
+    why: str
+
+
+@dataclass(frozen=True)
+class EffectDeadLettered:
+    """A webhook effect was given up on; it waits in the dead letters for a replay."""
+
+    room: str
+    kind: str
+    event_id: str
+    reason: str
+
+
 class EventBus:
     """Delivers each published event to every handler subscribed to its type."""
 

@@ -69,6 +69,9 @@ class LiveKitServer:
         self.egress_start_timeout = egress_start_timeout
         self._key, self._secret, self._timeout = api_key, api_secret, timeout
         self._api: api.LiveKitAPI | None = None
+        # Metadata is read, changed and written back: one change per room at a time in
+        # this process, so the recorder and webhook effects never undo each other.
+        self._metadata_locks: dict[str, tuple[asyncio.Lock, int]] = {}
 
     @property
     def lkapi(self) -> api.LiveKitAPI:
@@ -155,25 +158,57 @@ class LiveKitServer:
     def created_by_app(self, room: api.Room) -> bool:
         return parse_metadata(room.metadata).get("createdBy") == self.app_name
 
+    @asynccontextmanager
+    async def _metadata_turn(self, name: str) -> AsyncIterator[None]:
+        lock, users = self._metadata_locks.get(name, (asyncio.Lock(), 0))
+        self._metadata_locks[name] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._metadata_locks[name]
+            if users == 1:
+                del self._metadata_locks[name]
+            else:
+                self._metadata_locks[name] = (lock, users - 1)
+
     async def update_metadata(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
-        """Merge ``changes`` into the room's metadata, keeping its other keys."""
-        room = await self.get_room(name)
-        if room is None:
-            raise RoomNotFound(f"The room {name!r} does not exist.")
-        metadata = {**parse_metadata(room.metadata), **changes}
-        await self._call("update the room metadata", self.lkapi.room.update_room_metadata(
-            api.UpdateRoomMetadataRequest(room=name, metadata=json.dumps(metadata))
-        ))
+        """Merge ``changes`` into the room's metadata, keeping its other keys.
+
+        A change to ``None`` removes that key.
+        """
+        async with self._metadata_turn(name):
+            room = await self.get_room(name)
+            if room is None:
+                raise RoomNotFound(f"The room {name!r} does not exist.")
+            metadata = {**parse_metadata(room.metadata), **changes}
+            metadata = {k: v for k, v in metadata.items() if v is not None}
+            await self._call("update the room metadata", self.lkapi.room.update_room_metadata(
+                api.UpdateRoomMetadataRequest(room=name, metadata=json.dumps(metadata))
+            ))
         return metadata
 
     async def set_recording_status(
         self, name: str, status: RecordingStatus, error: str | None = None
     ) -> None:
-        """Publish the room's recording state to everyone in it (RoomMetadataChanged)."""
-        changes: dict[str, Any] = {"recordingStatus": status.value}
+        """Publish the room's recording state to everyone in it (RoomMetadataChanged).
+
+        ``recordingError`` says why a FAILED recording failed; any other status clears it.
+        """
+        changes: dict[str, Any] = {"recordingStatus": status.value, "recordingError": None}
         if status is RecordingStatus.FAILED:
             changes["recordingError"] = error or "the recording failed"
         await self.update_metadata(name, changes)
+
+    async def last_failure(self, name: str) -> str:
+        """Why the room's most recent failed recording failed, as its egress tells it."""
+        egresses = await self.list_egress(name, active=False)
+        failed = [e for e in egresses if e.error and e.status in (
+            api.EgressStatus.EGRESS_FAILED, api.EgressStatus.EGRESS_ABORTED,
+            api.EgressStatus.EGRESS_LIMIT_REACHED)]
+        if not failed:
+            return ""
+        return max(failed, key=lambda e: e.updated_at or e.ended_at).error
 
     async def recording_status(self, name: str) -> RecordingStatus | None:
         room = await self.get_room(name)

@@ -5,6 +5,16 @@ and "start", so a double click or a click during STARTING never starts two. A
 start that does not become ACTIVE within ``start_timeout`` is stopped and marked
 FAILED; a room whose metadata says "recording" while no egress is active is set
 back to STOPPED by :meth:`Recorder.reconcile`.
+
+Another app (the OpenVidu tutorial server, another console without shared locks)
+may start the same room at the same instant. Every file name the console asks
+for carries a random tag, so no file is ever overwritten; while its egress starts,
+the console looks for such a twin and, if there is one, stops its own (or, between
+consoles, the one with the larger egress id) so exactly one recording goes on.
+
+Limits (maximum duration, stop when empty) are stored with the recording in the
+started-recordings registry and enforced by :class:`LimitEnforcer`, wherever a
+console or listener runs (see :mod:`recconsole.core.recording_limits`).
 """
 
 from __future__ import annotations
@@ -12,6 +22,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -26,22 +38,42 @@ from recconsole.core.errors import (
     EgressUnavailable,
     NotRecording,
 )
-from recconsole.core.events import EventBus, RecordingStatusChanged, StatusPolled
+from recconsole.core.events import (
+    DuplicateStopped,
+    EventBus,
+    LimitReached,
+    RecordingStatusChanged,
+    StatusPolled,
+)
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata
+from recconsole.core.recording_limits import (
+    LimitEnforcer,
+    MemoryStartedRecordings,
+    StartedRecording,
+    StartedRecordings,
+)
 from recconsole.core.recording_status import RecordingStatus, egress_is_active, status_from_egress
 from recconsole.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FILE_TEMPLATE = "{room_name}-{room_id}-{time}.mp4"
+FILE_TEMPLATE = "{room_name}-{room_id}-{time}"
+# The tag after {time} that marks a file template as a console's (see file_output).
+_CONSOLE_TEMPLATE = re.compile(r"\{time\}-[0-9a-f]{6}\.mp4$")
 
 
 class RecordingLocks(Protocol):
-    """"This room is being recorded", shared by consoles and listeners (see server.locks)."""
+    """"This room is being recorded", shared by consoles and listeners (see server.locks).
 
-    async def acquire(self, room: str, ttl: float) -> bool: ...
+    ``acquire`` gives the new owner's token (None if held); ``bind`` makes the lock
+    name the recording it guards; ``release`` with an owner only frees that owner's.
+    """
 
-    async def release(self, room: str) -> None: ...
+    async def acquire(self, room: str, ttl: float) -> str | None: ...
+
+    async def bind(self, room: str, token: str, egress_id: str) -> bool: ...
+
+    async def release(self, room: str, owner: str | None = None) -> bool: ...
 
 
 class RoomLocks(Protocol):
@@ -112,6 +144,7 @@ class Recorder:
         upload: Upload = None,
         locks: RoomLocks | None = None,
         recording_locks: RecordingLocks | None = None,
+        started: StartedRecordings | None = None,
         lock_ttl: float = 12 * 3600,
         start_timeout: float = 20.0,
         poll_interval: float = 1.0,
@@ -125,6 +158,7 @@ class Recorder:
         self.upload = upload
         self.locks: RoomLocks = locks or LocalRoomLocks()
         self.recording_locks: RecordingLocks | None = recording_locks
+        self.started: StartedRecordings = started or MemoryStartedRecordings()
         self.lock_ttl = lock_ttl
         self.start_timeout = start_timeout
         self.poll_interval = poll_interval
@@ -134,11 +168,21 @@ class Recorder:
         self.events = events or EventBus()
         self._clock = clock
         self._tasks: set[asyncio.Task[None]] = set()
+        self.limits = LimitEnforcer(server, self.started, every=poll_interval, clock=clock,
+                                    stopped=self._limit_reached)
 
     def file_output(self) -> api.EncodedFileOutput:
-        """The tutorial's MP4 path, uploaded where RECORDING_UPLOAD says."""
+        """The tutorial's MP4 path, uploaded where RECORDING_UPLOAD says.
+
+        ``{time}`` has one-second resolution, so a random tag follows it: two
+        recordings of a room started in the same second never get the same name.
+        No manifest beside the file (the tutorial asks egress for none either).
+        """
+        tag = secrets.token_hex(3)
         output = api.EncodedFileOutput(
-            file_type=api.EncodedFileType.MP4, filepath=self.recordings_path + FILE_TEMPLATE
+            file_type=api.EncodedFileType.MP4,
+            filepath=f"{self.recordings_path}{FILE_TEMPLATE}-{tag}.mp4",
+            disable_manifest=True,
         )
         if isinstance(self.upload, api.S3Upload):
             output.s3.CopyFrom(self.upload)
@@ -154,25 +198,36 @@ class Recorder:
     async def start(self, room: str, options: StartOptions = StartOptions()) -> api.EgressInfo:
         """Start recording ``room``; AlreadyRecording if it is, EgressUnavailable if it can't."""
         async with self.locks.hold(room):
-            busy = AlreadyRecording(f"The room {room!r} is already being recorded.")
-            if self.recording_locks and not await self.recording_locks.acquire(
-                room, self.lock_ttl
-            ):
-                raise busy
+            token = None
+            if self.recording_locks:
+                token = await self.recording_locks.acquire(room, self.lock_ttl)
+                if token is None:
+                    raise AlreadyRecording(
+                        f"The room {room!r} is already being recorded (or a recording is"
+                        " starting) by a console sharing this lock.")
             try:
-                if await self.active_recording(room) is not None:
-                    raise busy
+                active = await self.active_recording(room)
+                if active is not None:
+                    raise AlreadyRecording(
+                        f"The room {room!r} is already being recorded by"
+                        f" {describe_starter(active)} (egress {active.egress_id}).")
                 info = await self.server.start_room_composite(room, self.file_output())
             except BaseException:
-                if self.recording_locks:
-                    await self.recording_locks.release(room)
+                if self.recording_locks and token:
+                    await self.recording_locks.release(room, token)
                 raise
-            log.info("recording %s of room %s: %s", info.egress_id, room,
+            if self.recording_locks and token:
+                await self.recording_locks.bind(room, token, info.egress_id)
+            now = self._clock()
+            await self.started.add(StartedRecording(
+                egress_id=info.egress_id, room=room, started=now,
+                stop_at=now + options.max_duration if options.max_duration else None,
+                stop_when_empty_after=options.stop_when_empty_after,
+                consoles=tuple(sorted(self.console_identities))))
+            log.info("recording %s of room %r: %s", info.egress_id, room,
                      api.EgressStatus.Name(info.status))
             await self._publish(room, status_from_egress(info.status), info.egress_id, info.error)
         self._spawn(self._watch_start(room, info.egress_id))
-        if options.max_duration or options.stop_when_empty_after:
-            self._spawn(self._auto_stop(room, info.egress_id, options))
         return info
 
     async def stop(self, room: str) -> api.EgressInfo:
@@ -182,6 +237,10 @@ class Recorder:
             if active is None:
                 raise NotRecording(f"The room {room!r} is not being recorded.")
             info = await self.server.stop_egress(active.egress_id)
+            await self.started.finish(active.egress_id)
+            # Ending is not recording: the next start may come at once (its egress_ended
+            # then finds the lock is another recording's and leaves it).
+            await self._release(room, active.egress_id)
             await self._publish(room, status_from_egress(info.status), info.egress_id, info.error)
         self._spawn(self._watch_stop(room, info.egress_id))
         return info
@@ -200,7 +259,7 @@ class Recorder:
             active = None  # no egress service: nothing can be recording
         if active is not None:
             return status
-        log.info("room %s said %s with no recording running: now STOPPED", room, status.value)
+        log.info("room %r said %s with no recording running: now STOPPED", room, status.value)
         if self.recording_locks:
             await self.recording_locks.release(room)
         await self._publish(room, RecordingStatus.STOPPED)
@@ -247,14 +306,22 @@ class Recorder:
         try:
             await self.server.set_recording_status(room, status, error or None)
         except ConsoleError as err:  # the room may be gone; the egress state is what counts
-            log.warning("could not set the recording status of %s: %s", room, err)
+            log.warning("could not set the recording status of %r: %s", room, err)
         self.events.publish(RecordingStatusChanged(room, status, egress_id, error))
 
+    async def _release(self, room: str, egress_id: str) -> None:
+        if self.recording_locks:
+            await self.recording_locks.release(room, egress_id)
+
     async def _watch_start(self, room: str, egress_id: str) -> None:
-        """Stop a start that does not become ACTIVE in time (egress stuck in STARTING)."""
+        """Follow a start until ACTIVE: stop a twin started by someone else at the same
+        moment, and stop a start that does not become ACTIVE in time."""
         deadline = self._clock() + self.start_timeout
         while True:
             info = await self.server.get_egress(egress_id)
+            if info is not None and egress_is_active(info) and await self._yield_to_twin(
+                    room, info):
+                return
             if info is None or info.status != api.EgressStatus.EGRESS_STARTING:
                 if info is not None:
                     await self._settled(room, info)
@@ -264,10 +331,36 @@ class Recorder:
             await asyncio.sleep(self.poll_interval)
         reason = (f"The recording did not start within {self.start_timeout:.0f} s"
                   f" ({info.error or 'no start signal from the egress'}); it was stopped.")
-        log.warning("recording %s of room %s stuck in STARTING: stopping it", egress_id, room)
+        log.warning("recording %s of room %r stuck in STARTING: stopping it", egress_id, room)
         with contextlib.suppress(ConsoleError):
             await self.server.stop_egress(egress_id)
+        await self.started.finish(egress_id)
+        await self._release(room, egress_id)
         await self._publish(room, RecordingStatus.FAILED, egress_id, reason)
+
+    async def _yield_to_twin(self, room: str, ours: api.EgressInfo) -> bool:
+        """Another recording of the room started beside ours? Stop ours if it should go.
+
+        Another app's recording is always kept (it does not look for twins itself);
+        between consoles, the smaller egress id is kept, which every console agrees on.
+        """
+        others = [e for e in await self.server.list_egress(room, active=True)
+                  if egress_is_active(e) and e.egress_id != ours.egress_id]
+        if not others:
+            return False
+        foreign = [e for e in others if not started_by_console(e)]
+        keep = foreign[0] if foreign else min(others, key=lambda e: e.egress_id)
+        if not foreign and ours.egress_id < keep.egress_id:
+            return False  # ours is the one consoles keep
+        who = describe_starter(keep)
+        log.warning("room %r: recording %s started beside %s's %s: stopping ours",
+                    room, ours.egress_id, who, keep.egress_id)
+        with contextlib.suppress(ConsoleError):
+            await self.server.stop_egress(ours.egress_id)
+        await self.started.finish(ours.egress_id)
+        await self._release(room, ours.egress_id)
+        self.events.publish(DuplicateStopped(room, ours.egress_id, keep.egress_id, who))
+        return True
 
     async def _watch_stop(self, room: str, egress_id: str) -> None:
         """Follow a stop until the egress has ended, whatever webhooks do."""
@@ -291,43 +384,27 @@ class Recorder:
         deadline = self._clock() + self.webhook_grace
         while await self.server.recording_status(room) is not status:
             if self._clock() >= deadline:
+                if not egress_is_active(info) and info.status != api.EgressStatus.EGRESS_ENDING:
+                    await self._release(room, info.egress_id)
                 await self._publish(room, status, info.egress_id, info.error)
                 self.events.publish(StatusPolled(room, info.egress_id, status))
                 return
             await asyncio.sleep(self.poll_interval)
 
-    async def _auto_stop(self, room: str, egress_id: str, options: StartOptions) -> None:
-        """Stop after the maximum duration, or once the room has been empty long enough."""
-        started = self._clock()
-        empty_since: float | None = None
-        while True:
-            await asyncio.sleep(self.poll_interval)
-            info = await self.server.get_egress(egress_id)
-            if info is None or not egress_is_active(info):
-                return
-            now = self._clock()
-            why = None
-            if options.max_duration and now - started >= options.max_duration:
-                why = f"maximum duration of {options.max_duration:.0f} s reached"
-            elif options.stop_when_empty_after:
-                people = await self.server.list_participants(room)
-                if any(self._counts(p) for p in people):
-                    empty_since = None
-                else:
-                    empty_since = empty_since or now
-                    if now - empty_since >= options.stop_when_empty_after:
-                        why = "everyone left the room"
-            if why:
-                log.info("stopping recording %s of room %s: %s", egress_id, room, why)
-                info = await self.server.stop_egress(egress_id)
-                await self._publish(room, status_from_egress(info.status), egress_id, info.error)
-                await self._watch_stop(room, egress_id)
-                return
+    def _limit_reached(self, recording: StartedRecording, why: str, info: api.EgressInfo) -> None:
+        """A limit stopped a recording: say so, and follow it to its end."""
+        self.events.publish(LimitReached(recording.room, recording.egress_id, why))
+        self._spawn(self._publish(recording.room, status_from_egress(info.status),
+                                  info.egress_id, info.error))
+        self._spawn(self._watch_stop(recording.room, recording.egress_id))
 
-    def _counts(self, participant: api.ParticipantInfo) -> bool:
-        """Someone the room is being recorded for (not a console, egress or hidden observer)."""
-        if participant.identity in self.console_identities:
-            return False
-        if participant.kind == api.ParticipantInfo.Kind.EGRESS:
-            return False
-        return not participant.permission.hidden
+
+def started_by_console(egress: api.EgressInfo) -> bool:
+    """Whether a console asked for this egress (its file template carries the console's tag)."""
+    return any(_CONSOLE_TEMPLATE.search(output.filepath)
+               for output in egress.room_composite.file_outputs)
+
+
+def describe_starter(egress: api.EgressInfo) -> str:
+    """Who started an egress, as far as its request tells: words for a moderator."""
+    return "a recording console" if started_by_console(egress) else "another app"

@@ -9,17 +9,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from recconsole.core.errors import ConsoleError
-from recconsole.core.events import EventBus
+from recconsole.core.events import EffectDeadLettered, EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder
+from recconsole.core.recording_limits import StartedRecordings
 from recconsole.server.app import init_app, start_server
-from recconsole.server.durable_queue import DurableQueue, QueueStatus
+from recconsole.server.durable_queue import DurableQueue, Effect, QueueBusy, QueueStatus
 from recconsole.server.forwarding import Forwarder
 from recconsole.server.locks import (
     EffectClaims,
@@ -32,6 +34,8 @@ from recconsole.server.locks import (
     RedisEgressLedger,
     RedisRecordingLocks,
 )
+from recconsole.server.playback import PlaybackAccess
+from recconsole.server.registry import FileStartedRecordings, RedisStartedRecordings
 from recconsole.server.webhooks import Listener, WebhookEffects, WebhookVerifier
 from recconsole.settings import Settings, user_data_dir
 from recconsole.storage.base import ObjectStore
@@ -48,8 +52,46 @@ def queue_path(data_dir: Path | None = None) -> Path:
     return (data_dir or user_data_dir()) / "webhooks.sqlite3"
 
 
+def started_path(data_dir: Path | None = None) -> Path:
+    return (data_dir or user_data_dir()) / "recordings.sqlite3"
+
+
+@dataclass
+class SharedState:
+    """What every recorder and listener of one deployment shares: the recording locks,
+    the egress ledger, the effect claims and the started recordings — in Redis with
+    ``REDIS_URL``, else in this process (locks) and in files of the data folder."""
+
+    locks: RecordingLocks
+    ledger: EgressLedger
+    claims: EffectClaims
+    started: StartedRecordings
+    redis: Redis | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings, data_dir: Path | None = None) -> SharedState:
+        if settings.redis_url:
+            from redis.asyncio import from_url  # imported only when configured
+
+            redis = from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
+            return cls(RedisRecordingLocks(redis), RedisEgressLedger(redis),
+                       RedisEffectClaims(redis), RedisStartedRecordings(redis), redis)
+        return cls(LocalRecordingLocks(), LocalEgressLedger(), LocalEffectClaims(),
+                   FileStartedRecordings(started_path(data_dir)))
+
+    async def aclose(self) -> None:
+        if self.redis is not None:
+            await self.redis.aclose()
+            self.redis = None
+
+
 class WebhookListener:
-    """Receives LiveKit webhooks on ``host:port`` and applies them durably."""
+    """Receives LiveKit webhooks on ``host:port`` and applies them durably.
+
+    The window passes its own LiveKit server client and shared state, so its
+    recorder and its listener change room metadata one at a time and hold the same
+    recording locks.
+    """
 
     def __init__(
         self,
@@ -60,56 +102,72 @@ class WebhookListener:
         port: int | None = None,
         data_dir: Path | None = None,
         store: ObjectStore | None = None,
+        server: LiveKitServer | None = None,
+        shared: SharedState | None = None,
         reconcile_every: float | None = 300.0,
     ) -> None:
         self.settings = settings
         self.events = events or EventBus()
         self.host, self.port = host, settings.server_port if port is None else port
-        self.queue = DurableQueue(queue_path(data_dir), concurrency=4)
+        self.queue = DurableQueue(queue_path(data_dir), concurrency=4, on_dead=self._dead)
         self.store = store or store_from_settings(settings)
         self.catalog = RecordingsCatalog(self.store, settings.recordings_path)
-        self.server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,
-                                    settings.livekit_api_secret.value, app_name=settings.app_name)
-        self.redis: Redis | None = None
-        self.locks: RecordingLocks = LocalRecordingLocks()
-        ledger: EgressLedger = LocalEgressLedger()
-        claims: EffectClaims = LocalEffectClaims()
-        if settings.redis_url:
-            from redis.asyncio import from_url  # imported only when configured
-
-            self.redis = from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-            self.locks = RedisRecordingLocks(self.redis)
-            ledger, claims = RedisEgressLedger(self.redis), RedisEffectClaims(self.redis)
-        self.recorder = Recorder(self.server, recording_locks=self.locks, events=self.events)
+        self._own_server = server is None
+        self.server = server or LiveKitServer(
+            settings.livekit_url, settings.livekit_api_key, settings.livekit_api_secret.value,
+            app_name=settings.app_name)
+        self._own_shared = shared is None
+        self.shared = shared or SharedState.from_settings(settings, data_dir)
+        self.locks = self.shared.locks
+        self.recorder = Recorder(self.server, recording_locks=self.locks,
+                                 started=self.shared.started, events=self.events)
         self.reconcile_every = reconcile_every
         self.stop_timeout = 10.0
         self.forwarder = (
             Forwarder(settings.forward_urls, settings.webhook_forward_secret.value, self.queue)
             if settings.forward_urls else None)
-        self.effects = WebhookEffects(self.server, self.catalog, ledger, self.locks,
-                                      self.events, claims, self.forwarder)
+        self.effects = WebhookEffects(self.server, self.catalog, self.shared.ledger, self.locks,
+                                      self.events, self.shared.claims, self.forwarder,
+                                      self.shared.started)
+        self.access = PlaybackAccess.for_listener(settings, host)
         self.app: web.Application = init_app(
             settings, self.catalog,
             Listener(WebhookVerifier(settings.livekit_api_key, settings.livekit_api_secret.value),
                      self.queue, self.events),
+            access=self.access,
         )
         self._runner: web.AppRunner | None = None
-        self._worker: asyncio.Task[None] | None = None
-        self._reconciler: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/livekit/webhook"
 
     async def start(self) -> None:
-        """Open the queue, resume pending effects, and start accepting webhooks."""
+        """Open the queue, bind the port, then resume pending effects.
+
+        Nothing is applied unless the port is ours and no other process applies this
+        queue: a listener that cannot start leaves the queue as it found it.
+        """
         await self.queue.open()
-        self._worker = asyncio.create_task(self.queue.run(self.effects))
-        self._runner = await start_server(self.app, self.host, self.port)
+        try:
+            self.queue.claim_worker()
+        except QueueBusy as err:
+            raise ConsoleError(f"{err}; give this listener its own --data-dir") from None
+        try:
+            self._runner = await start_server(self.app, self.host, self.port)
+        except OSError:
+            self.queue.release_worker()
+            raise
+        self._tasks.append(asyncio.create_task(self.queue.run(self.effects)))
+        self._tasks.append(asyncio.create_task(self.recorder.limits.run()))
         if self.reconcile_every is not None:
-            self._reconciler = asyncio.create_task(self._reconcile_periodically(
-                self.reconcile_every))
+            self._tasks.append(asyncio.create_task(self._reconcile_periodically(
+                self.reconcile_every)))
         log.info("listening for LiveKit webhooks on %s", self.url)
+
+    def _dead(self, effect: Effect, reason: str) -> None:
+        self.events.publish(EffectDeadLettered(effect.room, effect.kind, effect.event_id, reason))
 
     async def _reconcile_periodically(self, every: float) -> None:
         """Rooms left saying "recording" by a missed egress_ended are set right, now and later."""
@@ -120,7 +178,7 @@ class WebhookListener:
                 log.warning("could not reconcile rooms: %s", err)
             else:
                 for room, status in changed.items():
-                    log.info("reconciled room %s: %s", room, status and status.value)
+                    log.info("reconciled room %r: %s", room, status and status.value)
             await asyncio.sleep(every)
 
     async def stop(self) -> None:
@@ -128,26 +186,29 @@ class WebhookListener:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-        if self._worker is not None:
+        worker = self._tasks[0] if self._tasks else None
+        if worker is not None:
             self.queue.request_stop()  # effects being applied are finished and recorded
             try:
-                await asyncio.wait_for(asyncio.shield(self._worker), self.stop_timeout)
+                await asyncio.wait_for(asyncio.shield(worker), self.stop_timeout)
             except TimeoutError:
                 log.warning("effects still running after %.0f s: they stay queued",
                             self.stop_timeout)
-        for task in (self._worker, self._reconciler):
-            if task is not None and not task.done():
+        for task in self._tasks:
+            if not task.done():
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        self._worker = self._reconciler = None
+        self._tasks = []
+        await self.recorder.aclose()
         await self.queue.close()
         if self.forwarder is not None:
             await self.forwarder.aclose()
-        await self.server.aclose()
+        if self._own_server:
+            await self.server.aclose()
         await self.store.aclose()
-        if self.redis is not None:
-            await self.redis.aclose()
+        if self._own_shared:
+            await self.shared.aclose()
 
     async def status(self, room: str | None = None) -> QueueStatus:
         return await self.queue.status(room)

@@ -12,11 +12,12 @@ from PySide6.QtCore import QObject, QSocketNotifier
 from PySide6.QtWidgets import QApplication, QWidget
 
 from recconsole import APP_NAME, __version__
+from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, upload_from_settings
 from recconsole.core.recordings import RecordingsService
-from recconsole.server.listener import WebhookListener
+from recconsole.server.listener import SharedState, WebhookListener
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
@@ -66,32 +67,43 @@ def build_services(settings: Settings) -> ConsoleServices:
     events = EventBus()
     server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,
                            settings.livekit_api_secret.value, app_name=settings.app_name)
+    shared = SharedState.from_settings(settings)
     recorder = Recorder(server, recordings_path=settings.recordings_path,
                         upload=upload_from_settings(settings),
+                        recording_locks=shared.locks, started=shared.started,
                         start_timeout=settings.recording_start_timeout, events=events)
     catalog = RecordingsCatalog(store_from_settings(settings), settings.recordings_path)
     return ConsoleServices(settings, server, recorder, catalog, events,
-                           RecordingsService(catalog, server))
+                           RecordingsService(catalog, server), shared)
 
 
 async def start_listener(window: MainWindow) -> WebhookListener | None:
-    """The embedded webhook listener; a port in use is reported, not fatal."""
+    """The embedded webhook listener; a port in use is reported, not fatal.
+
+    Without it the window enforces its recordings' limits itself.
+    """
     services = window.services
-    listener = WebhookListener(services.settings, services.events, store=services.catalog.store)
+    listener = WebhookListener(services.settings, services.events, store=services.catalog.store,
+                               server=services.server, shared=services.shared)
     try:
         await listener.start()
-    except OSError as err:
+    except (OSError, ConsoleError) as err:
         await listener.queue.close()
+        reason = err.strerror if isinstance(err, OSError) and err.strerror else str(err)
         window.event_log.add(f"Webhook listener not started on port {listener.port}: "
-                             f"{err.strerror or err}. Status will be polled instead.")
+                             f"{reason}. Status will be polled instead.")
+        window.limits_task = asyncio.ensure_future(services.recorder.limits.run())
         return None
     window.event_log.add(f"Listening for LiveKit webhooks on {listener.url}")
+    window.playback_access = listener.access
     return listener
 
 
 async def shutdown(window: MainWindow, listener: WebhookListener | None = None) -> None:
     """Leave the room and close connections after the window has closed."""
     await window.runner.cancel_all()
+    if window.limits_task is not None:
+        window.limits_task.cancel()
     # The listener first: leaving makes LiveKit post webhooks, which must not reach
     # a listener halfway through closing.
     if listener is not None:
@@ -104,6 +116,7 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
     window.audio.close()
     await window.services.recorder.aclose()
     await window.services.server.aclose()
+    await window.services.shared.aclose()
 
 
 def run_console(settings: Settings, room: str | None = None) -> int:

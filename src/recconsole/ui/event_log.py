@@ -6,8 +6,15 @@ from datetime import datetime
 
 from PySide6.QtWidgets import QPlainTextEdit, QWidget
 
-from recconsole.core.events import EventBus, RecordingStatusChanged
-from recconsole.server.webhooks import RecordingSaved, WebhookReceived
+from recconsole.core.events import (
+    DuplicateStopped,
+    EffectDeadLettered,
+    EventBus,
+    LimitReached,
+    RecordingSaved,
+    RecordingStatusChanged,
+    WebhookReceived,
+)
 
 MAX_LINES = 2000
 
@@ -24,6 +31,9 @@ class EventLog(QPlainTextEdit):
         events.subscribe(WebhookReceived, self._webhook)
         events.subscribe(RecordingStatusChanged, self._status)
         events.subscribe(RecordingSaved, self._saved)
+        events.subscribe(DuplicateStopped, self._duplicate)
+        events.subscribe(LimitReached, self._limit)
+        events.subscribe(EffectDeadLettered, self._dead)
 
     def add(self, text: str) -> None:
         self.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
@@ -38,3 +48,15 @@ class EventLog(QPlainTextEdit):
 
     def _saved(self, event: RecordingSaved) -> None:
         self.add(f"recording saved · {event.name}")
+
+    def _duplicate(self, event: DuplicateStopped) -> None:
+        self.add(f"room {event.room}: {event.kept_by} started recording at the same moment;"
+                 f" its recording {event.kept_egress_id} goes on and this console's"
+                 f" {event.stopped_egress_id} was stopped")
+
+    def _limit(self, event: LimitReached) -> None:
+        self.add(f"recording {event.egress_id} of room {event.room} stopped: {event.why}")
+
+    def _dead(self, event: EffectDeadLettered) -> None:
+        self.add(f"webhook {event.kind} of room {event.room} given up ({event.reason});"
+                 " `recconsole listen --replay` retries it")

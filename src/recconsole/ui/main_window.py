@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -29,14 +30,15 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole import __version__
-from recconsole.core.events import EventBus, StatusPolled
+from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.recordings import RecordingsService
 from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.session import RoomSession, SessionState
-from recconsole.server.webhooks import RecordingSaved
+from recconsole.server.listener import SharedState
+from recconsole.server.playback import PlaybackAccess
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.ui.audio_output import RoomAudio
@@ -68,6 +70,7 @@ class ConsoleServices:
     catalog: RecordingsCatalog
     events: EventBus
     recordings: RecordingsService
+    shared: SharedState
 
 
 class MainWindow(QMainWindow):
@@ -91,6 +94,9 @@ class MainWindow(QMainWindow):
         self.status = RecordingStatus.STOPPED
         self._started_at: float | None = None
         self._prefs = QSettings()
+        self.limits_task: asyncio.Future[None] | None = None  # when no listener enforces limits
+        # Signs PROXY links for the player (the running listener's, once it started).
+        self.playback_access = PlaybackAccess.for_listener(self.settings, "127.0.0.1")
         self.setWindowTitle(f"recconsole {__version__}")
         self.resize(1200, 780)
 
@@ -224,6 +230,7 @@ class MainWindow(QMainWindow):
         self.recordings.removed.connect(self.room_recordings.recordings_deleted)
         self.room_recordings.removed.connect(self.recordings.recordings_deleted)
         self.services.events.subscribe(StatusPolled, self._polled)
+        self.services.events.subscribe(DuplicateStopped, self._duplicate_stopped)
         self._clock_timer.timeout.connect(self._tick)
         b, view = self.bridge, self.room_view
         b.stateChanged.connect(self._on_state)
@@ -271,9 +278,10 @@ class MainWindow(QMainWindow):
         else:
             token = mint_token(settings.livekit_api_key, settings.livekit_api_secret.value,
                                room, identity, name, observer=observer)
-        self.services.recorder.console_identities.add(identity)
         session = RoomSession(settings.livekit_url, token, self.bridge, audio=True)
         await session.connect()
+        # The identity the server knows: an application server's token names its own.
+        self.services.recorder.console_identities.add(session.room.local_participant.identity)
         await self.services.recorder.reconcile(room)
         return session
 
@@ -433,7 +441,23 @@ class MainWindow(QMainWindow):
         except ValueError:
             return
         error = metadata.get("recordingError")
+        if status is RecordingStatus.FAILED and not error and self.room_name:
+            # Another app rewrote the metadata without the reason: ask the egress.
+            self._show_status(status)
+            self.runner.run(self.services.server.last_failure(self.room_name),
+                            on_success=self._failure_reason)
+            return
         self._show_status(status, str(error) if status is RecordingStatus.FAILED else "")
+
+    def _failure_reason(self, reason: str) -> None:
+        if self.status is RecordingStatus.FAILED and reason:
+            self._show_status(RecordingStatus.FAILED, reason)
+
+    def _duplicate_stopped(self, event: DuplicateStopped) -> None:
+        if event.room == self.room_name:  # the event log has its own line for it
+            self.statusBar().showMessage(
+                f"{event.kept_by.capitalize()} started recording this room at the same moment:"
+                " its recording goes on, this console's was stopped.", 15000)
 
     def _show_status(self, status: RecordingStatus, error: str = "") -> None:
         self.status = status
@@ -492,7 +516,8 @@ class MainWindow(QMainWindow):
         settings = self.settings
         if settings.recording_playback_strategy == "PROXY":
             self.services.catalog.recording_key(name)  # refuses unsafe names
-            return f"http://127.0.0.1:{settings.server_port}/recordings/{name}"
+            link = self.playback_access.link(name, settings.recording_url_expiry)
+            return f"http://127.0.0.1:{settings.server_port}{link}"
         return await self.services.catalog.playback_url(name, settings.recording_url_expiry)
 
     def _on_data(self, topic: str, payload: bytes) -> None:
