@@ -105,6 +105,9 @@ def test_the_console_records_a_room_for_real(
             assert info.duration == pytest.approx(span, abs=1.0)
             stored = await other_console.catalog.get(info.name)
             assert stored == info
+            # No egress manifest beside it: the console asks for none, as the tutorial.
+            assert not await other_console.catalog.store.exists(
+                other_console.catalog.manifest_key(info.name))
             print(f"\nstop to listed: {listed_after:.2f} s; recorded span {span:.2f} s")
 
             url = await other_console.catalog.playback_url(info.name, 600)
