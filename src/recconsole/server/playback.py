@@ -216,5 +216,6 @@ async def get_recording_url(request: web.Request) -> web.Response:
 def add_playback_routes(app: web.Application) -> None:
     # A name may hold a "/" (a room called "a/b" records into a subfolder). No
     # recording name ends in "/url", so that suffix always means the URL route.
-    app.router.add_get("/recordings/{name:.+}/url", get_recording_url)
-    app.router.add_get("/recordings/{name:.+}", get_recording)
+    # Any character, a newline too: rooms are named by people.
+    app.router.add_get(r"/recordings/{name:[\s\S]+}/url", get_recording_url)
+    app.router.add_get(r"/recordings/{name:[\s\S]+}", get_recording)

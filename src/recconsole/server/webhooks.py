@@ -54,7 +54,7 @@ from recconsole.server.locks import (
     LocalEffectClaims,
     RecordingLocks,
 )
-from recconsole.storage.base import ObjectNotFound
+from recconsole.storage.base import KeyRefused, ObjectNotFound
 from recconsole.storage.catalog import RecordingsCatalog
 
 log = logging.getLogger(__name__)
@@ -264,14 +264,17 @@ class WebhookEffects:
             key = self.catalog.recording_key(info.name)
         except RecordingNameError as err:
             raise PermanentError(f"recording of egress {egress.egress_id}: {err}") from None
-        if egress.status != api.EgressStatus.EGRESS_COMPLETE:
-            try:
-                await self.catalog.store.head(key)
-            except ObjectNotFound:
-                log.info("egress %s ended %s and its file is not in storage: no metadata",
-                         egress.egress_id, api.EgressStatus.Name(egress.status))
-                return
-        await self.catalog.save_metadata(info)
+        try:
+            if egress.status != api.EgressStatus.EGRESS_COMPLETE:
+                try:
+                    await self.catalog.store.head(key)
+                except ObjectNotFound:
+                    log.info("egress %s ended %s and its file is not in storage: no metadata",
+                             egress.egress_id, api.EgressStatus.Name(egress.status))
+                    return
+            await self.catalog.save_metadata(info)
+        except KeyRefused as err:  # the store will never take this name
+            raise PermanentError(f"metadata of {egress.egress_id}: {err}") from None
         self.events.publish(RecordingSaved(info.name, egress.room_name))
 
     async def _room_status(

@@ -40,6 +40,7 @@ from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PAGE_SIZE,
     InvalidRange,
+    KeyRefused,
     ObjectChanged,
     ObjectInfo,
     ObjectNotFound,
@@ -200,6 +201,8 @@ class AzureStore(ObjectStore):
         if status == 403:
             return StoreError(f"access to {container} denied by the storage {where} "
                               f"({code or 403})")
+        if code in ("InvalidResourceName", "InvalidUri", "OutOfRangeInput"):
+            return KeyRefused(f'the storage {where} cannot hold the key "{key}" ({code})')
         if code == "InvalidRange" or status == 416:
             return InvalidRange(f'range not satisfiable for "{key}"')
         # ConditionNotMet (the SDK's ResourceModifiedError): an If-Match read of a replaced blob.

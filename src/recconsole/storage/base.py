@@ -52,6 +52,11 @@ class InvalidRange(StoreError):
     """A ranged read starts at or beyond the end of the object."""
 
 
+class KeyRefused(StoreError):
+    """The store cannot hold an object under this key (too long, a part it does not
+    allow): asking again will not help."""
+
+
 class ObjectChanged(StoreError):
     """The object is no longer the version a conditional read asked for (its ETag changed)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import errno
 import os
 import stat
 import time
@@ -17,6 +18,7 @@ from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PAGE_SIZE,
     InvalidRange,
+    KeyRefused,
     ObjectChanged,
     ObjectInfo,
     ObjectNotFound,
@@ -87,14 +89,15 @@ class LocalStore(ObjectStore):
             or any(p in ("", ".", "..") for p in (parts if key else []))
         )
         if bad:
-            raise StoreError(f"not a key inside {self.describe}: {key[:80]!r}")
+            raise KeyRefused(f"not a key inside {self.describe}: {key[:80]!r}")
         return parts if key else []
 
     def _path(self, key: str) -> Path:
         return self._root.joinpath(*self._parts(key))
 
     def _failed(self, doing: str, key: str, err: OSError) -> StoreError:
-        return StoreError(f"cannot {doing} {key!r} in {self.describe}: {err.strerror or err}")
+        kind = KeyRefused if err.errno in (errno.ENAMETOOLONG, errno.EINVAL) else StoreError
+        return kind(f"cannot {doing} {key!r} in {self.describe}: {err.strerror or err}")
 
     async def list_page(
         self, prefix: str, token: str | None = None, *, recursive: bool = True,

@@ -32,6 +32,7 @@ from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
     DEFAULT_PAGE_SIZE,
     InvalidRange,
+    KeyRefused,
     ObjectChanged,
     ObjectInfo,
     ObjectNotFound,
@@ -51,6 +52,10 @@ _SIGNED_HEADERS: Final = "host;x-amz-content-sha256;x-amz-date"
 _CREDENTIAL_CODES: Final = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 )
+# A key the service will never take: MinIO keeps objects as files, so it refuses what
+# a file system cannot name; AWS refuses keys over 1024 bytes.
+_KEY_CODES: Final = frozenset({"XMinioInvalidObjectName", "XMinioInvalidResourceName",
+                               "KeyTooLongError", "InvalidObjectName"})
 _MAX_PRESIGN_SECONDS: Final = 7 * 24 * 3600
 
 
@@ -207,6 +212,8 @@ class S3Store(ObjectStore):
             return StoreError(f'access to bucket "{self._bucket}" denied by the storage {where}')
         if status == 403:
             return StoreError(f"credentials rejected or access denied by the storage {where}")
+        if code in _KEY_CODES:
+            return KeyRefused(f'the storage {where} cannot hold the key "{key}" ({code})')
         if code == "InvalidRange" or status == 416:
             return InvalidRange(f'range not satisfiable for "{key}"')
         if code == "PreconditionFailed" or status == 412:
