@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import codecs
+import io
 import json
 import logging
 import os
@@ -21,6 +23,7 @@ from recconsole.settings import ENV_NAMES, Settings, SettingsError, load_setting
 
 if TYPE_CHECKING:
     from recconsole.server.durable_queue import DeadLetter, QueueStatus
+    from recconsole.server.listener import WebhookListener
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,19 +100,21 @@ def _cli_settings(args: argparse.Namespace) -> dict[str, str]:
 
 
 async def _listen(settings: Settings, args: argparse.Namespace) -> int:
-    from recconsole.server.listener import WebhookListener  # the window does not need it
+    from recconsole.server.listener import WebhookListener, queue_path  # not for the window
 
+    looking = bool(args.status or args.replay)
+    # Looking must not create: a mistyped --data-dir would say "dead 0" of a new file.
+    if looking and not queue_path(args.data_dir).exists():
+        raise ConsoleError(f"no webhook queue in {queue_path(args.data_dir).parent}"
+                           " (no listener has used this data folder; see --data-dir)")
     listener = WebhookListener(settings, host=args.host, port=args.port, data_dir=args.data_dir)
-    if args.status or args.replay:
+    if looking:
         await listener.queue.open()
         try:
             if args.replay:
-                ids = None if args.replay == ["all"] else _ids(args.replay)
-                count = await listener.queue.replay(ids)
-                print(f"{count} dead letter{'s' if count != 1 else ''} queued again")
-            else:
-                _print_status(await listener.status(), await listener.queue.dead_letters(),
-                              as_json=args.json)
+                return await _replay(listener, args.replay)
+            _print_status(await listener.status(), await listener.queue.dead_letters(),
+                          as_json=args.json)
         finally:
             await listener.stop()
         return 0
@@ -125,6 +130,24 @@ async def _listen(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _replay(listener: WebhookListener, values: list[str]) -> int:
+    """Put dead letters back; 1 if some id named no dead letter."""
+    if values == ["all"]:
+        count = await listener.queue.replay()
+        print(f"{count} dead letter{'s' if count != 1 else ''} queued again")
+        return 0
+    ids = _ids(values)
+    dead = {letter.id for letter in await listener.queue.dead_letters(limit=1_000_000)}
+    missing = [i for i in dict.fromkeys(ids) if i not in dead]
+    count = await listener.queue.replay([i for i in dict.fromkeys(ids) if i in dead])
+    print(f"{count} dead letter{'s' if count != 1 else ''} queued again")
+    if missing:
+        print(f"recconsole listen: no dead letter {', '.join(map(str, missing))}"
+              " (recconsole listen --status lists them)", file=sys.stderr)
+        return 1
+    return 0
+
+
 def _ids(values: list[str]) -> list[int]:
     try:
         return [int(v) for v in values]
@@ -133,6 +156,14 @@ def _ids(values: list[str]) -> list[int]:
 
 
 def _print_status(status: QueueStatus, dead: list[DeadLetter], *, as_json: bool) -> None:
+    # Room names are anything people typed: never a UnicodeEncodeError on a console or
+    # pipe that is not UTF-8 (escaped there; JSON then escapes to ASCII, still valid).
+    try:
+        utf8 = codecs.lookup(getattr(sys.stdout, "encoding", None) or "ascii").name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if isinstance(sys.stdout, io.TextIOWrapper):
+        sys.stdout.reconfigure(errors="backslashreplace")
     if as_json:
         print(json.dumps({
             "pending": status.pending, "retrying": status.retrying, "done": status.done,
@@ -142,13 +173,14 @@ def _print_status(status: QueueStatus, dead: list[DeadLetter], *, as_json: bool)
             "deadLetters": [{"id": d.id, "room": d.room, "kind": d.kind, "eventId": d.event_id,
                              "attempts": d.attempts, "error": d.error,
                              "deadAt": round(d.dead_at, 3)} for d in dead],
-        }, ensure_ascii=False))
+        }, ensure_ascii=not utf8))
         return
     print(f"pending {status.pending}, retrying {status.retrying}, done {status.done},"
           f" dead {status.dead}"
           + (f", last error: {status.last_error}" if status.last_error else ""))
     for room in status.retrying_rooms:
-        print(f"retrying room {room.room!r}: {room.kind}, {room.attempts} attempts: {room.error}")
+        print(f"retrying room {room.room!r}: {room.kind}, {room.attempts}"
+              f" attempt{'s' if room.attempts != 1 else ''}: {room.error}")
     for letter in dead:
         print(f"dead letter {letter.id}: room {letter.room!r} {letter.kind}: {letter.error}"
               f" (recconsole listen --replay {letter.id})")

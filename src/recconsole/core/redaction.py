@@ -16,7 +16,17 @@ _PATTERNS: Final = (
     # presigned S3 URLs and Azure SAS query parameters
     (re.compile(r"(?i)\b(X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|sig|se|sp|sv|"
                 r"AWSAccessKeyId|Signature)=[^&\s\"']+"), r"\1=<redacted>"),
+    # The access key and its scope in a SigV4 Authorization header (botocore logs its
+    # requests' headers at debug level): "Credential=AKIA.../20260101/.../aws4_request,"
+    (re.compile(r"(?i)\b(Credential)=[^,\s\"'&]+"), r"\1=<redacted>"),
+    # A session token in a header dump ('X-Amz-Security-Token': b'...') or in
+    # botocore's canonical request (x-amz-security-token:...)
+    (re.compile(r"(?i)(\bx-amz-security-token['\"]?\s*:\s*(?:b?['\"])?)[^'\"\s,}]+"),
+     r"\1<redacted>"),
+    # The access key id in an S3 error document
+    (re.compile(r"(<AWSAccessKeyId>)[^<]*(</AWSAccessKeyId>)"), r"\1<redacted>\2"),
 )
+_FORMATTER: Final = logging.Formatter()
 
 
 def redact(text: str) -> str:
@@ -34,6 +44,13 @@ class RedactingFilter(logging.Filter):
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        # A traceback repeats the exception's message: formatters use exc_text once set.
+        if record.exc_info and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 

@@ -45,7 +45,9 @@ def init_app(
 
 async def start_server(app: web.Application, host: str, port: int) -> web.AppRunner:
     """Serve ``app`` on ``host:port`` from the running loop; ``await runner.cleanup()`` stops."""
-    runner = web.AppRunner(app, access_log=None)
+    # After an early answer (408, 413) aiohttp reads on what the client still sends for
+    # up to ``lingering_time`` (10 s by default): a slow sender would keep its socket.
+    runner = web.AppRunner(app, access_log=None, lingering_time=1.0)
     await runner.setup()
     try:
         await web.TCPSite(runner, host, port).start()

@@ -36,6 +36,7 @@ PORTION_SIZE: Final = 5 * 1024 * 1024  # the tutorials' RECORDING_FILE_PORTION_S
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*(?:,.*)?$")
 _LINK_CONTEXT: Final = b"recconsole playback link v1"
+_EXPIRES: Final = re.compile(r"[0-9]{1,15}")
 
 
 def is_loopback(host: str) -> bool:
@@ -85,13 +86,17 @@ class PlaybackAccess:
         if not self.required:
             return True
         auth = request.headers.get("Authorization", "")
+        # Header bytes that are not UTF-8 arrive as surrogates: compared, never a 500.
         if self._token and auth.startswith("Bearer ") and hmac.compare_digest(
-                auth.removeprefix("Bearer ").strip().encode(), self._token.encode()):
+                auth.removeprefix("Bearer ").strip().encode("utf-8", "surrogateescape"),
+                self._token.encode()):
             return True
         expires, sig = request.query.get("expires", ""), request.query.get("sig", "")
-        if not expires.isdigit() or not sig or int(expires) < time.time():
+        # ASCII digits only: str.isdigit() takes "²", and int() refuses 5000 digits.
+        if not _EXPIRES.fullmatch(expires) or not sig or int(expires) < time.time():
             return False
-        return hmac.compare_digest(sig.encode(), self._signature(name, int(expires)).encode())
+        return hmac.compare_digest(sig.encode("utf-8", "surrogateescape"),
+                                   self._signature(name, int(expires)).encode())
 
 
 def recording_path(name: str) -> str:

@@ -139,7 +139,7 @@ async def receive_webhook(request: web.Request) -> web.Response:
     except web.HTTPRequestEntityTooLarge:
         return web.Response(status=413, text="webhook too large")
     except TimeoutError:
-        log.warning("gave up on a webhook from %s: its body took over %.0f s",
+        log.warning("gave up on a webhook from %s: its body took over %g s",
                     request.remote, BODY_TIMEOUT)
         return web.Response(status=408, text="request body too slow")
     try:
