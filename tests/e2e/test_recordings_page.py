@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QDate
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import LiveKitServer
@@ -22,6 +23,7 @@ from recconsole.devtools.devstack import (
     MINIO_PASSWORD,
     MINIO_USER,
     S3_BUCKET,
+    DevStack,
     StackConfig,
 )
 from recconsole.storage.azure import AzureStore
@@ -31,6 +33,7 @@ from recconsole.storage.s3 import S3Store
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.tasks import AsyncRunner
 from tests.e2e.conftest import next_emission
+from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -117,6 +120,45 @@ def test_storage_errors_show_a_banner_with_retry(
         await store.aclose()
 
     qloop.run_until_complete(scenario())
+
+
+def test_the_page_retries_by_itself_and_clears_the_banner_once_storage_answers(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, private_minio: DevStack,
+) -> None:
+    """The console opened before the store was up: no click on Retry is needed."""
+    cfg = private_minio.cfg
+    private_minio.stop("minio")
+
+    async def scenario() -> None:
+        store = S3Store(cfg.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1", S3_BUCKET,
+                        timeout=3)
+        page = RecordingsPage(RecordingsCatalog(store, f"retry-{uuid.uuid4().hex[:6]}/"),
+                              AsyncRunner())
+        page.retry_delays = (0.2, 0.4)
+        qtbot.addWidget(page)
+        page.show()
+        try:
+            page.refresh()
+            await eventually(lambda: page.retrying, True, within=20)
+            assert page.banner.isVisible()
+            assert "Trying again in 0.2 s" in page.banner_text.text()
+            loaded = next_emission(page.loaded)
+            await asyncio.to_thread(private_minio.start, "minio")  # the storage comes up
+            assert await asyncio.wait_for(loaded, 30) == (0,)
+            assert not page.banner.isVisible()
+            assert not page.retrying
+        finally:
+            await store.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_dates_of_the_filter_read_the_same_everywhere(qtbot: QtBot) -> None:
+    page = RecordingsPage(RecordingsCatalog(S3Store("http://127.0.0.1:9", "k", "s",
+                                                    "us-east-1", "b")), AsyncRunner())
+    qtbot.addWidget(page)
+    page.since.setDate(QDate(2026, 11, 3))
+    assert page.since.text() == "2026-11-03"
 
 
 def test_several_recordings_deleted_at_once_with_a_result_per_row(

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, Signal
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -73,6 +73,7 @@ class RecordingsPage(QWidget):
         self.until = QDateEdit(today)
         for edit in (self.since, self.until):
             edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")  # unambiguous in every locale
             edit.setEnabled(False)
         self.refresh_button = QPushButton("Refresh")
         self.play_button = QPushButton("Play")
@@ -94,6 +95,12 @@ class RecordingsPage(QWidget):
         banner.addWidget(self.banner_text, 1)
         banner.addWidget(self.retry)
         self.banner.hide()
+        # After a failed listing, try again by itself, waiting longer each time.
+        self._retry_timer = QTimer(self)
+        self._retry_timer.setSingleShot(True)
+        self._retry_timer.timeout.connect(self.refresh)
+        self.retry_delays = (2, 4, 8, 15, 30, 60)  # seconds; the last repeats
+        self._failures = 0
 
         self.table = QTableView()
         self.table.setModel(self.model)
@@ -188,8 +195,11 @@ class RecordingsPage(QWidget):
         return self.room is None or info.room_name == self.room
 
     def refresh(self) -> None:
-        """List the bucket again; rows already shown stay (and stay selected)."""
-        self.banner.hide()
+        """List the bucket again; rows already shown stay (and stay selected).
+
+        A banner that says the storage failed stays until a listing succeeds.
+        """
+        self._retry_timer.stop()
         self.refresh_button.setEnabled(False)
         self.progress.setText("Listing recordings…")
         self.runner.run(self._list(), on_success=self._listed, on_failure=self._failed)
@@ -205,6 +215,8 @@ class RecordingsPage(QWidget):
         return seen
 
     def _listed(self, names: set[str]) -> None:
+        self._failures = 0
+        self.banner.hide()
         self.model.keep_only(names)
         self.refresh_button.setEnabled(True)
         where = f" of room {self.room}" if self.room is not None else ""
@@ -214,8 +226,17 @@ class RecordingsPage(QWidget):
     def _failed(self, message: str) -> None:
         self.refresh_button.setEnabled(True)
         self.progress.clear()
-        self.banner_text.setText(f"The recordings cannot be listed: {message}")
+        delay = self.retry_delays[min(self._failures, len(self.retry_delays) - 1)]
+        self._failures += 1
+        self.banner_text.setText(f"The recordings cannot be listed: {message}."
+                                 f" Trying again in {delay:g} s.")
         self.banner.show()
+        self._retry_timer.start(int(delay * 1000))
+
+    @property
+    def retrying(self) -> bool:
+        """A listing failed and the next try is scheduled."""
+        return self._retry_timer.isActive()
 
     def recording_saved(self, name: str) -> None:
         """A new metadata file: show that recording (or its new details) at once."""
