@@ -35,10 +35,21 @@ async def take(window: MainWindow, folder: Path) -> None:
             await asyncio.sleep(0.2)
         # A real recording by the dev stack's egress service.
         window.record_button.click()
+        while window.status is not _starting() or "egress is" not in window.stage.text():
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.2)  # the wait's seconds show
+        app.primaryScreen().grabWindow(0).save(str(folder / "starting.png"))
         while window.status is not _started():
             await asyncio.sleep(0.2)
+        # A second start of the same room, as a double click would: refused, and the
+        # message stays until dismissed.
+        window.runner.run(window.services.recorder.start("demo"),
+                          on_failure=window.show_error)
+        while not window.error_text:
+            await asyncio.sleep(0.1)
         await asyncio.sleep(2.5)  # the clock runs, the recordings table fills
         app.primaryScreen().grabWindow(0).save(str(folder / "room.png"))
+        window.dismiss_errors()
         window.record_button.click()
         while window.status is not _stopped():
             await asyncio.sleep(0.2)
@@ -103,6 +114,11 @@ def _mp4_bytes() -> bytes:
 def _started():  # type: ignore[no-untyped-def]
     from recconsole.core.recording_status import RecordingStatus
     return RecordingStatus.STARTED
+
+
+def _starting():  # type: ignore[no-untyped-def]
+    from recconsole.core.recording_status import RecordingStatus
+    return RecordingStatus.STARTING
 
 
 def _stopped():  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from recconsole.core.errors import AlreadyRecording
 from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
@@ -146,5 +147,47 @@ def test_joining_through_an_application_server_counts_the_identity_it_gave(
         finally:
             await shutdown(window)
             await servers.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_stop_when_everyone_has_left_shows_its_countdown_then_stops_stand_in(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, livekit_server: StackConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The room holds only the console: the countdown shows beside the badge and the
+    recording stops when it ends (the egress calls go to StandInEgressServer; the room,
+    its participants and metadata are the real server's)."""
+    monkeypatch.setattr("recconsole.ui.main_window.STOP_WHEN_EMPTY_AFTER", 3.0)
+    settings = _settings(livekit_server)
+    room = unique_room("countdown")
+    services = build_services(settings)
+    stand_in = StandInEgressServer(settings.livekit_url, API_KEY, API_SECRET,
+                                   app_name=TEST_APP)
+    real_egress = services.server
+    recorder = services.recorder
+    services.server = recorder.server = stand_in
+    recorder.poll_interval, recorder.webhook_grace = 0.1, 0.1  # no webhooks here
+    recorder.limits = LimitEnforcer(stand_in, recorder.started, every=0.2,
+                                    stopped=recorder._limit_reached)
+    window = MainWindow(services, room=room)
+    qtbot.addWidget(window)
+
+    async def scenario() -> None:
+        limits = asyncio.ensure_future(recorder.limits.run())  # as a listener runs it
+        try:
+            await _join(window)
+            window.stop_when_empty.setChecked(True)
+            window.record_button.click()
+            await eventually(lambda: window.status, RecordingStatus.STARTED, within=20)
+            await eventually(lambda: window.stage.text().startswith(
+                "Everyone has left: stops in "), True, within=10)
+            await eventually(lambda: len(stand_in.stops), 1, within=15)
+            await eventually(lambda: window.status, RecordingStatus.STOPPED, within=15)
+            assert window.stage.text() == ""
+        finally:
+            limits.cancel()
+            await shutdown(window)
+            await real_egress.aclose()
 
     qloop.run_until_complete(scenario())

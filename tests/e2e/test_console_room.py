@@ -63,7 +63,7 @@ def test_console_joins_sees_three_bots_and_follows_the_room(
             # No egress service here: starting says so and the button comes back.
             window.record_button.click()
             await eventually(lambda: "no egress service" in
-                             window.statusBar().currentMessage(), True)
+                             window.error_text, True)
             assert window.record_button.isEnabled()
         finally:
             await asyncio.gather(*(bot.stop() for bot in bots[1:]))

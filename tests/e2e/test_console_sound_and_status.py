@@ -156,7 +156,7 @@ def test_badge_follows_signed_egress_webhooks_and_rows_come_and_go_live(
             await hook("egress_ended", S.EGRESS_FAILED, error="Chrome crashed")
             await eventually(lambda: window.status, RecordingStatus.FAILED)
             assert window.badge.toolTip() == "Chrome crashed"
-            assert "Chrome crashed" in window.statusBar().currentMessage()
+            assert "Chrome crashed" in window.error_text
         finally:
             await other_console.catalog.store.aclose()
             await other_console.server.aclose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 
 import pytest
@@ -33,7 +34,7 @@ def test_join_form_offers_the_room_and_the_server(window: MainWindow) -> None:
     texts = {label.text() for label in window.findChildren(QLabel)}
     assert "wss://lk.example.org" in texts
     assert window.room_input.currentText() == "daily"
-    assert "wss://lk.example.org" in window.statusBar().currentMessage()
+    assert "wss://lk.example.org" in window.connection.text()
     assert not window.record_button.isEnabled()  # nothing to record before joining
     assert "secret" not in " ".join(texts)
 
@@ -41,7 +42,7 @@ def test_join_form_offers_the_room_and_the_server(window: MainWindow) -> None:
 def test_joining_without_a_room_name_says_so(window: MainWindow) -> None:
     window.room_input.setEditText("  ")
     window.join_button.click()
-    assert window.statusBar().currentMessage() == "Type the name of the room to join."
+    assert window.error_text.endswith("  Type the name of the room to join.")
     assert window.join_button.isEnabled()
 
 
@@ -61,7 +62,7 @@ def test_badge_and_button_follow_the_room_status(
     if status is RecordingStatus.STARTED:
         assert window.clock.text() == "00:00:00"
     if status is RecordingStatus.FAILED:
-        assert "disk full" in window.statusBar().currentMessage()
+        assert "disk full" in window.error_text
 
 
 def test_sigterm_closes_the_window_like_the_user_would(
@@ -84,23 +85,69 @@ def test_a_polled_status_says_webhooks_are_not_arriving(window: MainWindow) -> N
     window.bridge.metadataChanged.emit({"createdBy": window.settings.app_name,
                                         "recordingStatus": "STARTING"})
     window.services.events.publish(StatusPolled("other-room", "EG_1", RecordingStatus.STARTED))
-    assert "Webhooks" not in window.statusBar().currentMessage()
+    assert "Webhooks" not in window.error_text
     window.services.events.publish(StatusPolled("daily", "EG_1", RecordingStatus.STARTED))
-    message = window.statusBar().currentMessage()
+    message = window.error_text
     assert "Webhooks are not reaching this console" in message
     assert "STARTED" in message
     assert "Webhooks are not reaching" in window.event_log.toPlainText()
 
 
-def test_a_polled_status_in_another_apps_room_says_why_webhooks_are_left_alone(
-    window: MainWindow,
+def test_errors_stay_until_dismissed_and_count_the_earlier_ones(window: MainWindow) -> None:
+    window.show_error("The credentials were rejected by the server.")
+    window.show_error("Recording is not available on this server.")
+    assert window.error_banner.isVisible()
+    assert re.match(r"\d\d:\d\d:\d\d  Recording is not available on this server\."
+                    r"  \(1 earlier in the event log\)$", window.error_text)
+    log = window.event_log.toPlainText()
+    assert "credentials were rejected" in log
+    assert "not available" in log
+    window.dismiss_button.click()
+    assert not window.error_banner.isVisible()
+    assert window.error_text == ""
+    window.show_error("Cannot reach the LiveKit server.")
+    assert "earlier" not in window.error_text  # counted again from the dismissal
+
+
+def test_a_start_says_what_it_waits_for_and_for_how_long(window: MainWindow) -> None:
+    window.room_name = "daily"
+    window._stage_text = "the egress is joining the room and waiting for its media"
+    window._on_metadata({"recordingStatus": "STARTING"})
+    assert window.stage.text() == "0 s · the egress is joining the room and waiting for its media"
+    assert "20 s after Start is stopped and marked Failed" in window.stage.toolTip()
+    window._since -= 7  # seven seconds later
+    window._tick()
+    assert window.stage.text().startswith("7 s · ")
+    window._on_metadata({"recordingStatus": "STARTED"})
+    assert window.stage.text() == ""
+
+
+def test_leaving_resets_the_badge(window: MainWindow) -> None:
+    window._on_metadata({"recordingStatus": "STARTED"})
+    window._left()
+    assert window.status is RecordingStatus.STOPPED
+    assert "Not recording" in window.badge.text()
+    assert window.clock.text() == ""
+
+
+@pytest.mark.parametrize(
+    ("reason", "words"),
+    [("CLIENT_INITIATED", "you left the room"),
+     ("PARTICIPANT_REMOVED", "you were removed from the room"),
+     ("SERVER_SHUTDOWN", "the LiveKit server shut down")],
+)
+def test_a_disconnection_is_said_in_words_and_stays_in_the_status_bar(
+    window: MainWindow, reason: str, words: str
 ) -> None:
     window.room_name = "daily"
-    window.bridge.metadataChanged.emit({})  # a room some participant's app created
-    window.services.events.publish(StatusPolled("daily", "EG_1", RecordingStatus.STARTED))
-    message = window.statusBar().currentMessage()
-    assert "Webhooks are not reaching" not in message
-    assert f"was not created by {window.settings.app_name}" in message
+    window._on_state("connected", "")
+    assert window.connection.text().startswith("Connected to daily")
+    window._on_metadata({"recordingStatus": "STARTED"})  # a message does not replace it
+    window.statusBar().showMessage("Settings saved", 1000)
+    assert window.connection.text().startswith("Connected to daily")
+    window._on_state("disconnected", reason)
+    assert window.connection.text().startswith(f"Disconnected: {words}")
+    assert reason not in window.connection.text()
 
 
 def test_a_recording_deleted_from_one_table_leaves_the_other(window: MainWindow) -> None:

@@ -110,6 +110,14 @@ class LimitEnforcer:
         self._stopped = stopped
         self._empty_since: dict[str, float] = {}
 
+    def empty_since(self, egress_id: str) -> float | None:
+        """When the recording's room was last seen empty (its stop-when-empty countdown
+        runs from then), or None."""
+        return self._empty_since.get(egress_id)
+
+    def now(self) -> float:
+        return self._clock()
+
     async def run(self) -> None:
         """Check every ``every`` seconds until cancelled."""
         while True:

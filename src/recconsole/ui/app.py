@@ -96,6 +96,7 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
         return None
     window.event_log.add(f"Listening for LiveKit webhooks on {listener.url}")
     window.playback_access = listener.access
+    window.limits = listener.recorder.limits  # it enforces them: its countdowns are the ones
     return listener
 
 

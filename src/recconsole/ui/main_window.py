@@ -7,6 +7,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from livekit import api
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
@@ -33,6 +34,7 @@ from recconsole import __version__
 from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
+from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.recordings import RecordingsService
 from recconsole.core.tokens import fetch_token, mint_token
@@ -51,6 +53,23 @@ from recconsole.ui.settings_dialog import SettingsDialog
 from recconsole.ui.tasks import AsyncRunner
 
 RECENT_ROOMS = 8
+STOP_WHEN_EMPTY_AFTER = 30.0  # seconds with nobody left before the recording stops
+# The SDK's disconnect reasons, in words.
+_DISCONNECT_REASONS = {
+    "UNKNOWN_REASON": "",
+    "CLIENT_INITIATED": "you left the room",
+    "DUPLICATE_IDENTITY": "someone joined with the same identity",
+    "SERVER_SHUTDOWN": "the LiveKit server shut down",
+    "PARTICIPANT_REMOVED": "you were removed from the room",
+    "ROOM_DELETED": "the room was closed",
+    "ROOM_CLOSED": "the room was closed",
+    "STATE_MISMATCH": "the server lost track of this connection",
+    "JOIN_FAILURE": "the room could not be joined",
+    "MIGRATION": "the room moved to another server",
+    "SIGNAL_CLOSE": "the connection to the server closed",
+    "CONNECTION_TIMEOUT": "the connection timed out",
+    "MEDIA_FAILURE": "sound and video could not get through",
+}
 _BADGE = {
     RecordingStatus.STOPPED: ("Not recording", "#5a6375"),
     RecordingStatus.STARTING: ("Starting…", "#b7791f"),
@@ -93,7 +112,14 @@ class MainWindow(QMainWindow):
         self.room_name = ""
         self.status = RecordingStatus.STOPPED
         self._started_at: float | None = None
+        self._since = time.monotonic()  # when the status last changed
+        self._stage_text = ""  # what the start in progress waits for
+        self._egress_id = ""  # the recording this window started, while it runs
+        self._options: StartOptions | None = None
+        # Whoever enforces limits in this process (the listener's, or the window's own).
+        self.limits: LimitEnforcer | None = services.recorder.limits
         self._prefs = QSettings()
+        self._errors = 0  # shown since the last dismissal
         self.limits_task: asyncio.Future[None] | None = None  # when no listener enforces limits
         # Signs PROXY links for the player (the running listener's, once it started).
         self.playback_access = PlaybackAccess.for_listener(self.settings, "127.0.0.1")
@@ -114,7 +140,7 @@ class MainWindow(QMainWindow):
         self._build(room)
         self._wire()
         self._show_status(RecordingStatus.STOPPED)
-        self.statusBar().showMessage(f"Not connected  ·  {self.settings.livekit_url}")
+        self._show_connection(f"Not connected  ·  {self.settings.livekit_url}")
 
     # --- layout -------------------------------------------------------------------------
 
@@ -154,6 +180,8 @@ class MainWindow(QMainWindow):
         self.badge.setObjectName("badge")
         self.clock = QLabel()
         self.clock.setObjectName("clock")
+        self.stage = QLabel()  # what a start waits for, or when an empty room stops it
+        self.stage.setObjectName("subtitle")
         self.max_minutes = QSpinBox()
         self.max_minutes.setRange(0, 24 * 60)
         self.max_minutes.setSuffix(" min max")
@@ -169,7 +197,8 @@ class MainWindow(QMainWindow):
         for button in (self.camera_button, self.microphone_button):
             button.setCheckable(True)
         bar = QHBoxLayout()
-        widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock]
+        widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock,
+                                  self.stage]
         for widget in widgets:
             bar.addWidget(widget)
         bar.addStretch(1)
@@ -206,11 +235,24 @@ class MainWindow(QMainWindow):
         self.record_bar = self._wrap(bar)
         self.record_bar.hide()  # nothing to record before joining
         layout.addWidget(self.record_bar)
+        self.error_banner = QFrame()  # an error stays until the moderator dismisses it
+        self.error_banner.setObjectName("banner")
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.dismiss_button = QPushButton("Dismiss")
+        errors = QHBoxLayout(self.error_banner)
+        errors.addWidget(self.error_label, 1)
+        errors.addWidget(self.dismiss_button)
+        self.error_banner.hide()
+        layout.addWidget(self.error_banner)
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(body)
 
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(1000)
+        self.connection = QLabel()  # the connection's state: never replaced by a message
+        self.statusBar().addPermanentWidget(self.connection)
 
     @staticmethod
     def _wrap(layout: QHBoxLayout) -> QWidget:
@@ -226,6 +268,7 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.edit_settings)
         self.record_button.clicked.connect(self.toggle_recording)
         self.runner.failed.connect(self.show_error)
+        self.dismiss_button.clicked.connect(self.dismiss_errors)
         self.services.events.subscribe(RecordingSaved, self._recording_saved)
         self.recordings.removed.connect(self.room_recordings.recordings_deleted)
         self.room_recordings.removed.connect(self.recordings.recordings_deleted)
@@ -265,7 +308,7 @@ class MainWindow(QMainWindow):
         self.room_name = room
         self._observer = self.observer_box.isChecked()
         self.join_button.setEnabled(False)
-        self.statusBar().showMessage(f"Connecting to {room}…")
+        self._show_connection(f"Connecting to {room}…")
         self.runner.run(self._join(room, name, self.observer_box.isChecked()),
                         on_success=self._joined, on_failure=self._join_failed)
 
@@ -326,6 +369,8 @@ class MainWindow(QMainWindow):
         self.room_view.clear()
         self.room_name = ""
         self.room_label.clear()
+        self._stage_text = ""
+        self._show_status(RecordingStatus.STOPPED)  # the next room says its own
         self.join_card.show()
         self.record_bar.hide()
         self.pages.setCurrentIndex(0)
@@ -401,11 +446,15 @@ class MainWindow(QMainWindow):
                 SessionState.CONNECTED: f"Connected to {self.room_name or 'the room'}",
                 SessionState.RECONNECTING: "Connection lost, reconnecting…",
                 SessionState.DISCONNECTED: "Disconnected"}[SessionState(state)]
-        self.statusBar().showMessage(f"{text}{f' ({reason})' if reason else ''}"
-                                     f"  ·  {self.settings.livekit_url}")
+        why = _DISCONNECT_REASONS.get(reason, reason)
+        self._show_connection(f"{text}{f': {why}' if why else ''}  ·  {self.settings.livekit_url}")
         if state == SessionState.DISCONNECTED and self.session is not None and reason:
             self.session = None
+            self.show_error(f"Disconnected from the room: {why}.")
             self._left()
+
+    def _show_connection(self, text: str) -> None:
+        self.connection.setText(text)
 
     # --- recording ----------------------------------------------------------------------
 
@@ -420,17 +469,28 @@ class MainWindow(QMainWindow):
             return
         options = StartOptions(
             max_duration=self.max_minutes.value() * 60 or None,
-            stop_when_empty_after=30.0 if self.stop_when_empty.isChecked() else None)
+            stop_when_empty_after=STOP_WHEN_EMPTY_AFTER if self.stop_when_empty.isChecked()
+            else None)
+        self._options = options
+        self._since = time.monotonic()
+        self._stage_text = "asking the egress service to start"
+        self._update_stage()
         self.runner.run(recorder.start(room, options), on_success=self._egress_answer,
                         on_failure=self._record_failed)
 
     def _egress_answer(self, info: api.EgressInfo) -> None:
         self._started_at = info.started_at / 1e9 if info.started_at else None
+        if info.status == api.EgressStatus.EGRESS_STARTING:
+            self._egress_id = info.egress_id
+            self._stage_text = "the egress is joining the room and waiting for its media"
         self.record_button.setEnabled(self.status not in (RecordingStatus.STARTING,
                                                           RecordingStatus.STOPPING))
+        self._update_stage()
 
     def _record_failed(self, message: str) -> None:
         self.record_button.setEnabled(True)
+        self._stage_text = ""
+        self._update_stage()
         self.show_error(message)
 
     def _on_metadata(self, metadata: dict[str, object]) -> None:
@@ -460,7 +520,7 @@ class MainWindow(QMainWindow):
                 " its recording goes on, this console's was stopped.", 15000)
 
     def _show_status(self, status: RecordingStatus, error: str = "") -> None:
-        self.status = status
+        before, self.status = self.status, status
         text, colour = _BADGE[status]
         self.badge.setText(f" ● {text} ")
         self.badge.setStyleSheet(f"color: white; background: {colour}; border-radius: 9px;"
@@ -472,20 +532,67 @@ class MainWindow(QMainWindow):
                                    else "Start recording")
         if status is RecordingStatus.FAILED and error:
             self.show_error(f"The recording failed: {error}")
+        if status is not before:
+            self._since = time.monotonic()
         if status is RecordingStatus.STARTED:
             self._started_at = self._started_at or time.time()
-            self._clock_timer.start()
-            self._tick()
         else:
             self._started_at = None
-            self._clock_timer.stop()
             self.clock.clear()
+        if status in (RecordingStatus.STOPPED, RecordingStatus.FAILED):
+            self._egress_id = ""
+            self._stage_text = ""
+            if before.busy and self.room_recordings.room is not None:
+                # A recording ended: its file shows even where no metadata is written
+                # (a room another app created records through that app's listener).
+                QTimer.singleShot(3000, self._refresh_room_recordings)
+        if status in (RecordingStatus.STARTED, RecordingStatus.STARTING,
+                      RecordingStatus.STOPPING):
+            self._clock_timer.start()
+        else:
+            self._clock_timer.stop()
+        self._tick()
+
+    def _refresh_room_recordings(self) -> None:
+        if self.room_recordings.room is not None:
+            self.room_recordings.refresh()
 
     def _tick(self) -> None:
-        if self._started_at is None:
-            return
-        seconds = max(0, int(time.time() - self._started_at))
-        self.clock.setText(f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
+        if self._started_at is not None:
+            seconds = max(0, int(time.time() - self._started_at))
+            self.clock.setText(
+                f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
+        self._update_stage()
+
+    def _update_stage(self) -> None:
+        """Say what a start or stop waits for, and when an emptied room will stop."""
+        waited = int(time.monotonic() - self._since)
+        timeout = self.services.recorder.start_timeout
+        if self.status is RecordingStatus.STARTING or (
+                self._stage_text and self.status is not RecordingStatus.STARTED):
+            what = self._stage_text or "the egress is starting"
+            self.stage.setText(f"{waited} s · {what}")
+            self.stage.setToolTip(f"A recording not under way {timeout:.0f} s after Start is"
+                                  " stopped and marked Failed, with the reason.")
+        elif self.status is RecordingStatus.STOPPING:
+            self.stage.setText(f"{waited} s · the egress is finishing and uploading the file")
+            self.stage.setToolTip("")
+        elif self.status is RecordingStatus.STARTED and self._countdown() is not None:
+            self.stage.setText(f"Everyone has left: stops in {self._countdown()} s")
+            self.stage.setToolTip("Stop when everyone has left is on for this recording.")
+        else:
+            self.stage.clear()
+            self.stage.setToolTip("")
+
+    def _countdown(self) -> int | None:
+        """Seconds before an emptied room's recording stops, if it is counting down."""
+        grace = self._options.stop_when_empty_after if self._options else None
+        if not self._egress_id or grace is None or self.limits is None:
+            return None
+        empty_since = self.limits.empty_since(self._egress_id)
+        if empty_since is None:
+            return None
+        return max(0, int(grace - (self.limits.now() - empty_since) + 0.999))
 
     def edit_settings(self) -> None:
         dialog = SettingsDialog(self.settings, parent=self)
@@ -494,12 +601,6 @@ class MainWindow(QMainWindow):
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:
-            return
-        if self._created_by != self.settings.app_name:
-            self.show_error(
-                f"The recording is {event.status.value}, as read from the egress. This room"
-                f" was not created by {self.settings.app_name}, so the webhook listener"
-                " leaves its events (and its recordings' metadata files) alone.")
             return
         self.show_error(
             f"Webhooks are not reaching this console (it listens on http://127.0.0.1:"
@@ -535,8 +636,23 @@ class MainWindow(QMainWindow):
     # --- messages -----------------------------------------------------------------------
 
     def show_error(self, message: str) -> None:
-        self.statusBar().showMessage(message, 15000)
+        """Show an error until it is dismissed, with its time; it goes to the event log too."""
         self.event_log.add(message)
+        self._errors += 1
+        earlier = self._errors - 1
+        more = f"  ({earlier} earlier in the event log)" if earlier else ""
+        self.error_label.setText(f"{datetime.now():%H:%M:%S}  {message}{more}")
+        self.error_banner.show()
+
+    def dismiss_errors(self) -> None:
+        self._errors = 0
+        self.error_label.clear()
+        self.error_banner.hide()
+
+    @property
+    def error_text(self) -> str:
+        """The error shown, if any (empty once dismissed)."""
+        return self.error_label.text() if not self.error_banner.isHidden() else ""
 
     def closeEvent(self, event: QCloseEvent) -> None:
         super().closeEvent(event)
