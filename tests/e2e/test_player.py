@@ -123,3 +123,73 @@ def test_a_link_that_no_longer_works_is_renewed(
             await store.aclose()
 
     qloop.run_until_complete(scenario())
+
+
+@pytest.mark.qt_log_ignore(".*")  # the link cut under FFmpeg makes it complain
+def test_a_link_that_lapses_mid_playback_resumes_where_it_was(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path, unused_tcp_port: int,
+) -> None:
+    """A STAND-IN for a storage link that stops working while it plays: a small HTTP
+    server of the test's own serves the file slowly and, once told, cuts the first link
+    and refuses it (403); the second link works. The player must resume at the position
+    it had reached, not at 0."""
+    from aiohttp import web
+
+    mp4 = make_mp4(tmp_path / NAME, seconds=12, size=(640, 360), gop=50,
+                   max_bitrate=3_000_000, noise=True)
+    data = mp4.read_bytes()
+    lapsed = False
+
+    async def serve(request: web.Request) -> web.StreamResponse:
+        first = request.match_info["link"] == "first"
+        if first and lapsed:
+            return web.Response(status=403, text="Request has expired")
+        start = int(request.headers.get("Range", "bytes=0-").split("=")[1].split("-")[0])
+        response = web.StreamResponse(status=206 if start else 200, headers={
+            "Accept-Ranges": "bytes", "Content-Type": "video/mp4",
+            "Content-Range": f"bytes {start}-{len(data) - 1}/{len(data)}"})
+        response.content_length = len(data) - start
+        await response.prepare(request)
+        for offset in range(start, len(data), 64 * 1024):
+            if first and lapsed:
+                raise ConnectionResetError("the link lapsed")
+            await response.write(data[offset:offset + 64 * 1024])
+            await asyncio.sleep(0.08)  # 0.8 MB/s, twice the file's rate: still coming
+        return response
+
+    async def scenario() -> None:
+        nonlocal lapsed
+        app = web.Application()
+        app.router.add_get("/{link}", serve)
+        runner = web.AppRunner(app, lingering_time=0)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+        links = iter([f"http://127.0.0.1:{unused_tcp_port}/{link}" for link in ("first", "next")])
+
+        async def resolve() -> str:
+            return next(links)
+
+        player = PlayerWindow(NAME, resolve, AsyncRunner())
+        qtbot.addWidget(player)
+        player.show()
+        renewed = next_emission(player.renewed)
+        try:
+            await _plays(player)
+            while player.player.position() < 1500:  # well into the file
+                await asyncio.wait_for(next_emission(player.player.positionChanged), 10)
+            reached = player.player.position()
+            lapsed = True
+            (resumed_at,) = await asyncio.wait_for(renewed, 30)
+            assert resumed_at >= reached  # it played on from what it had, then renewed
+            after: list[int] = []
+            player.player.positionChanged.connect(after.append)
+            while not after or after[-1] < resumed_at + 500:  # playing on from there
+                await asyncio.wait_for(next_emission(player.player.positionChanged), 20)
+            # It went on from where it was: it never played the middle again.
+            replayed = [ms for ms in after if 1000 <= ms < resumed_at - 1000]
+            assert replayed == []
+        finally:
+            player.player.stop()
+            await runner.cleanup()
+
+    qloop.run_until_complete(scenario())

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLa
 from recconsole.ui.tasks import AsyncRunner
 
 MAX_RENEWALS = 3
+EARLY_END_MS = 1500  # an end this far before the duration is a broken stream
 
 
 def clock(ms: int) -> str:
@@ -49,6 +50,8 @@ class PlayerWindow(QWidget):
         self.player.setVideoOutput(self.video)
         self._renewals = 0
         self._resume_at: int | None = None
+        # Where playback was: after a failed source the player itself reports 0.
+        self.last_position = 0
 
         self.play_button = QPushButton("Play")
         self.seek = QSlider(Qt.Orientation.Horizontal)
@@ -104,6 +107,8 @@ class PlayerWindow(QWidget):
             self.showFullScreen()
 
     def _position(self, ms: int) -> None:
+        if ms > 0 and self._resume_at is None:
+            self.last_position = ms
         if not self.seek.isSliderDown():
             self.seek.setValue(ms)
         self.time.setText(f"{clock(ms)} / {clock(self.player.duration())}")
@@ -115,23 +120,43 @@ class PlayerWindow(QWidget):
             self.status.clear()
 
     def _media_status(self, status: QMediaPlayer.MediaStatus) -> None:
-        if status == QMediaPlayer.MediaStatus.LoadedMedia and self._resume_at is not None:
+        duration = self.player.duration()
+        if (status == QMediaPlayer.MediaStatus.EndOfMedia and duration > 0
+                and self.last_position < duration - EARLY_END_MS):
+            # The stream broke off (FFmpeg may report a failed read as the end): the
+            # link lapsed or the network dropped; get a new one and go on.
+            self._renew("the stream ended early")
+            return
+        # Qt's FFmpeg backend drops a seek made before the new source buffers.
+        if status == QMediaPlayer.MediaStatus.BufferedMedia and self._resume_at is not None:
             self.player.setPosition(self._resume_at)
             self._resume_at = None
+            self.player.play()
 
     def _error(self, error: QMediaPlayer.Error, message: str) -> None:
         renewable = error in (QMediaPlayer.Error.ResourceError, QMediaPlayer.Error.NetworkError,
                               QMediaPlayer.Error.AccessDeniedError)
-        if not renewable or self._renewals >= MAX_RENEWALS:
+        if not renewable:
             self.status.setText(f"Cannot play {self.name}: {message or error.name}")
             return
+        self._renew(message or error.name)
+
+    def _renew(self, why: str) -> None:
+        if self._renewals >= MAX_RENEWALS:
+            self.status.setText(f"Cannot play {self.name}: {why}")
+            return
         self._renewals += 1
-        position = self.player.position()
+        position = max(self.player.position(), self.last_position)
         self.status.setText("The link expired or failed; getting a new one…")
         self.runner.run(self._resolve(), on_success=lambda url: self._resume(url, position),
                         on_failure=self.status.setText)
 
     def _resume(self, url: str, position: int) -> None:
-        self._resume_at = position or None
         self.renewed.emit(position)
-        self._play(url)
+        if not position:
+            self._play(url)
+            return
+        # Paused until the new source buffered and sought: it never shows the start again.
+        self._resume_at = position
+        self.player.setSource(QUrl(url))
+        self.player.pause()
