@@ -13,7 +13,6 @@ from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.core.recordings import RecordingsService
 from recconsole.devtools.devstack import (
     API_KEY,
     API_SECRET,
@@ -29,6 +28,7 @@ from recconsole.devtools.devstack import (
 from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.recordings import RecordingsService
 from recconsole.storage.s3 import S3Store
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.tasks import AsyncRunner

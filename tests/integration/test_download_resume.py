@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from recconsole.core.recordings import DownloadCancelled, download
 from recconsole.devtools.devstack import (
     AZURE_ACCOUNT,
     AZURE_CONTAINER,
@@ -27,6 +26,7 @@ from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import DEFAULT_CHUNK_SIZE, ObjectChanged, ObjectInfo, ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore
+from recconsole.storage.recordings import DownloadCancelled, download
 from recconsole.storage.s3 import S3Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from recconsole.core.events import EventBus
 from recconsole.server.app import init_app, start_server
 from recconsole.server.durable_queue import DurableQueue
-from recconsole.server.webhooks import Listener, WebhookVerifier
+from recconsole.server.verification import WebhookVerifier
+from recconsole.server.webhooks import Listener
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore

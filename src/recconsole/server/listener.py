@@ -22,6 +22,7 @@ from recconsole.core.recorder import Recorder
 from recconsole.core.recording_limits import StartedRecordings
 from recconsole.server.app import init_app, start_server
 from recconsole.server.durable_queue import DurableQueue, Effect, QueueBusy, QueueStatus
+from recconsole.server.effects import WebhookEffects
 from recconsole.server.forwarding import Forwarder
 from recconsole.server.locks import (
     EffectClaims,
@@ -36,7 +37,8 @@ from recconsole.server.locks import (
 )
 from recconsole.server.playback import PlaybackAccess
 from recconsole.server.registry import FileStartedRecordings, RedisStartedRecordings
-from recconsole.server.webhooks import Listener, WebhookEffects, WebhookVerifier
+from recconsole.server.verification import WebhookVerifier
+from recconsole.server.webhooks import Listener
 from recconsole.settings import Settings, user_data_dir
 from recconsole.storage.base import ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog

@@ -16,11 +16,11 @@ from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, upload_from_settings
-from recconsole.core.recordings import RecordingsService
 from recconsole.server.listener import SharedState, WebhookListener
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
+from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.main_window import ConsoleServices, MainWindow
 from recconsole.ui.resources import load_stylesheet
 

@@ -36,13 +36,13 @@ from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServe
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_status import RecordingStatus
-from recconsole.core.recordings import RecordingsService
 from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.session import RoomSession, SessionState
 from recconsole.server.listener import SharedState
 from recconsole.server.playback import PlaybackAccess
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
 from recconsole.ui.local_media import LocalMedia

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.core.recordings import RecordingsService, download
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.recordings import RecordingsService, download
 from recconsole.ui.player_window import PlayerWindow
 from recconsole.ui.recordings_model import RecordingsModel, human_size
 from recconsole.ui.tasks import AsyncRunner, user_message
