@@ -68,9 +68,11 @@ def devstack() -> Iterator[DevStack]:
     stack.down()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="session")
 def silent_speaker(devstack: DevStack) -> Iterator[StackConfig]:
-    """A real PulseAudio with one null sink, the default output of every test.
+    """A real PulseAudio with one null sink, the default output of the Qt tests
+    (tests/gui and tests/e2e ask for it before any of theirs runs; unit and integration
+    tests need no sound server and start none).
 
     Qt Multimedia plays the room's sound into it; its monitor source records what
     was played. Started before any test touches Qt Multimedia, which looks for a

@@ -13,6 +13,14 @@ import shiboken6
 from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
 
+from recconsole.devtools.devstack import StackConfig
+
+
+@pytest.fixture(autouse=True)
+def _speaker(silent_speaker: StackConfig) -> StackConfig:
+    """Every window test plays into the test sound server (see tests/conftest.py)."""
+    return silent_speaker
+
 
 @pytest.fixture
 def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:

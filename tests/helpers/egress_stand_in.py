@@ -1,4 +1,7 @@
-"""A STAND-IN for the LiveKit egress service, which does not run here yet.
+"""A STAND-IN for the LiveKit egress service's API, for edge cases a real egress
+cannot be made to produce on demand (a start stuck in STARTING, an egress that ends the
+moment it is asked, records of a given shape). The real egress runs in the dev stack
+and records in tests/e2e; tests that use this one say "stand_in" in their names.
 
 Rooms, metadata and messages go to the real LiveKit server; only the egress calls
 (start, stop, list) are answered from memory, with the same messages and state

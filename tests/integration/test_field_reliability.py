@@ -274,7 +274,7 @@ async def test_concurrent_metadata_changes_of_a_room_all_land(
 # --- 9. the console finishes what it started, whoever made the room -----------------------------
 
 
-async def test_a_recording_the_console_started_in_another_apps_room_is_finished(
+async def test_a_recording_the_console_started_in_another_apps_room_is_finished_stand_in(
     settings: Settings, listener: WebhookListener, tmp_path: Path
 ) -> None:
     room = unique_room("foreign")

@@ -1,8 +1,9 @@
 """Starting, stopping, watching and reconciling recordings.
 
 Against the real LiveKit server throughout; where a test needs an egress that
-actually records, the egress calls go to StandInEgressServer (named in the test),
-because no egress service runs here yet.
+actually records, the egress calls go to StandInEgressServer (named in the test):
+its edge cases (stuck starts, instant ends) are what a real egress cannot be made to do
+on demand. tests/e2e records with the real egress.
 """
 
 from __future__ import annotations

@@ -1,6 +1,9 @@
 """Deleting recordings (and telling the room) and rebuilding metadata, on MinIO and LiveKit.
 
-Egress records come from StandInEgressServer (named: no egress service runs here).
+Egress records come from StandInEgressServer: a recording in progress and a finished
+egress whose metadata is rebuilt need egress records of exactly this shape, which a real
+egress takes a recording to produce (tests/e2e records for real). Tests that rely on
+those records say "stand_in" in their names; rooms and messages are the real server's.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ async def test_delete_removes_file_and_metadata_and_tells_the_room(
     assert not await catalog.store.exists(catalog.metadata_key(name))
 
 
-async def test_recording_in_progress_cannot_be_deleted(service: RecordingsService) -> None:
+async def test_recording_in_progress_cannot_be_deleted_stand_in(service: RecordingsService) -> None:
     room_name = unique_room("busy")
     name = await _recording(service, room_name)
     server = service.server
@@ -110,7 +113,7 @@ async def test_several_deletions_report_per_row(service: RecordingsService) -> N
     assert isinstance(results[f"{room_name}-RM_no-1.mp4"], ObjectNotFound)
 
 
-async def test_missing_metadata_is_rebuilt_from_the_egress_record(
+async def test_missing_metadata_is_rebuilt_from_the_egress_record_stand_in(
     service: RecordingsService,
 ) -> None:
     room_name = unique_room("rebuild")

@@ -1,8 +1,9 @@
 """The webhook listener against the real LiveKit server and MinIO.
 
 The LiveKit server's own room and participant webhooks arrive for real. Egress
-webhooks are signed with the real key and posted by the tests, because no egress
-service runs here yet.
+webhooks are signed with the real key and posted by the tests, to reach cases at will
+(a status sequence, a failure text, a duplicate); tests/e2e/test_real_recording.py gets
+them from the real egress.
 """
 
 from __future__ import annotations
