@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from livekit import api
+from PySide6.QtWidgets import QComboBox, QLineEdit
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.errors import AlreadyRecording
@@ -24,9 +25,11 @@ from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown, start_listener
 from recconsole.ui.main_window import MainWindow
+from recconsole.ui.settings_dialog import SettingsDialog
 from tests.e2e.conftest import next_emission
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.secrets import DictSecrets
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -189,5 +192,50 @@ def test_stop_when_everyone_has_left_shows_its_countdown_then_stops_stand_in(
             limits.cancel()
             await shutdown(window)
             await real_egress.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_settings_show_only_the_chosen_storage_and_test_the_connection(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, livekit_server: StackConfig,
+    minio_server: StackConfig,
+) -> None:
+    """Against the real LiveKit server (no egress service connected to it) and MinIO."""
+    settings = Settings.from_env({**livekit_server.env(), **minio_server.env(),
+                                  "REDIS_URL": ""})
+    dialog = SettingsDialog(settings, secrets=DictSecrets())
+    qtbot.addWidget(dialog)
+    dialog.show()
+    storage = dialog.inputs["RECORDINGS_STORAGE"]
+    assert isinstance(storage, QComboBox)
+    assert dialog.groups["S3"].isVisible()
+    assert not dialog.groups["Azure"].isVisible()
+    storage.setCurrentText("azure")
+    assert dialog.groups["Azure"].isVisible()
+    assert not dialog.groups["S3"].isVisible()
+    storage.setCurrentText("s3")
+
+    async def tested() -> str:
+        done = next_emission(dialog.runner.busyChanged)
+        dialog.test_button.click()
+        assert await asyncio.wait_for(done, 5) == (True,)
+        assert await asyncio.wait_for(next_emission(dialog.runner.busyChanged), 30) == (False,)
+        return dialog.results.text()
+
+    async def scenario() -> None:
+        lines = (await tested()).splitlines()
+        assert lines[0].startswith("✓ LiveKit: credentials accepted")
+        assert lines[1].startswith("✗ Egress: no egress service answers")
+        assert lines[2].startswith("✓ Storage: s3 ")
+        secret = dialog.inputs["LIVEKIT_API_SECRET"]
+        bucket = dialog.inputs["S3_BUCKET"]
+        assert isinstance(secret, QLineEdit)
+        assert isinstance(bucket, QLineEdit)
+        secret.setText("not-the-secret-not-the-secret-xx")
+        bucket.setText(f"missing-{uuid.uuid4().hex[:6]}")
+        lines = (await tested()).splitlines()
+        assert lines[0].startswith("✗ LiveKit: The credentials were rejected by the server")
+        assert lines[1].startswith("✗ Storage: bucket")
+        assert "does not exist" in lines[1]
 
     qloop.run_until_complete(scenario())

@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.limits: LimitEnforcer | None = services.recorder.limits
         self._prefs = QSettings()
         self._errors = 0  # shown since the last dismissal
+        self.settings_dialog: SettingsDialog | None = None
         self.limits_task: asyncio.Future[None] | None = None  # when no listener enforces limits
         # Signs PROXY links for the player (the running listener's, once it started).
         self.playback_access = PlaybackAccess.for_listener(self.settings, "127.0.0.1")
@@ -595,9 +596,13 @@ class MainWindow(QMainWindow):
         return max(0, int(grace - (self.limits.now() - empty_since) + 0.999))
 
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, parent=self)
-        if dialog.exec():
-            self.statusBar().showMessage("Settings saved: they apply from the next start.", 15000)
+        """The settings dialog, window-modal (the loop goes on: tests of a connection run)."""
+        dialog = SettingsDialog(self.settings, parent=self, runner=self.runner)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.statusBar().showMessage(
+            "Settings saved: they apply from the next start.", 15000))
+        dialog.open()
+        self.settings_dialog = dialog
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:
