@@ -19,7 +19,12 @@ import pytest
 import pytest_asyncio
 from livekit import api
 
-from recconsole.core.events import EffectDeadLettered, RecordingSaved, RecordingStatusChanged
+from recconsole.core.events import (
+    DuplicateStopped,
+    EffectDeadLettered,
+    RecordingSaved,
+    RecordingStatusChanged,
+)
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata
 from recconsole.core.recorder import Recorder
 from recconsole.core.recording_status import RecordingStatus
@@ -385,3 +390,34 @@ async def test_a_start_that_fails_by_itself_releases_the_rooms_lock_stand_in(
     finally:
         await recorder.aclose()
         await stand_in.aclose()
+
+
+async def test_another_apps_track_recording_is_no_twin_of_the_rooms_recording_stand_in(
+    settings: Settings, server: LiveKitServer
+) -> None:
+    """Another app starts recording one participant's track (Track egress) in the room
+    as the console starts the room: the console's room recording goes on beside it."""
+    room = unique_room("track")
+    await server.ensure_room(room)
+    stand_in = StandInEgressServer(settings.livekit_url, API_KEY, API_SECRET,
+                                   app_name=settings.app_name)
+    track = api.EgressInfo(egress_id="EG_track", room_name=room,
+                           status=api.EgressStatus.EGRESS_ACTIVE)
+    track.track.CopyFrom(api.TrackEgressRequest(room_name=room, track_id="TR_x"))
+    stand_in.start_gate = asyncio.Event()  # the console's check is done, its start pending
+    recorder = Recorder(stand_in, poll_interval=0.05, webhook_grace=0.1)
+    duplicates: list[object] = []
+    recorder.events.subscribe(DuplicateStopped, duplicates.append)
+    try:
+        starting = asyncio.create_task(recorder.start(room))
+        await stand_in.start_entered.wait()
+        stand_in.egresses["EG_track"] = track
+        stand_in.start_gate.set()
+        ours = await starting
+        await recorder.idle()  # the start was followed until the egress is recording
+    finally:
+        await recorder.aclose()
+        await stand_in.aclose()
+    assert duplicates == []
+    assert stand_in.stops == []
+    assert stand_in.egresses[ours.egress_id].status == api.EgressStatus.EGRESS_ACTIVE

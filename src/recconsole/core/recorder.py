@@ -345,7 +345,8 @@ class Recorder:
         between consoles, the smaller egress id is kept, which every console agrees on.
         """
         others = [e for e in await self.server.list_egress(room, active=True)
-                  if egress_is_active(e) and e.egress_id != ours.egress_id]
+                  if egress_is_active(e) and e.egress_id != ours.egress_id
+                  and e.WhichOneof("request") == "room_composite"]  # a track egress is no twin
         if not others:
             return False
         foreign = [e for e in others if not started_by_console(e)]
