@@ -12,6 +12,7 @@ import asyncio
 import os
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -25,7 +26,13 @@ from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.devtools.bot import BotOptions, PublisherBot, start_bots
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from recconsole.devtools.devstack import (
+    API_KEY,
+    API_SECRET,
+    MINIO_PASSWORD,
+    MINIO_USER,
+    StackConfig,
+)
 from recconsole.server.listener import SharedState, WebhookListener
 from recconsole.settings import Settings
 from tests.helpers.rooms import TEST_APP, unique_room
@@ -205,3 +212,40 @@ async def test_a_maximum_duration_is_kept_by_a_headless_listener_after_the_windo
         await proc.wait()
     assert time.monotonic() - began < 60
     assert await _status(server, started.egress_id) == S.EGRESS_COMPLETE
+
+
+async def test_with_recording_upload_s3_the_egress_uploads_where_the_console_says(
+    egress_stack: StackConfig, server: LiveKitServer, room: str,
+) -> None:
+    """RECORDING_UPLOAD=s3: the egress gets the console's own S3 block (endpoint, keys,
+    bucket) instead of its default storage, so the file lands in the console's bucket."""
+    import boto3
+
+    from recconsole.core.recorder import upload_from_settings
+
+    bucket = f"upload-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.session.Session().client(
+        "s3", endpoint_url=egress_stack.s3_endpoint, aws_access_key_id=MINIO_USER,
+        aws_secret_access_key=MINIO_PASSWORD, region_name="us-east-1")
+    s3.create_bucket(Bucket=bucket)
+    settings = Settings.from_env({**egress_stack.env(), "APP_NAME": TEST_APP, "REDIS_URL": "",
+                                  "RECORDING_UPLOAD": "s3", "S3_BUCKET": bucket})
+    recorder = Recorder(server, upload=upload_from_settings(settings), poll_interval=0.5)
+    try:
+        started = await recorder.start(room)
+        await eventually(lambda: _status(server, started.egress_id), S.EGRESS_ACTIVE, within=60)
+        await recorder.stop(room)
+        await eventually(lambda: _ended(server, started.egress_id), True, within=60)
+    finally:
+        await recorder.aclose()
+    ended = await server.get_egress(started.egress_id)
+    assert ended is not None
+    assert ended.status == S.EGRESS_COMPLETE, ended.error
+    key = ended.file_results[0].filename
+    head = s3.head_object(Bucket=bucket, Key=key)  # in the console's bucket...
+    assert head["ContentLength"] == ended.file_results[0].size > 0
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])]
+    assert keys == [key]  # ...and no manifest beside it
+    s3.delete_object(Bucket=bucket, Key=key)
+    s3.delete_bucket(Bucket=bucket)
+    s3.close()
