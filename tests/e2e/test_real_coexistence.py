@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from livekit import api, rtc
 
-from recconsole.core.events import DuplicateStopped, RecordingSaved
+from recconsole.core.events import DuplicateStopped, LimitReached, RecordingSaved
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
@@ -35,7 +35,7 @@ from recconsole.devtools.devstack import (
 )
 from recconsole.server.listener import SharedState, WebhookListener
 from recconsole.settings import Settings
-from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.rooms import TEST_APP, make_leave, unique_room
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
@@ -249,3 +249,33 @@ async def test_with_recording_upload_s3_the_egress_uploads_where_the_console_say
     s3.delete_object(Bucket=bucket, Key=key)
     s3.delete_bucket(Bucket=bucket)
     s3.close()
+
+
+async def test_stop_when_everyone_has_left_ends_a_real_recording(
+    egress_stack: StackConfig, server: LiveKitServer, listener: WebhookListener,
+) -> None:
+    """The people leave; once the room has stayed empty for the grace period, the
+    listener's limit enforcer stops the recording, and the egress finishes the file."""
+    room = unique_room("emptied")
+    await server.ensure_room(room)
+    bots = await start_bots(egress_stack.livekit_url, API_KEY, API_SECRET, room, 2,
+                            BotOptions(width=320, height=180, fps=15))
+    recorder = Recorder(server, recording_locks=listener.locks, started=listener.shared.started,
+                        poll_interval=0.5)
+    reached: asyncio.Queue[LimitReached] = asyncio.Queue()
+    listener.events.subscribe(LimitReached, reached.put_nowait)
+    try:
+        started = await recorder.start(room, StartOptions(stop_when_empty_after=2.0))
+        await eventually(lambda: _status(server, started.egress_id), S.EGRESS_ACTIVE, within=60)
+        assert reached.empty()  # people are there: it records on
+        for bot in bots:
+            await make_leave(bot, egress_stack.livekit_url, room)
+        event = await asyncio.wait_for(reached.get(), 60)
+        assert (event.egress_id, event.why) == (started.egress_id, "everyone left the room")
+        await eventually(lambda: _status(server, started.egress_id), S.EGRESS_COMPLETE,
+                         within=60)
+        await eventually(lambda: server.recording_status(room), RecordingStatus.STOPPED,
+                         within=30)
+    finally:
+        await recorder.aclose()
+        await asyncio.gather(*(bot.stop() for bot in bots))
