@@ -102,6 +102,7 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
 
 async def shutdown(window: MainWindow, listener: WebhookListener | None = None) -> None:
     """Leave the room and close connections after the window has closed."""
+    window.stop_timers()
     await window.runner.cancel_all()
     if window.limits_task is not None:
         window.limits_task.cancel()

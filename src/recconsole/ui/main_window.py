@@ -252,6 +252,9 @@ class MainWindow(QMainWindow):
 
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(1000)
+        self._refresh_timer = QTimer(self)  # this room's table, a moment after a recording
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.setInterval(3000)
         self.connection = QLabel()  # the connection's state: never replaced by a message
         self.statusBar().addPermanentWidget(self.connection)
 
@@ -276,6 +279,7 @@ class MainWindow(QMainWindow):
         self.services.events.subscribe(StatusPolled, self._polled)
         self.services.events.subscribe(DuplicateStopped, self._duplicate_stopped)
         self._clock_timer.timeout.connect(self._tick)
+        self._refresh_timer.timeout.connect(self._refresh_room_recordings)
         b, view = self.bridge, self.room_view
         b.stateChanged.connect(self._on_state)
         b.participantJoined.connect(view.add_participant)
@@ -546,7 +550,7 @@ class MainWindow(QMainWindow):
             if before.busy and self.room_recordings.room is not None:
                 # A recording ended: its file shows even where no metadata is written
                 # (a room another app created records through that app's listener).
-                QTimer.singleShot(3000, self._refresh_room_recordings)
+                self._refresh_timer.start()
         if status in (RecordingStatus.STARTED, RecordingStatus.STARTING,
                       RecordingStatus.STOPPING):
             self._clock_timer.start()
@@ -658,6 +662,13 @@ class MainWindow(QMainWindow):
     def error_text(self) -> str:
         """The error shown, if any (empty once dismissed)."""
         return self.error_label.text() if not self.error_banner.isHidden() else ""
+
+    def stop_timers(self) -> None:
+        """Nothing of the window starts work any more (the event loop is closing)."""
+        for timer in (self._clock_timer, self._refresh_timer):
+            timer.stop()
+        for page in (self.recordings, self.room_recordings):
+            page.stop_retrying()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         super().closeEvent(event)

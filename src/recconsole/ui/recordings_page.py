@@ -233,6 +233,9 @@ class RecordingsPage(QWidget):
         self.banner.show()
         self._retry_timer.start(int(delay * 1000))
 
+    def stop_retrying(self) -> None:
+        self._retry_timer.stop()
+
     @property
     def retrying(self) -> bool:
         """A listing failed and the next try is scheduled."""
