@@ -248,12 +248,19 @@ async def test_a_claim_held_longer_than_its_lifetime_is_renewed(
     first, second = RedisEffectClaims(client, claim_for=0.3), RedisEffectClaims(client)
     event = f"EV_{uuid.uuid4().hex}"
     try:
+        extend, renewed, renewals = first._extend, asyncio.Event(), [0]
+
+        async def counted(**kwargs: object) -> object:
+            answer = await extend(**kwargs)  # type: ignore[arg-type]
+            renewals[0] += 1
+            if renewals[0] == 6:  # every 0.1 s: twice the claim's 0.3 s lifetime
+                renewed.set()
+            return answer
+
+        first._extend = counted  # type: ignore[assignment]
         assert await first.claim(event) == "claimed"
-        ttl_checks = 0
-        while ttl_checks < 5:  # well past 0.3 s: the applying process still holds it
-            assert await second.claim(event) == "busy"
-            ttl_checks += 1
-            await asyncio.sleep(0.2)  # time has to pass for a lease to lapse
+        await asyncio.wait_for(renewed.wait(), 10)
+        assert await second.claim(event) == "busy"  # the applying process still holds it
         await first.finish(event)
         assert await second.claim(event) == "done"
     finally:

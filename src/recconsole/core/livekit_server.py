@@ -25,6 +25,7 @@ from recconsole.core.errors import (
     ServerUnreachable,
 )
 from recconsole.core.recording_status import RecordingStatus
+from recconsole.core.room_locks import LocalRoomLocks
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ class LiveKitServer:
         self._api: api.LiveKitAPI | None = None
         # Metadata is read, changed and written back: one change per room at a time in
         # this process, so the recorder and webhook effects never undo each other.
-        self._metadata_locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._metadata_turns = LocalRoomLocks()
 
     @property
     def lkapi(self) -> api.LiveKitAPI:
@@ -158,26 +159,12 @@ class LiveKitServer:
     def created_by_app(self, room: api.Room) -> bool:
         return parse_metadata(room.metadata).get("createdBy") == self.app_name
 
-    @asynccontextmanager
-    async def _metadata_turn(self, name: str) -> AsyncIterator[None]:
-        lock, users = self._metadata_locks.get(name, (asyncio.Lock(), 0))
-        self._metadata_locks[name] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._metadata_locks[name]
-            if users == 1:
-                del self._metadata_locks[name]
-            else:
-                self._metadata_locks[name] = (lock, users - 1)
-
     async def update_metadata(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Merge ``changes`` into the room's metadata, keeping its other keys.
 
         A change to ``None`` removes that key.
         """
-        async with self._metadata_turn(name):
+        async with self._metadata_turns.hold(name):
             room = await self.get_room(name)
             if room is None:
                 raise RoomNotFound(f"The room {name!r} does not exist.")

@@ -25,8 +25,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -53,6 +52,7 @@ from recconsole.core.recording_limits import (
     StartedRecordings,
 )
 from recconsole.core.recording_status import RecordingStatus, egress_is_active, status_from_egress
+from recconsole.core.room_locks import LocalRoomLocks, RoomLocks
 from recconsole.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,32 +74,6 @@ class RecordingLocks(Protocol):
     async def bind(self, room: str, token: str, egress_id: str) -> bool: ...
 
     async def release(self, room: str, owner: str | None = None) -> bool: ...
-
-
-class RoomLocks(Protocol):
-    """Mutual exclusion per room, in one process or shared between processes."""
-
-    def hold(self, room: str) -> AbstractAsyncContextManager[None]: ...
-
-
-class LocalRoomLocks:
-    """Per-room asyncio locks for one process."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, asyncio.Lock] = {}
-        self._users: dict[str, int] = {}
-
-    @asynccontextmanager
-    async def hold(self, room: str) -> AsyncIterator[None]:
-        lock = self._locks.setdefault(room, asyncio.Lock())
-        self._users[room] = self._users.get(room, 0) + 1
-        try:
-            async with lock:
-                yield
-        finally:
-            self._users[room] -= 1
-            if not self._users[room]:  # forget idle rooms
-                del self._users[room], self._locks[room]
 
 
 @dataclass(frozen=True)

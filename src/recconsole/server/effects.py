@@ -155,6 +155,8 @@ class WebhookEffects:
         (an old recording's late news never says STOPPED over a new one), else how this
         one ended. Also returns the other live recordings."""
         own = status_from_egress(egress.status)
+        if own is RecordingStatus.STARTED:  # nothing outranks recording: no need to ask
+            return own, "", []
         try:
             listed = await self.server.list_egress(room, active=True)
         except EgressUnavailable:

@@ -26,6 +26,8 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Final, Literal, Protocol
 
+from recconsole.core import recorder
+
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
@@ -43,12 +45,8 @@ def lock_token() -> str:
     return f"{PROCESS_TOKEN}:{secrets.token_hex(4)}"
 
 
-class RecordingLocks(Protocol):
-    async def acquire(self, room: str, ttl: float) -> str | None: ...
-
-    async def bind(self, room: str, token: str, egress_id: str) -> bool: ...
-
-    async def release(self, room: str, owner: str | None = None) -> bool: ...
+class RecordingLocks(recorder.RecordingLocks, Protocol):
+    """What the recorder needs of a recording lock, and who holds it."""
 
     async def owner(self, room: str) -> str | None: ...
 

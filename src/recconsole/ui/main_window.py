@@ -120,7 +120,6 @@ class MainWindow(QMainWindow):
         self.limits: LimitEnforcer | None = services.recorder.limits
         self._prefs = QSettings()
         self._errors = 0  # shown since the last dismissal
-        self.settings_dialog: SettingsDialog | None = None
         self.limits_task: asyncio.Future[None] | None = None  # when no listener enforces limits
         # Signs PROXY links for the player (the running listener's, once it started).
         self.playback_access = PlaybackAccess.for_listener(self.settings, "127.0.0.1")
@@ -582,8 +581,8 @@ class MainWindow(QMainWindow):
         elif self.status is RecordingStatus.STOPPING:
             self.stage.setText(f"{waited} s · the egress is finishing and uploading the file")
             self.stage.setToolTip("")
-        elif self.status is RecordingStatus.STARTED and self._countdown() is not None:
-            self.stage.setText(f"Everyone has left: stops in {self._countdown()} s")
+        elif self.status is RecordingStatus.STARTED and (left := self._countdown()) is not None:
+            self.stage.setText(f"Everyone has left: stops in {left} s")
             self.stage.setToolTip("Stop when everyone has left is on for this recording.")
         else:
             self.stage.clear()
@@ -606,7 +605,6 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.statusBar().showMessage(
             "Settings saved: they apply from the next start.", 15000))
         dialog.open()
-        self.settings_dialog = dialog
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:
