@@ -15,9 +15,9 @@ rm -rf build/pyinstaller dist/recconsole
   --collect-data certifi \
   --copy-metadata recconsole \
   --hidden-import PySide6.QtMultimedia --hidden-import PySide6.QtMultimediaWidgets \
-  --add-data "$PWD/resources:resources" \
+  --collect-data recconsole \
   packaging/entry.py
-cp resources/recconsole.desktop resources/recconsole.svg dist/recconsole/
+cp src/recconsole/resources/recconsole.desktop src/recconsole/resources/recconsole.svg dist/recconsole/
 QT_QPA_PLATFORM=offscreen dist/recconsole/recconsole --self-test
 # The bundled binary joins a real room with a publisher bot and must receive video.
 .venv/bin/python -m recconsole.devtools.devstack up livekit

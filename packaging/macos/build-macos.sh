@@ -9,7 +9,7 @@ version=$(.venv/bin/python -c 'from importlib.metadata import version; print(ver
   --paths src --collect-binaries livekit.rtc --collect-data livekit.rtc \
   --collect-data certifi --copy-metadata recconsole \
   --hidden-import PySide6.QtMultimedia --hidden-import PySide6.QtMultimediaWidgets \
-  --add-data "$PWD/resources:resources" packaging/entry.py
+  --collect-data recconsole packaging/entry.py
 dist/recconsole.app/Contents/MacOS/recconsole --self-test
 hdiutil create -volname recconsole -srcfolder dist/recconsole.app -ov -format UDZO \
   "dist/recconsole-$version-macos.dmg"

@@ -4,7 +4,7 @@
 ;     --paths src --collect-binaries livekit.rtc --collect-data livekit.rtc ^
 ;     --collect-data certifi --copy-metadata recconsole ^
 ;     --hidden-import PySide6.QtMultimedia --hidden-import PySide6.QtMultimediaWidgets ^
-;     --add-data "resources;resources" packaging\entry.py
+;     --collect-data recconsole packaging\entry.py
 ;   dist\recconsole\recconsole.exe --self-test
 ; then compile this script with Inno Setup 6 (iscc packaging\windows\recconsole.iss).
 

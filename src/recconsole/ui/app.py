@@ -22,7 +22,7 @@ from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
 from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.main_window import ConsoleServices, MainWindow
-from recconsole.ui.resources import load_stylesheet
+from recconsole.ui.resources import load_stylesheet, window_icon
 
 
 def create_application() -> QApplication:
@@ -33,6 +33,7 @@ def create_application() -> QApplication:
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
     app.setStyleSheet(load_stylesheet())
+    app.setWindowIcon(window_icon())
     return app
 
 
@@ -165,6 +166,10 @@ def self_test(settings: Settings, join: str | None = None) -> int:
     player.setVideoSink(sink)
     rtc.VideoSource(2, 2)  # the first FFI request loads the native LiveKit library
     ffi_version = rtc.__version__
+    if not app.styleSheet() or app.windowIcon().isNull():
+        print("recconsole self-test failed: the stylesheet or the icon is missing from"
+              " the installed package (recconsole/resources)")
+        return 1
     joined = ""
     if join:
         frames = asyncio.run(_frames_in_room(settings, join))
@@ -174,8 +179,8 @@ def self_test(settings: Settings, join: str | None = None) -> int:
         joined = f", {frames} video frames received in room {join}"
     window.close()
     app.processEvents()
-    print(f"recconsole {__version__} self-test ok: window shown and closed, "
-          f"Qt Multimedia loaded, LiveKit FFI {ffi_version} loaded{joined}")
+    print(f"recconsole {__version__} self-test ok: window shown and closed, stylesheet and "
+          f"icon loaded, Qt Multimedia loaded, LiveKit FFI {ffi_version} loaded{joined}")
     return 0
 
 

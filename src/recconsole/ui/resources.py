@@ -1,21 +1,37 @@
-"""Finding the files under ``resources/`` in a source tree or a bundled build."""
+"""The files shipped inside the package under ``recconsole/resources/`` (stylesheet,
+icon, desktop entry), read with ``importlib.resources`` so a wheel, an editable install
+and a PyInstaller bundle find them the same way."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+
+from PySide6.QtGui import QIcon, QPixmap
+
+STYLESHEET = "style.qss"
+ICON = "recconsole.svg"
+DESKTOP_ENTRY = "recconsole.desktop"
 
 
-def resources_dir() -> Path:
-    bundle = getattr(sys, "_MEIPASS", None)  # set inside a standalone bundle
-    if bundle:
-        return Path(bundle) / "resources"
-    return Path(__file__).resolve().parents[3] / "resources"
+def resource(name: str) -> Traversable:
+    """One file of ``recconsole/resources/``."""
+    return files("recconsole") / "resources" / name
 
 
 def load_stylesheet() -> str:
     """The application stylesheet, or an empty one when the file is not there."""
     try:
-        return (resources_dir() / "style.qss").read_text(encoding="utf-8")
+        return resource(STYLESHEET).read_text(encoding="utf-8")
     except OSError:
         return ""
+
+
+def window_icon() -> QIcon:
+    """The application icon (drawn from the SVG), or a null icon when it is not there."""
+    pixmap = QPixmap()
+    try:
+        pixmap.loadFromData(resource(ICON).read_bytes(), "SVG")
+    except OSError:
+        return QIcon()
+    return QIcon(pixmap)
