@@ -81,6 +81,8 @@ _SPECS: Final = (
     _Spec("RECORDINGS_DIR", "recordings_dir", ""),
     _Spec("RECORDING_URL_EXPIRY", "recording_url_expiry", "3600", "int"),
     _Spec("RECORDING_START_TIMEOUT", "recording_start_timeout", "20", "float"),
+    # A custom recording layout: the web page egress records instead of its own grid.
+    _Spec("RECORDING_LAYOUT_URL", "recording_layout_url", ""),
     _Spec("APP_SERVER_URL", "app_server_url", ""),
     _Spec("REDIS_URL", "redis_url", ""),
     _Spec("WEBHOOK_FORWARD_URLS", "webhook_forward_urls", ""),
@@ -119,6 +121,7 @@ class Settings:
     recordings_dir: str = ""
     recording_url_expiry: int = 3600
     recording_start_timeout: float = 20.0
+    recording_layout_url: str = ""
     app_server_url: str = ""
     redis_url: str = ""
     webhook_forward_urls: str = ""  # comma-separated
@@ -134,7 +137,8 @@ class Settings:
         _check_url("LIVEKIT_URL", self.livekit_url, ("http", "https", "ws", "wss"))
         _check_url("S3_ENDPOINT", self.s3_endpoint, ("http", "https"))
         for name, value in (("AZURE_ENDPOINT", self.azure_endpoint),
-                            ("APP_SERVER_URL", self.app_server_url)):
+                            ("APP_SERVER_URL", self.app_server_url),
+                            ("RECORDING_LAYOUT_URL", self.recording_layout_url)):
             if value:
                 _check_url(name, value, ("http", "https"))
         if self.redis_url:

@@ -241,9 +241,11 @@ class LiveKitServer:
         return resp.items[0] if resp.items else None
 
     async def start_room_composite(
-        self, room_name: str, output: api.EncodedFileOutput
+        self, room_name: str, output: api.EncodedFileOutput, *, layout_url: str = ""
     ) -> api.EgressInfo:
-        request = api.RoomCompositeEgressRequest(room_name=room_name, file_outputs=[output])
+        """Record the room into ``output``; ``layout_url``: a custom layout page to record."""
+        request = api.RoomCompositeEgressRequest(room_name=room_name, file_outputs=[output],
+                                                 custom_base_url=layout_url)
         try:
             async with asyncio.timeout(self.egress_start_timeout):
                 return await self._call("start the recording",

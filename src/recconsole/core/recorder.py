@@ -116,6 +116,7 @@ class Recorder:
         *,
         recordings_path: str = "recordings/",
         upload: Upload = None,
+        layout_url: str = "",
         locks: RoomLocks | None = None,
         recording_locks: RecordingLocks | None = None,
         started: StartedRecordings | None = None,
@@ -130,6 +131,7 @@ class Recorder:
         self.server = server
         self.recordings_path = recordings_path
         self.upload = upload
+        self.layout_url = layout_url  # a custom recording layout; empty: egress's grid
         self.locks: RoomLocks = locks or LocalRoomLocks()
         self.recording_locks: RecordingLocks | None = recording_locks
         self.started: StartedRecordings = started or MemoryStartedRecordings()
@@ -185,7 +187,8 @@ class Recorder:
                     raise AlreadyRecording(
                         f"The room {room!r} is already being recorded by"
                         f" {describe_starter(active)} (egress {active.egress_id}).")
-                info = await self.server.start_room_composite(room, self.file_output())
+                info = await self.server.start_room_composite(room, self.file_output(),
+                                                        layout_url=self.layout_url)
             except BaseException:
                 if self.recording_locks and token:
                     await self.recording_locks.release(room, token)

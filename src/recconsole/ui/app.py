@@ -71,6 +71,7 @@ def build_services(settings: Settings) -> ConsoleServices:
     shared = SharedState.from_settings(settings)
     recorder = Recorder(server, recordings_path=settings.recordings_path,
                         upload=upload_from_settings(settings),
+                        layout_url=settings.recording_layout_url,
                         recording_locks=shared.locks, started=shared.started,
                         start_timeout=settings.recording_start_timeout, events=events)
     catalog = RecordingsCatalog(store_from_settings(settings), settings.recordings_path)
