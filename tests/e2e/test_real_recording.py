@@ -9,8 +9,11 @@ metadata file; the recording then plays in QMediaPlayer.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
 
+import av
+import numpy as np
 import pytest
 from livekit import api, rtc
 from PySide6.QtCore import QUrl
@@ -33,6 +36,7 @@ from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
 RECORD_FOR = 6.0  # seconds between the recording becoming active and Stop
+TONE_HZ = 660.0  # the bots' tone: not a default anything else would produce
 
 
 def test_the_console_records_a_room_for_real(
@@ -63,13 +67,15 @@ def test_the_console_records_a_room_for_real(
             window.join_button.click()
             assert await asyncio.wait_for(joined, 20) == (True,)
             bots = await start_bots(cfg.livekit_url, API_KEY, API_SECRET, room, 2,
-                                    BotOptions(width=320, height=180, fps=15))
+                                    BotOptions(width=320, height=180, fps=15,
+                                               tone_hz=TONE_HZ))
             await watcher.connect(ws_url(cfg.livekit_url),
                                   mint_token(API_KEY, API_SECRET, room, "watcher",
                                              observer=True))
 
             window.record_button.click()
             await eventually(lambda: window.status, RecordingStatus.STARTED, within=60)
+            started_shown = time.time()  # the window's recording clock starts here
             await eventually(lambda: "STARTED" in statuses, True)
             assert statuses[0] == "STARTING"
             assert window.record_button.text() == "Stop recording"
@@ -83,7 +89,7 @@ def test_the_console_records_a_room_for_real(
             await eventually(lambda: time.monotonic() - recording_since >= RECORD_FOR, True,
                              within=30)
             window.record_button.click()
-            stopped_at = time.monotonic()
+            stopped_at, stopped_wall = time.monotonic(), time.time()
             await eventually(lambda: window.status, RecordingStatus.STOPPED, within=60)
             assert statuses[-2:] == ["STOPPING", "STOPPED"]
 
@@ -110,6 +116,22 @@ def test_the_console_records_a_room_for_real(
                 other_console.catalog.manifest_key(info.name))
             print(f"\nstop to listed: {listed_after:.2f} s; recorded span {span:.2f} s")
 
+            # What the file holds: the bots' tone, their moving pattern, and as long as
+            # the window's clock ran (from STARTED shown to the moderator's Stop).
+            data = await other_console.catalog.store.read_bytes(
+                other_console.catalog.recording_key(info.name))
+            content = _content(data)
+            elapsed = stopped_wall - started_shown  # what the window's clock said
+            print(f"pitch {content.pitch:.1f} Hz; duration {content.duration:.2f} s;"
+                  f" clock {elapsed:.2f} s; file span {span:.2f} s;"
+                  f" frame change {content.change:.1f}")
+            assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+            assert content.change > 1.0, "the recorded video does not move"
+            assert content.bright > 20, "the recorded video is black"
+            # The file holds all the time the clock showed; the egress then writes what
+            # its pipeline still held at Stop (measured: 0.7-0.9 s), never much more.
+            assert elapsed - 0.25 <= content.duration <= elapsed + 1.0
+
             url = await other_console.catalog.playback_url(info.name, 600)
             duration = await _played_duration(url)
             assert duration == pytest.approx(span, abs=1.0)
@@ -122,6 +144,45 @@ def test_the_console_records_a_room_for_real(
             await shutdown(window, listener)
 
     qloop.run_until_complete(scenario())
+
+
+class _Content:
+    """What a recorded MP4 holds, read with PyAV."""
+
+    def __init__(self, pitch: float, change: float, bright: float, duration: float) -> None:
+        self.pitch = pitch  # strongest frequency of the audio, Hz
+        self.change = change  # mean luma difference between frames 2 s apart
+        self.bright = bright  # mean luma of the middle frame
+        self.duration = duration  # of the media in it, s
+
+
+def _content(data: bytes) -> _Content:
+    spans: list[tuple[float, float]] = []  # (first, end) of each stream, s
+    with av.open(io.BytesIO(data)) as container:
+        audio = container.streams.audio[0]
+        rate, base = audio.rate, float(audio.time_base or 0)
+        samples, pts = [], []
+        for frame in container.decode(audio):
+            pcm = frame.to_ndarray()  # planar: a row per channel; packed: interleaved
+            channels = len(frame.layout.channels)
+            samples.append(pcm.mean(axis=0) if frame.format.is_planar
+                           else pcm.reshape(-1, channels).mean(axis=1))
+            pts.append((frame.pts * base, (frame.pts + frame.samples) * base))
+        spans.append((pts[0][0], pts[-1][1]))
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        base, step = float(video.time_base or 0), 1 / float(video.average_rate or 30)
+        lumas = [(f.pts * base, f.to_ndarray(format="gray").astype(float))
+                 for f in container.decode(video)]
+        spans.append((lumas[0][0], lumas[-1][0] + step))
+    pcm = np.concatenate(samples)[rate:]  # past the first second (the start settles)
+    spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
+    pitch = float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum[1:])) + 1])
+    middle = len(lumas) // 2
+    later = next(i for i, (t, _) in enumerate(lumas) if t >= lumas[middle][0] + 2.0)
+    change = float(np.abs(lumas[middle][1] - lumas[later][1]).mean())
+    duration = max(end for _, end in spans) - min(first for first, _ in spans)
+    return _Content(pitch, change, float(lumas[middle][1].mean()), duration)
 
 
 async def _active_egress(lkapi: api.LiveKitAPI, room: str) -> api.EgressInfo:
