@@ -185,9 +185,12 @@ def test_a_link_that_lapses_mid_playback_resumes_where_it_was(
             player.player.positionChanged.connect(after.append)
             while not after or after[-1] < resumed_at + 500:  # playing on from there
                 await asyncio.wait_for(next_emission(player.player.positionChanged), 20)
-            # It went on from where it was: it never played the middle again.
+            # It went on from where it was: it never played the middle again, and its
+            # first position on the new link is within a second of where it stopped.
             replayed = [ms for ms in after if 1000 <= ms < resumed_at - 1000]
             assert replayed == []
+            first = next(ms for ms in after if ms > 0)
+            assert abs(first - resumed_at) <= 1000, after[:10]
         finally:
             player.player.stop()
             await runner.cleanup()
