@@ -8,6 +8,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from livekit.api import EgressStatus
 from PySide6.QtCore import QDate
 from pytestqt.qtbot import QtBot
 
@@ -25,15 +26,20 @@ from recconsole.devtools.devstack import (
     DevStack,
     StackConfig,
 )
+from recconsole.settings import Settings
 from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.recordings import RecordingsService
 from recconsole.storage.s3 import S3Store
+from recconsole.ui.app import build_services, shutdown, start_listener
+from recconsole.ui.main_window import MainWindow
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.tasks import AsyncRunner
 from tests.e2e.conftest import next_emission
+from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.waiting import eventually
+from tests.helpers.webhooks import egress_event, post, sign
 
 pytestmark = pytest.mark.e2e
 
@@ -55,7 +61,7 @@ def _store(backend: str, request: pytest.FixtureRequest) -> ObjectStore:
 
 
 @pytest.mark.parametrize("backend", ["s3", "azure"])
-def test_page_lists_filters_and_follows_changes(
+def test_page_lists_and_filters(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, request: pytest.FixtureRequest,
     backend: str,
 ) -> None:
@@ -83,19 +89,56 @@ def test_page_lists_filters_and_follows_changes(
 
             page.room_filter.setText("room1")
             assert model.rowCount() == 7
-
-            # A new recording's metadata lands (webhook): its row appears by itself.
-            fresh = _info(prefix, 31)
-            await store.write_bytes(catalog.recording_key(fresh.name), b"mp4")
-            await catalog.save_metadata(fresh)
-            inserted = next_emission(model.rowsInserted)
-            page.recording_saved(fresh.name)
-            await asyncio.wait_for(inserted, 10)
-            assert model.info(0).name == fresh.name
-            page.recording_deleted(fresh.name)  # another console deleted it
-            assert fresh.name not in model.visible_names()
         finally:
             await store.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+@pytest.mark.parametrize("backend", ["s3", "azure"])
+def test_a_recording_that_ends_appears_on_the_page_when_its_webhook_arrives(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, request: pytest.FixtureRequest,
+    livekit_server: StackConfig, unused_tcp_port: int, backend: str,
+) -> None:
+    """Nothing tells the page but LiveKit's egress_ended webhook, signed, posted to the
+    window's own listener: the listener writes the metadata, the page shows the row."""
+    prefix = f"live-{uuid.uuid4().hex[:8]}/"
+    env = {**livekit_server.env(), "APP_NAME": TEST_APP, "REDIS_URL": "",
+           "SERVER_PORT": str(unused_tcp_port), "RECORDINGS_PATH": prefix}
+    if backend == "s3":
+        minio: StackConfig = request.getfixturevalue("minio_server")
+        env |= {k: v for k, v in minio.env().items() if k.startswith(("S3_", "AWS_"))}
+    else:
+        azurite: StackConfig = request.getfixturevalue("azurite_server")
+        env |= {k: v for k, v in azurite.env().items() if k.startswith("AZURE_")}
+        env["RECORDINGS_STORAGE"] = "azure"
+    window = MainWindow(build_services(Settings.from_env(env)))
+    qtbot.addWidget(window)
+    window.show()
+    room = unique_room("live-row")
+
+    async def scenario() -> None:
+        listener = await start_listener(window)
+        assert listener is not None, window.event_log.toPlainText()
+        catalog, model = window.services.catalog, window.recordings.model
+        try:
+            await window.services.server.ensure_room(room)  # this app's room
+            loaded = next_emission(window.recordings.loaded)
+            window.recordings.refresh()
+            assert await asyncio.wait_for(loaded, 20) == (0,)
+            name = f"{room}-RM_live-2026-12-03T101010-a1b2c3.mp4"
+            await catalog.store.write_bytes(catalog.recording_key(name), b"\0" * 2048,
+                                            "video/mp4")  # what the egress uploaded
+            inserted = next_emission(model.rowsInserted)
+            body = egress_event("egress_ended", room, "EG_live", EgressStatus.EGRESS_COMPLETE,
+                                file_name=name, prefix=prefix, room_id="RM_live")
+            assert (await post(listener.url, body, sign(body)))[0] == 200
+            await asyncio.wait_for(inserted, 20)
+            assert model.info(0).name == name
+            assert model.info(0).room_name == room
+            assert (await catalog.get(name)).id == "EG_live"  # the metadata it wrote
+        finally:
+            await shutdown(window, listener)
 
     qloop.run_until_complete(scenario())
 
