@@ -37,7 +37,7 @@ def main() -> int:
     from PySide6.QtMultimedia import QVideoFrameFormat, QVideoSink
     from PySide6.QtWidgets import QApplication
 
-    from recconsole.ui.video_frames import to_qvideoframe
+    from bench.qt_video_frames import to_qvideoframe
 
     app = QApplication.instance() or QApplication([])
     width, height = (int(v) for v in args.size.split("x"))

@@ -9,8 +9,8 @@ into the padding. Planes are copied with numpy, row-wise only when the layouts d
 Qt converts to RGB on the GPU (or its own CPU path) when it draws.
 
 This is the Qt Multimedia path for SDK frames (a QVideoSink, e.g. for a QVideoWidget
-or Qt Quick). Room tiles, which paint on a widget, take the SDK's own RGBA
-conversion instead (see video_tile); ``bench/render.py`` measures both.
+or Qt Quick), kept here as the alternative ``bench/render.py`` compares: room tiles,
+which paint on a widget, take the SDK's own RGBA conversion instead (ui/video_tile.py).
 """
 
 from __future__ import annotations
