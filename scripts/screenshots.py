@@ -7,13 +7,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 from pathlib import Path
 
 import qasync
 
-from recconsole.devtools.bot import BotOptions, start_bots
+from recconsole.devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole.devtools.devstack import StackConfig
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, create_application, shutdown, start_listener
@@ -53,6 +54,21 @@ async def take(window: MainWindow, folder: Path) -> None:
         window.record_button.click()
         while window.status is not _stopped():
             await asyncio.sleep(0.2)
+        # Stop when everyone has left: the bots leave and the countdown shows.
+        window.stop_when_empty.setChecked(True)
+        window.record_button.click()
+        while window.status is not _started():
+            await asyncio.sleep(0.2)
+        await _leave(cfg, bots)
+        bots = []
+        while "stops in" not in window.stage.text():
+            await asyncio.sleep(0.2)
+        await asyncio.sleep(3.2)  # a few seconds counted down
+        app.primaryScreen().grabWindow(0).save(str(folder / "countdown.png"))
+        window.stop_when_empty.setChecked(False)
+        window.record_button.click()
+        while window.status is not _stopped():
+            await asyncio.sleep(0.2)
         await _seed(window)
         window.tabs.setCurrentWidget(window.recordings)
         window.recordings.refresh()
@@ -80,6 +96,19 @@ async def take(window: MainWindow, folder: Path) -> None:
         if window.status is not _stopped():
             await window.services.recorder.stop("demo")
         await asyncio.gather(*(b.stop() for b in bots))
+
+
+async def _leave(cfg: StackConfig, bots: list[PublisherBot]) -> None:
+    """The bots leave, and the server drops them at once (not after its timeout)."""
+    from livekit import api
+
+    identities = [b.room.local_participant.identity for b in bots]
+    await asyncio.gather(*(b.stop() for b in bots))
+    async with api.LiveKitAPI(cfg.livekit_url, "devkey", "secret") as lk:
+        for identity in identities:
+            with contextlib.suppress(api.TwirpError):
+                await lk.room.remove_participant(
+                    api.RoomParticipantIdentity(room="demo", identity=identity))
 
 
 async def _seed(window: MainWindow) -> None:

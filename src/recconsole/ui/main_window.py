@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMainWindow,
     QPushButton,
+    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -197,11 +198,13 @@ class MainWindow(QMainWindow):
         for button in (self.camera_button, self.microphone_button):
             button.setCheckable(True)
         bar = QHBoxLayout()
-        widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock,
-                                  self.stage]
+        widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock]
         for widget in widgets:
             bar.addWidget(widget)
-        bar.addStretch(1)
+        # The stage takes the room left in the bar and never widens the window (a long
+        # text is cut; its tooltip says the rest).
+        self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        bar.addWidget(self.stage, 1)
         widgets = [self.max_minutes, self.stop_when_empty, self.camera_button,
                    self.microphone_button, self.sound_button, self.leave_button]
         for widget in widgets:
