@@ -20,10 +20,10 @@ rm -rf build/pyinstaller dist/recconsole
 cp src/recconsole/resources/recconsole.desktop src/recconsole/resources/recconsole.svg dist/recconsole/
 QT_QPA_PLATFORM=offscreen dist/recconsole/recconsole --self-test
 # The bundled binary joins a real room with a publisher bot and must receive video.
-.venv/bin/python -m recconsole.devtools.devstack up livekit
+.venv/bin/python -m recconsole_devtools.devstack up livekit
 (
-  eval "$(.venv/bin/python -m recconsole.devtools.devstack env)"
-  .venv/bin/python -m recconsole.devtools.bot --room bundle-check --count 1 --no-audio &
+  eval "$(.venv/bin/python -m recconsole_devtools.devstack env)"
+  .venv/bin/python -m recconsole_devtools.bot --room bundle-check --count 1 --no-audio &
   bot=$!
   trap 'kill $bot 2>/dev/null; wait $bot 2>/dev/null' EXIT
   QT_QPA_PLATFORM=offscreen dist/recconsole/recconsole --env-file /dev/null \

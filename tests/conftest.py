@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from recconsole.core.livekit_server import LiveKitServer
-from recconsole.devtools.devstack import (
+from recconsole.settings import ENV_NAMES
+from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
     PROFILES,
@@ -24,7 +25,6 @@ from recconsole.devtools.devstack import (
     StackConfig,
     StackError,
 )
-from recconsole.settings import ENV_NAMES
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.webhook_sink import WebhookRecorder
 

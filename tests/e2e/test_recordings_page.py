@@ -13,7 +13,14 @@ from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.devtools.devstack import (
+from recconsole.storage.azure import AzureStore
+from recconsole.storage.base import ObjectStore
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.recordings import RecordingsService
+from recconsole.storage.s3 import S3Store
+from recconsole.ui.recordings_page import RecordingsPage
+from recconsole.ui.tasks import AsyncRunner
+from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
     AZURE_ACCOUNT,
@@ -25,13 +32,6 @@ from recconsole.devtools.devstack import (
     DevStack,
     StackConfig,
 )
-from recconsole.storage.azure import AzureStore
-from recconsole.storage.base import ObjectStore
-from recconsole.storage.catalog import RecordingsCatalog
-from recconsole.storage.recordings import RecordingsService
-from recconsole.storage.s3 import S3Store
-from recconsole.ui.recordings_page import RecordingsPage
-from recconsole.ui.tasks import AsyncRunner
 from tests.e2e.conftest import next_emission
 from tests.helpers.waiting import eventually
 
