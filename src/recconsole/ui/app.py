@@ -21,6 +21,8 @@ from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
 from recconsole.storage.recordings import RecordingsService
+from recconsole.storage.s3 import S3Store
+from recconsole.storage.s3_credentials import S3Credentials
 from recconsole.ui.main_window import ConsoleServices, MainWindow
 from recconsole.ui.resources import load_stylesheet, window_icon
 
@@ -69,12 +71,16 @@ def build_services(settings: Settings) -> ConsoleServices:
     server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,
                            settings.livekit_api_secret.value, app_name=settings.app_name)
     shared = SharedState.from_settings(settings)
+    store = store_from_settings(settings)
+    # The egress's S3 block signs with the store's own keys, renewed at each start.
+    s3_keys = (store.credentials if isinstance(store, S3Store)
+               else S3Credentials.from_settings(settings))
     recorder = Recorder(server, recordings_path=settings.recordings_path,
-                        upload=upload_from_settings(settings),
+                        upload=upload_from_settings(settings, s3_keys.upload_keys),
                         layout_url=settings.recording_layout_url,
                         recording_locks=shared.locks, started=shared.started,
                         start_timeout=settings.recording_start_timeout, events=events)
-    catalog = RecordingsCatalog(store_from_settings(settings), settings.recordings_path)
+    catalog = RecordingsCatalog(store, settings.recordings_path)
     return ConsoleServices(settings, server, recorder, catalog, events,
                            RecordingsService(catalog, server), shared)
 
