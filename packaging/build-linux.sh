@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || scripts/setup
-.venv/bin/python -m pip install -q -e '.[package]'
+.venv/bin/python -m pip install -q -c requirements/lock.txt -e '.[package]'
 version=$(.venv/bin/python -c 'from importlib.metadata import version; print(version("recconsole"))')
 rm -rf build/pyinstaller dist/recconsole
 .venv/bin/pyinstaller --noconfirm --clean --log-level WARN \
