@@ -218,6 +218,41 @@ class Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
+DEVELOPMENT_LIVEKIT_KEYS: Final = ("devkey", "secret")
+DEVELOPMENT_S3_KEY: Final = "minioadmin"
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` names this machine (a development server)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+def development_defaults(settings: Settings) -> list[str]:
+    """Warnings, in words: the development credentials are aimed at a server elsewhere.
+
+    The tutorials' keys (``devkey``/``secret``, ``minioadmin``) are fine against the
+    local dev stack; sent to another machine they are either refused or, worse, accepted.
+    """
+    warnings: list[str] = []
+    livekit = (settings.livekit_api_key, settings.livekit_api_secret.value)
+    if livekit == DEVELOPMENT_LIVEKIT_KEYS and not is_local_url(settings.livekit_url):
+        warnings.append(f"The LiveKit API credentials are the development defaults (API key"
+                        f" devkey), but the server is {settings.livekit_url}.")
+    uses_s3 = "s3" in (settings.recordings_storage, settings.recording_upload)
+    if uses_s3 and not is_local_url(settings.s3_endpoint):
+        keys = (settings.s3_access_key.value, settings.s3_secret_key.value)
+        if not (settings.is_set("S3_ACCESS_KEY") or settings.is_set("S3_SECRET_KEY")):
+            warnings.append(f"No S3 keys are set: unless AWS credentials are found (AWS_PROFILE,"
+                            f" AWS_ACCESS_KEY_ID...), the development keys (minioadmin) are"
+                            f" sent to {settings.s3_endpoint}.")
+        elif DEVELOPMENT_S3_KEY in keys:
+            warnings.append(f"The S3 keys are the development default (minioadmin), but the"
+                            f" storage is {settings.s3_endpoint}.")
+    return warnings
+
+
 def _convert(spec: _Spec, raw: str) -> object:
     if spec.kind == "secret":
         return Secret(raw)
@@ -273,11 +308,16 @@ class KeyringSecrets:
 
         try:
             keyring.set_password(KEYRING_SERVICE, name, value)
+            kept = keyring.get_password(KEYRING_SERVICE, name) == value
         except KeyringError as err:
             raise SettingsError(
                 f"The OS keyring cannot store {name}: {type(err).__name__}."
                 " Set it in the environment instead."
             ) from None
+        if not kept:  # e.g. keyring's "null" backend, which drops everything silently
+            raise SettingsError(
+                f"The OS keyring ({type(keyring.get_keyring()).__name__}) did not keep {name}."
+                " Set it in the environment instead.")
 
 
 def _platform_dir(xdg_name: str, xdg_default: str) -> Path:

@@ -17,22 +17,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import urlsplit
+from typing import Any, Final
 
 import boto3
 import botocore.session
 from botocore.exceptions import BotoCoreError
 
 from recconsole.core.errors import ConsoleError
+from recconsole.settings import DEVELOPMENT_S3_KEY, Settings, is_local_url
 from recconsole.storage.base import StoreError
-
-if TYPE_CHECKING:
-    from recconsole.settings import Settings
 
 log = logging.getLogger(__name__)
 
-DEVELOPMENT_KEY: Final = "minioadmin"
+DEVELOPMENT_KEY: Final = DEVELOPMENT_S3_KEY
 # What botocore's providers are called, in words a user recognises.
 _METHODS: Final = {
     "env": "the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables",
@@ -46,7 +43,6 @@ _METHODS: Final = {
     "container-role": "the container's role",
     "iam-role": "the instance's role",
 }
-_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 @dataclass(frozen=True)
@@ -56,12 +52,6 @@ class S3Keys:
     access_key: str
     secret_key: str = field(repr=False)
     token: str = field(default="", repr=False)
-
-
-def is_loopback(url: str) -> bool:
-    """Whether ``url`` names this machine (a development server)."""
-    host = (urlsplit(url).hostname or "").lower()
-    return host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
 
 
 class S3Credentials:
@@ -96,7 +86,7 @@ class S3Credentials:
                              settings.s3_session_token.value)
         return cls(profile=settings.aws_profile,
                    fallback=S3Keys(settings.s3_access_key.value, settings.s3_secret_key.value),
-                   instance_role=not is_loopback(settings.s3_endpoint))
+                   instance_role=not is_local_url(settings.s3_endpoint))
 
     def __repr__(self) -> str:
         return f"<S3Credentials {self.describe}>"

@@ -40,7 +40,7 @@ from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.session import RoomSession, SessionState
 from recconsole.server.listener import SharedState
 from recconsole.server.playback import PlaybackAccess
-from recconsole.settings import Settings
+from recconsole.settings import Settings, development_defaults
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.audio_output import RoomAudio
@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.services = services
         self.settings = services.settings
+        self.saved_settings = services.settings  # as the next start will have them
         self.runner = AsyncRunner(self)
         self.session: RoomSession | None = None
         self.room_name = ""
@@ -235,6 +236,14 @@ class MainWindow(QMainWindow):
         self.record_bar = self._wrap(bar)
         self.record_bar.hide()  # nothing to record before joining
         layout.addWidget(self.record_bar)
+        # Development credentials aimed at a server elsewhere: said for as long as it is so.
+        self.development_banner = QFrame()
+        self.development_banner.setObjectName("banner")
+        self.development_label = QLabel("\n".join(development_defaults(self.settings)))
+        self.development_label.setWordWrap(True)
+        QVBoxLayout(self.development_banner).addWidget(self.development_label)
+        self.development_banner.setVisible(bool(self.development_label.text()))
+        layout.addWidget(self.development_banner)
         self.error_banner = QFrame()  # an error stays until the moderator dismisses it
         self.error_banner.setObjectName("banner")
         self.error_label = QLabel()
@@ -600,11 +609,14 @@ class MainWindow(QMainWindow):
 
     def edit_settings(self) -> None:
         """The settings dialog, window-modal (the loop goes on: tests of a connection run)."""
-        dialog = SettingsDialog(self.settings, parent=self, runner=self.runner)
+        dialog = SettingsDialog(self.saved_settings, parent=self, runner=self.runner)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.statusBar().showMessage(
-            "Settings saved: they apply from the next start.", 15000))
+        dialog.accepted.connect(lambda: self._settings_saved(dialog.saved_settings))
         dialog.open()
+
+    def _settings_saved(self, saved: Settings) -> None:
+        self.saved_settings = saved  # what the dialog shows next time
+        self.statusBar().showMessage("Settings saved: they apply from the next start.", 15000)
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:
