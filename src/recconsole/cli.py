@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open and close the window offscreen, load every part, report")
     parser.add_argument("--join", metavar="ROOM",
                         help="with --self-test: also join ROOM and wait for video frames")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="with --self-test: save a picture of the window to PNG")
     commands = parser.add_subparsers(dest="command")
     listen = commands.add_parser(
         "listen", help="run the webhook listener headless (POST /livekit/webhook)")
@@ -83,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        return self_test(settings, join=args.join)
+        return self_test(settings, join=args.join, screenshot=args.screenshot)
     return run_console(settings, room=args.room)
 
 

@@ -6,6 +6,7 @@ import asyncio
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QObject, QSocketNotifier
@@ -154,11 +155,13 @@ def run_console(settings: Settings, room: str | None = None) -> int:
     return 0
 
 
-def self_test(settings: Settings, join: str | None = None) -> int:
+def self_test(settings: Settings, join: str | None = None,
+              screenshot: Path | None = None) -> int:
     """Open the window offscreen, load Qt Multimedia and the LiveKit FFI, close, report.
 
     Prints "window shown" the moment it is (startup benchmarks time that line), then
-    one report line; exit code 0 when every part loaded.
+    one report line; exit code 0 when every part loaded. ``screenshot``: a PNG of the
+    window as shown.
     """
     from livekit import rtc
     from PySide6.QtMultimedia import QMediaPlayer, QVideoSink
@@ -169,6 +172,9 @@ def self_test(settings: Settings, join: str | None = None) -> int:
     while not window.isVisible() or not window.windowHandle().isExposed():
         app.processEvents()
     print("window shown", flush=True)
+    if screenshot is not None and not window.grab().save(str(screenshot), "PNG"):
+        print(f"recconsole self-test failed: cannot save the screenshot to {screenshot}")
+        return 1
     player, sink = QMediaPlayer(), QVideoSink()
     player.setVideoSink(sink)
     rtc.VideoSource(2, 2)  # the first FFI request loads the native LiveKit library
