@@ -1,5 +1,5 @@
 """Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
-the webhook listener headless."""
+the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms."""
 
 from __future__ import annotations
 
@@ -59,6 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--replay", nargs="+", metavar="ID",
                         help="put dead letters back in the queue (their ids, or 'all'), then"
                              " exit; a running listener applies them")
+    rooms = commands.add_parser(
+        "rooms", help="every room on the LiveKit server, with its recording; or close one")
+    rooms.add_argument("--json", action="store_true", help="as JSON")
+    rooms.add_argument("--no-recordings", action="store_true",
+                       help="do not count the recordings stored for each room (no listing)")
+    room_actions = rooms.add_subparsers(dest="rooms_command")
+    close = room_actions.add_parser("close", help="close a room: everyone in it is disconnected")
+    close.add_argument("room")
     return parser
 
 
@@ -79,6 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_listen(settings, args))
         except (ConsoleError, OSError) as err:
             print(f"recconsole listen: {err}", file=sys.stderr)
+            return 1
+
+    if args.command == "rooms":
+        from recconsole.cli_rooms import run_rooms  # not for the window
+
+        try:
+            return asyncio.run(run_rooms(settings, args))
+        except ConsoleError as err:
+            print(f"recconsole rooms: {err}", file=sys.stderr)
             return 1
 
     from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
