@@ -171,6 +171,32 @@ async def test_a_profile_of_the_shared_files_chosen_by_aws_profile(
                                           " (AWS profile 'recordings')")
 
 
+async def test_an_empty_aws_profile_is_no_profile(
+    minio_server: StackConfig, temporary: dict[str, str], key: str, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``AWS_PROFILE=`` (as a shell or an exported settings list leaves it) names none:
+    fixed keys sign, and the chain reads the default profile."""
+    monkeypatch.setenv("AWS_PROFILE", "")
+    fixed = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
+                    S3_BUCKET)
+    try:
+        await every_operation_works(fixed, key)
+    finally:
+        await fixed.aclose()
+    _shared_files(tmp_path, monkeypatch, "", "[default]\n"
+                  f"aws_access_key_id = {temporary['AccessKeyId']}\n"
+                  f"aws_secret_access_key = {temporary['SecretAccessKey']}\n"
+                  f"aws_session_token = {temporary['SessionToken']}\n")
+    chain = S3Store.from_settings(load_settings(
+        dotenv=None, secrets=DictSecrets(), cli={"S3_ENDPOINT": minio_server.s3_endpoint}))
+    try:
+        await every_operation_works(chain, key)
+    finally:
+        await chain.aclose()
+    assert chain.credentials.describe == "the shared credentials file (AWS profile 'default')"
+
+
 async def test_a_missing_profile_is_named(minio_server: StackConfig, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     _shared_files(tmp_path, monkeypatch, "[default]\nregion = us-east-1\n")
@@ -199,10 +225,10 @@ def _credential_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, endpoin
 async def test_credentials_that_expire_soon_are_renewed_before_a_request(
     minio_server: StackConfig, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # 12 minutes left: inside botocore's 15-minute "renew now" window, so every
-    # request first renews them (and one that could not would still sign, until 10).
+    # 9 minutes left: inside the 10 minutes in which they must be renewed, so every
+    # request first renews them (and each renewal again says 9 minutes).
     calls = _credential_process(tmp_path, monkeypatch, minio_server.s3_endpoint,
-                                timedelta(minutes=12))
+                                timedelta(minutes=9))
     settings = Settings.from_env({"S3_ENDPOINT": minio_server.s3_endpoint,
                                   "AWS_PROFILE": "sts"})
     store = S3Store.from_settings(settings)
@@ -218,6 +244,30 @@ async def test_credentials_that_expire_soon_are_renewed_before_a_request(
     assert len(used) > len(first)  # renewed, and the renewed keys were accepted
     assert len(set(used)) == len(used)  # each renewal is a new temporary key
     assert "credential_process" in store.credentials.describe
+
+
+async def test_credentials_that_may_be_renewed_are_tried_once_then_kept_a_while(
+    minio_server: StackConfig, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """12 minutes left: renewing is tried, but not before every request."""
+    root = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1", S3_BUCKET)
+    try:
+        await root.write_bytes(key, b"{}")
+    finally:
+        await root.aclose()
+    calls = _credential_process(tmp_path, monkeypatch, minio_server.s3_endpoint,
+                                timedelta(minutes=12))
+    store = S3Store.from_settings(Settings.from_env(
+        {"S3_ENDPOINT": minio_server.s3_endpoint, "AWS_PROFILE": "sts"}))
+    try:
+        assert await store.read_bytes(key) == b"{}"
+        after_first = calls.read_text().split()
+        for _ in range(5):
+            assert await store.read_bytes(key) == b"{}"
+    finally:
+        await store.aclose()
+    assert len(after_first) == 2  # found, then renewed once as they may be
+    assert calls.read_text().split() == after_first  # and not again within 30 s
 
 
 async def test_credentials_far_from_expiry_are_not_asked_for_again(

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -30,6 +32,12 @@ from recconsole.storage.base import StoreError
 log = logging.getLogger(__name__)
 
 DEVELOPMENT_KEY: Final = DEVELOPMENT_S3_KEY
+# botocore renews credentials that expire within 15 minutes if it can, and must within 10.
+_MUST_RENEW: Final = 10 * 60
+# Providers that read no profile.
+_NO_PROFILE: Final = frozenset({"env", "assume-role-with-web-identity", "container-role",
+                                "iam-role"})
+_RETRY_AFTER: Final = 30.0
 # What botocore's providers are called, in words a user recognises.
 _METHODS: Final = {
     "env": "the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables",
@@ -72,6 +80,7 @@ class S3Credentials:
         self._botocore: Any = None  # the botocore session whose chain found the credentials
         self._chain: Any = None  # botocore Credentials (refreshable or not)
         self._frozen: S3Keys | None = keys
+        self._retry_at = 0.0  # monotonic time from which an early renewal is tried again
         self._method = "S3_ACCESS_KEY / S3_SECRET_KEY" if keys else ""
 
     @classmethod
@@ -127,13 +136,20 @@ class S3Credentials:
             raise ConsoleError(f"No S3 keys for the recording's upload: {err}") from err
 
     def _refresh_needed(self) -> bool:
+        """Renew now: they expire within 10 minutes, or within 15 and the last try to renew
+        was over ``_RETRY_AFTER`` ago (the keys in hand still sign while the source is down,
+        and requests do not queue behind a renewal that fails each time)."""
         needed = getattr(self._chain, "refresh_needed", None)
-        return bool(needed()) if needed is not None else False
+        if needed is None:
+            return False
+        if needed(_MUST_RENEW):
+            return True
+        return bool(needed()) and time.monotonic() >= self._retry_at
 
     def _resolve(self) -> None:
         """Ask botocore's chain (blocking: files, and maybe STS, SSO or metadata)."""
         try:
-            session = botocore.session.Session(profile=self._profile or None)
+            session = _botocore_session(self._chain_profile())
             if not self._instance_role:
                 session.get_component("credential_provider").remove("iam-role")
             chain = session.get_credentials()
@@ -149,11 +165,18 @@ class S3Credentials:
             return
         self._botocore, self._chain = session, chain
         method = _METHODS.get(chain.method, chain.method)
-        profile = self._profile or session.get_config_variable("profile")
-        self._method = f"{method} (AWS profile {profile!r})" if profile else method
+        profiled = chain.method not in _NO_PROFILE
+        profile = self._chain_profile() or "default"
+        self._method = f"{method} (AWS profile {profile!r})" if profiled else method
         log.debug("S3 credentials from %s", self._method)
 
+    def _chain_profile(self) -> str | None:
+        """The profile the chain reads: the setting, else AWS_PROFILE (None: the default)."""
+        return (self._profile or os.environ.get("AWS_PROFILE")
+                or os.environ.get("AWS_DEFAULT_PROFILE") or None)
+
     def _freeze(self) -> S3Keys:
+        self._retry_at = time.monotonic() + _RETRY_AFTER
         try:
             frozen = self._chain.get_frozen_credentials()
         except BotoCoreError as err:
@@ -170,6 +193,18 @@ class S3Credentials:
             return boto3.session.Session(botocore_session=self._botocore)
         keys = self._frozen
         assert keys is not None, "resolve the credentials (await current()) first"
+        # The keys are given: no profile of the environment's (even a missing one) matters.
         return boto3.session.Session(aws_access_key_id=keys.access_key,
                                      aws_secret_access_key=keys.secret_key,
-                                     aws_session_token=keys.token or None)
+                                     aws_session_token=keys.token or None,
+                                     botocore_session=_botocore_session(None))
+
+
+def _botocore_session(profile: str | None) -> Any:
+    """A private botocore session reading ``profile`` (None: the default one).
+
+    The profile is given, never read from AWS_PROFILE by botocore itself: it takes an
+    empty AWS_PROFILE for a profile called "", which exists nowhere.
+    """
+    return botocore.session.Session(profile=profile,
+                                    session_vars={"profile": (None, None, None, None)})
