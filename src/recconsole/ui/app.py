@@ -19,6 +19,7 @@ from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, upload_from_settings
 from recconsole.server.listener import SharedState, WebhookListener
 from recconsole.settings import Settings
+from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
 from recconsole.storage.recordings import RecordingsService
@@ -136,23 +137,68 @@ def run_console(settings: Settings, room: str | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)  # the loop ends when the window says it closed
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
+    window = open_window(settings, room)
+    with loop:
+        loop.run_until_complete(console_lifetime(window))
+    return 0
+
+
+def open_window(settings: Settings, room: str | None = None) -> MainWindow:
+    """A main window over services built from ``settings``, shown; signals close it."""
     window = MainWindow(build_services(settings), room=room)
-    closed = asyncio.Event()
-    window.closed.connect(closed.set)
     close_on_signals(window)
     window.show()
+    return window
 
-    async def lifetime() -> None:
-        # One coroutine from start to shutdown: the LiveKit SDK binds its queues to
-        # the loop run that first used them.
-        listener = await start_listener(window)
-        window.recordings.refresh()
-        await closed.wait()
-        await shutdown(window, listener)
 
-    with loop:
-        loop.run_until_complete(lifetime())
-    return 0
+async def console_lifetime(window: MainWindow) -> None:
+    """Run the window (and its listener) until it closes.
+
+    Settings the user applies rebuild everything that depends on them — the LiveKit
+    client, the storage, Redis, the webhook listener — and reopen the window over
+    them, in place, with its event log. One coroutine from start to shutdown: the
+    LiveKit SDK binds its queues to the loop run that first used them.
+    """
+    while (applied := await run_window(window)) is not None:
+        window = reopen_window(window, applied)
+
+
+async def run_window(window: MainWindow) -> ConsoleServices | None:
+    """Run ``window`` and its listener until it closes (None) or applies new settings
+    (the services built from them)."""
+    ended = asyncio.Event()
+    applied: list[ConsoleServices] = []
+
+    def apply(new: Settings) -> None:
+        try:
+            applied.append(build_services(new))
+        except (ConsoleError, StoreError) as err:  # e.g. Azure without an account
+            window.show_error(f"The settings were saved but cannot be applied: {err}")
+            return
+        ended.set()
+
+    window.closed.connect(ended.set)
+    window.settingsApplied.connect(apply)
+    listener = await start_listener(window)
+    window.recordings.refresh()
+    await ended.wait()
+    await shutdown(window, listener)
+    return applied[-1] if applied else None
+
+
+def reopen_window(old: MainWindow, services: ConsoleServices) -> MainWindow:
+    """A new window over ``services`` where ``old`` was, with its event log; ``old`` goes."""
+    new = MainWindow(services, room=old.room_input.currentText() or None)
+    new.restoreGeometry(old.saveGeometry())
+    new.tabs.setCurrentIndex(old.tabs.currentIndex())
+    new.event_log.setPlainText(old.event_log.toPlainText())
+    new.event_log.add("Settings applied: the console reconnected with them.")
+    close_on_signals(new)
+    new.show()
+    new.statusBar().showMessage("Settings applied.", 15000)
+    old.hide()
+    old.deleteLater()
+    return new
 
 
 def self_test(settings: Settings, join: str | None = None,

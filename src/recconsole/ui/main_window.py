@@ -102,16 +102,20 @@ class MainWindow(QMainWindow):
     Signals:
         closed: the window has closed (the application ends with it).
         joinedChanged(bool): the console joined or left a room.
+        settingsApplied(Settings): saved settings to apply now (outside a room); the
+            application rebuilds the services from them and reopens the window.
     """
 
     closed = Signal()
     joinedChanged = Signal(bool)
+    settingsApplied = Signal(object)
 
     def __init__(self, services: ConsoleServices, room: str | None = None) -> None:
         super().__init__()
         self.services = services
         self.settings = services.settings
         self.saved_settings = services.settings  # as the next start will have them
+        self._apply_on_leave = False  # settings saved while in a room wait for the leave
         self.runner = AsyncRunner(self)
         self.session: RoomSession | None = None
         self.room_name = ""
@@ -413,6 +417,9 @@ class MainWindow(QMainWindow):
         self.join_button.setEnabled(True)
         self.setWindowTitle(f"recconsole {__version__}")
         self.joinedChanged.emit(False)
+        if self._apply_on_leave:
+            self._apply_on_leave = False
+            self.settingsApplied.emit(self.saved_settings)
 
     def _show_sound(self, muted: bool) -> None:
         self.sound_button.setChecked(muted)
@@ -673,8 +680,15 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _settings_saved(self, saved: Settings) -> None:
+        """Apply saved settings now, or, in a room, once the console has left it."""
         self.saved_settings = saved  # what the dialog shows next time
-        self.statusBar().showMessage("Settings saved: they apply from the next start.", 15000)
+        if self.session is not None or self.room_name:
+            self._apply_on_leave = True
+            self.statusBar().showMessage(
+                "Settings saved: they apply when you leave the room.", 15000)
+            return
+        self.statusBar().showMessage("Settings saved: applying them…", 15000)
+        self.settingsApplied.emit(saved)
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:

@@ -2,10 +2,11 @@
 
 Only what the user changed is saved: secrets (API secret, storage keys, tokens) to
 the OS keyring, never into the file; the rest to the user's settings file. Values
-are validated as a whole before anything is saved; the console uses them from its
-next start. Only the chosen storage's fields are shown, a banner says when the
-development credentials would go to a server elsewhere, and "Test connection"
-checks what the values reach — the LiveKit credentials, the recordings storage, an
+are validated as a whole before anything is saved; the console applies them at once
+(see :func:`recconsole.ui.app.console_lifetime`), or when it leaves the room it is in.
+Only the storage kinds in use are shown, a banner says when the development
+credentials would go to a server elsewhere, and "Test connection" checks what the
+values reach — the LiveKit credentials, the recordings storage, an
 egress service — each with its own answer in words.
 """
 
@@ -145,7 +146,7 @@ class SettingsDialog(QDialog):
     """Edits the settings the console starts with; saves only what the user changed.
 
     Signals: the usual accepted / rejected (after a save, :attr:`saved_settings` holds
-    what the next start will use).
+    the settings as they now stand, to apply).
     """
 
     def __init__(self, settings: Settings, secrets: SecretStore | None = None,
@@ -198,8 +199,9 @@ class SettingsDialog(QDialog):
         self.error.setObjectName("error")
         self.error.setWordWrap(True)
         note = QLabel("Only the values you change are saved: secrets to the OS keyring, the "
-                      "rest to the settings file. They apply from the next start; the command"
-                      " line, the environment and .env still take precedence.")
+                      "rest to the settings file. They apply at once (on leaving the room, if "
+                      "the console is in one); the command line, the environment and .env "
+                      "still take precedence.")
         note.setObjectName("subtitle")
         note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
