@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --self-test: also join ROOM and wait for video frames")
     parser.add_argument("--screenshot", type=Path, metavar="PNG",
                         help="with --self-test: save a picture of the window to PNG")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add recconsole to this user's desktop menu (for pip and pipx"
+                             " installs), then exit")
     commands = parser.add_subparsers(dest="command")
     listen = commands.add_parser(
         "listen", help="run the webhook listener headless (POST /livekit/webhook)")
@@ -77,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_redaction()
+    if args.install_desktop_entry:
+        from recconsole.desktop_entry import install_desktop_entry, this_command
+
+        for path in install_desktop_entry(this_command()):
+            print(path)
+        return 0
     try:
         settings = load_settings(_cli_settings(args), dotenv=args.env_file)
     except SettingsError as err:

@@ -22,6 +22,7 @@ import pytest
 from livekit import api
 from PySide6.QtGui import QColor, QImage
 
+import recconsole
 from recconsole_devtools.devstack import StackConfig
 from tests.helpers.webhooks import egress_event, post, sign
 
@@ -125,6 +126,23 @@ def test_self_test_from_the_installed_wheel_shows_a_styled_window(
     # Both colours come from the stylesheet only: the window's and the status bar's.
     assert QColor(image.pixel(4, 4)).name() == "#f6f7f9"
     assert QColor(image.pixel(4, image.height() - 4)).name() == "#eceff3"
+
+
+def test_the_installed_command_adds_itself_to_the_desktop_menu(
+    installed: Installed, tmp_path: Path,
+) -> None:
+    data = tmp_path / "share"
+    out = _run(installed.recconsole, "--install-desktop-entry", cwd=tmp_path,
+               env=_env(XDG_DATA_HOME=str(data)))
+    entry = data / "applications" / "recconsole.desktop"
+    icon = data / "icons" / "hicolor" / "scalable" / "apps" / "recconsole.svg"
+    assert out.split() == [str(entry), str(icon)]
+    assert f"Exec={installed.recconsole}" in entry.read_text().splitlines()
+    assert icon.read_bytes().startswith(b"<svg")
+    if shutil.which("desktop-file-validate"):
+        _run("desktop-file-validate", entry, cwd=tmp_path)
+    version = _run(installed.recconsole, "--version", cwd=tmp_path).strip()
+    assert version == f"recconsole {recconsole.__version__}"
 
 
 @pytest.mark.asyncio
