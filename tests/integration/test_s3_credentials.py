@@ -270,6 +270,24 @@ async def test_credentials_that_may_be_renewed_are_tried_once_then_kept_a_while(
     assert calls.read_text().split() == after_first  # and not again within 30 s
 
 
+async def test_credentials_that_come_back_expired_are_a_clear_error_at_once(
+    minio_server: StackConfig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _credential_process(tmp_path, monkeypatch, minio_server.s3_endpoint,
+                        timedelta(minutes=-1))
+    store = S3Store.from_settings(Settings.from_env(
+        {"S3_ENDPOINT": minio_server.s3_endpoint, "AWS_PROFILE": "sts"}))
+    started = time.monotonic()
+    try:
+        for call in (lambda: store.list_page("recordings/"), lambda: store.head("x"),
+                     lambda: store.playback_url("x")):
+            with pytest.raises(StoreError, match=r"could not be renewed.*still expired"):
+                await call()
+    finally:
+        await store.aclose()
+    assert time.monotonic() - started < 20  # each try runs the process once, no waiting
+
+
 async def test_credentials_far_from_expiry_are_not_asked_for_again(
     minio_server: StackConfig, key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -23,7 +23,7 @@ from typing import Any, Final
 
 import boto3
 import botocore.session
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from recconsole.core.errors import ConsoleError
 from recconsole.settings import DEVELOPMENT_S3_KEY, Settings, is_local_url
@@ -38,6 +38,10 @@ _MUST_RENEW: Final = 10 * 60
 _NO_PROFILE: Final = frozenset({"env", "assume-role-with-web-identity", "container-role",
                                 "iam-role"})
 _RETRY_AFTER: Final = 30.0
+# What asking a credential source can raise: botocore's own errors, an STS or SSO
+# answer refusing (ClientError), RuntimeError for credentials that came back already
+# expired, OSError from a credential_process or a token file.
+_SOURCE_ERRORS: Final = (BotoCoreError, ClientError, RuntimeError, OSError)
 # What botocore's providers are called, in words a user recognises.
 _METHODS: Final = {
     "env": "the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY environment variables",
@@ -153,7 +157,7 @@ class S3Credentials:
             if not self._instance_role:
                 session.get_component("credential_provider").remove("iam-role")
             chain = session.get_credentials()
-        except BotoCoreError as err:
+        except _SOURCE_ERRORS as err:
             raise StoreError(f"S3 credentials could not be found: {err}") from err
         self._resolved = True
         if chain is None:
@@ -179,7 +183,7 @@ class S3Credentials:
         self._retry_at = time.monotonic() + _RETRY_AFTER
         try:
             frozen = self._chain.get_frozen_credentials()
-        except BotoCoreError as err:
+        except _SOURCE_ERRORS as err:
             raise StoreError(f"S3 credentials from {self._method} could not be renewed: {err}"
                              ) from err
         return S3Keys(frozen.access_key, frozen.secret_key, frozen.token or "")
