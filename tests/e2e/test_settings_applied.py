@@ -107,3 +107,14 @@ def test_settings_saved_in_a_room_wait_for_the_leave(qtbot: QtBot) -> None:
     assert "when you leave the room" in window.statusBar().currentMessage()
     window._left()
     assert [s.s3_bucket for s in applied] == ["later"]
+
+
+def test_settings_that_change_nothing_in_use_reopen_nothing(qtbot: QtBot) -> None:
+    settings = Settings.from_env({"LIVEKIT_URL": "http://127.0.0.1:9"})
+    window = MainWindow(build_services(settings))
+    qtbot.addWidget(window)
+    applied: list[Settings] = []
+    window.settingsApplied.connect(applied.append)
+    window._settings_saved(Settings.from_env(settings.to_env()))
+    assert applied == []
+    assert "nothing the console uses has changed" in window.statusBar().currentMessage()

@@ -682,6 +682,11 @@ class MainWindow(QMainWindow):
     def _settings_saved(self, saved: Settings) -> None:
         """Apply saved settings now, or, in a room, once the console has left it."""
         self.saved_settings = saved  # what the dialog shows next time
+        if saved.to_env() == self.settings.to_env():  # e.g. a change the environment hides
+            self._apply_on_leave = False
+            self.statusBar().showMessage(
+                "Settings saved: nothing the console uses has changed.", 15000)
+            return
         if self.session is not None or self.room_name:
             self._apply_on_leave = True
             self.statusBar().showMessage(
