@@ -22,14 +22,23 @@ import pytest
 import pytest_asyncio
 from livekit import api
 
-from recconsole.core.recorder import upload_from_settings
+from recconsole.core.recorder import Recorder, upload_from_settings
 from recconsole.settings import Settings, load_settings
 from recconsole.storage.base import ObjectNotFound, StoreError
 from recconsole.storage.s3 import S3Store
 from recconsole.storage.s3_credentials import S3Credentials, S3Keys
-from recconsole_devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
+from recconsole_devtools.devstack import (
+    API_KEY,
+    API_SECRET,
+    MINIO_PASSWORD,
+    MINIO_USER,
+    S3_BUCKET,
+    StackConfig,
+)
 from tests.helpers import minio_sts
+from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.minio_sts import assume_role
+from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.secrets import DictSecrets
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -333,6 +342,46 @@ async def test_egress_upload_block_carries_fresh_temporary_credentials(
     assert (block.access_key, block.secret, block.session_token) == (
         temporary["AccessKeyId"], temporary["SecretAccessKey"], temporary["SessionToken"])
     assert (block.endpoint, block.bucket) == (minio_server.s3_endpoint, S3_BUCKET)
+
+
+async def test_each_start_hands_egress_the_keys_current_then_stand_in(
+    minio_server: StackConfig, livekit_server: StackConfig, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Keys that must be renewed (9 minutes left): two starts, two fresh temporary keys,
+    each with its token, each accepted by MinIO. The egress calls go to
+    StandInEgressServer (rooms on the real LiveKit server): what is checked is the
+    upload block a start hands over."""
+    calls = _credential_process(tmp_path, monkeypatch, minio_server.s3_endpoint,
+                                timedelta(minutes=9))
+    settings = Settings.from_env({"S3_ENDPOINT": minio_server.s3_endpoint,
+                                  "AWS_PROFILE": "sts", "RECORDING_UPLOAD": "s3"})
+    credentials = S3Credentials.from_settings(settings)
+    server = StandInEgressServer(livekit_server.livekit_url, API_KEY, API_SECRET,
+                                 app_name=TEST_APP)
+    recorder = Recorder(server, upload=upload_from_settings(settings, credentials.upload_keys))
+    blocks = []
+    try:
+        for _ in range(2):
+            room = unique_room("upload")
+            await server.ensure_room(room)
+            info = await recorder.start(room)
+            blocks.append(info.room_composite.file_outputs[0].s3)
+    finally:
+        await recorder.aclose()
+        await server.aclose()
+    assert blocks[0].access_key != blocks[1].access_key
+    assert set(calls.read_text().split()) >= {b.access_key for b in blocks}
+    for block in blocks:
+        assert block.session_token
+        assert (block.endpoint, block.bucket, block.force_path_style) == (
+            minio_server.s3_endpoint, S3_BUCKET, True)
+        store = S3Store(block.endpoint, block.access_key, block.secret, "us-east-1",
+                        block.bucket, session_token=block.session_token)
+        try:
+            await store.list_page("recordings/")  # MinIO takes what egress was given
+        finally:
+            await store.aclose()
 
 
 async def test_keys_never_show_in_repr() -> None:
