@@ -38,7 +38,11 @@ from azure.storage.blob import BlobProperties, ContainerClient
 from botocore.config import Config
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo
-from recconsole.devtools.devstack import (
+from recconsole.storage.azure import AzureStore
+from recconsole.storage.base import ObjectStore, StoreError
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.s3 import S3Store
+from recconsole_devtools.devstack import (
     AZURE_ACCOUNT,
     AZURE_CONTAINER,
     AZURE_KEY,
@@ -48,10 +52,6 @@ from recconsole.devtools.devstack import (
     DevStack,
     StackConfig,
 )
-from recconsole.storage.azure import AzureStore
-from recconsole.storage.base import ObjectStore, StoreError
-from recconsole.storage.catalog import RecordingsCatalog
-from recconsole.storage.s3 import S3Store
 
 COLD_TARGET: Final = 3.0
 WARM_TARGET: Final = 0.3

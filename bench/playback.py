@@ -33,15 +33,15 @@ from PySide6.QtCore import QEventLoop, QTimer, QUrl
 from PySide6.QtMultimedia import QMediaPlayer, QVideoFrame, QVideoSink
 from PySide6.QtWidgets import QApplication
 
-from recconsole.devtools.devstack import (
+from recconsole.storage.s3 import S3Store
+from recconsole_devtools.devstack import (
     MINIO_PASSWORD,
     MINIO_USER,
     S3_BUCKET,
     DevStack,
     StackConfig,
 )
-from recconsole.devtools.media import make_mp4
-from recconsole.storage.s3 import S3Store
+from recconsole_devtools.media import make_mp4
 
 KEY = "bench-playback/bench-RM_bench-2026-11-22T120000.mp4"
 SECONDS, SIZE, FPS, GOP = 30, (1280, 720), 25, 50

@@ -21,7 +21,7 @@ import time
 import numpy as np
 from livekit import rtc
 
-from recconsole.devtools.bot import MovingPattern
+from recconsole_devtools.bot import MovingPattern
 
 
 def _median_ms(samples: list[float]) -> float:

@@ -25,7 +25,7 @@ import time
 import uuid
 from typing import Any
 
-from recconsole.devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig
+from recconsole_devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig
 
 
 async def _lag_probe(samples: list[float], stop: asyncio.Event) -> None:
@@ -119,7 +119,7 @@ def main() -> int:
     stack.start("livekit")
     url, room = stack.cfg.livekit_url, f"bench-{uuid.uuid4().hex[:6]}"
     bots = subprocess.Popen(
-        [sys.executable, "-m", "recconsole.devtools.bot", "--room", room, "--count",
+        [sys.executable, "-m", "recconsole_devtools.bot", "--room", room, "--count",
          str(args.bots), "--size", "640x360", "--fps", "30", "--no-audio", "--url", url],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:

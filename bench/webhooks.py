@@ -34,7 +34,7 @@ from livekit.protocol.webhook import WebhookEvent
 from tests.helpers.webhooks import egress_event, sign
 
 from recconsole.core.livekit_server import LiveKitServer
-from recconsole.devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig
+from recconsole_devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig
 
 APP = "recconsole-bench"
 ROOMS = 50

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import qasync
 
-from recconsole.devtools.bot import BotOptions, PublisherBot, start_bots
-from recconsole.devtools.devstack import StackConfig
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, create_application, shutdown, start_listener
 from recconsole.ui.main_window import MainWindow
+from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
+from recconsole_devtools.devstack import StackConfig
 
 
 async def take(window: MainWindow, folder: Path) -> None:
@@ -134,7 +134,7 @@ _PLAYABLE = "demo-RM_xyz9-2026-11-19T100900.mp4"
 def _mp4_bytes() -> bytes:
     import tempfile
 
-    from recconsole.devtools.media import make_mp4
+    from recconsole_devtools.media import make_mp4
 
     with tempfile.TemporaryDirectory() as folder:
         return make_mp4(Path(folder) / "r.mp4", seconds=6, size=(640, 360)).read_bytes()

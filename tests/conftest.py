@@ -16,7 +16,8 @@ import pytest
 import pytest_asyncio
 
 from recconsole.core.livekit_server import LiveKitServer
-from recconsole.devtools.devstack import (
+from recconsole.settings import ENV_NAMES
+from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
     PROFILES,
@@ -24,7 +25,6 @@ from recconsole.devtools.devstack import (
     StackConfig,
     StackError,
 )
-from recconsole.settings import ENV_NAMES
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.webhook_sink import WebhookRecorder
 
@@ -40,6 +40,10 @@ def _isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     for name in ENV_NAMES:
         monkeypatch.delenv(name, raising=False)
+    # Nor the developer's AWS credentials; and never a probe of an instance metadata service.
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 # Builds recconsole.app and a .dmg on macOS (run there, with Python 3.11+ from python.org).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-python3 -m venv .venv && .venv/bin/pip install -q -e '.[package]'
+python3 -m venv .venv && .venv/bin/pip install -q -c requirements/lock.txt -e '.[package]'
 version=$(.venv/bin/python -c 'from importlib.metadata import version; print(version("recconsole"))')
 .venv/bin/pyinstaller --noconfirm --clean --name recconsole --windowed --onedir \
   --osx-bundle-identifier org.recconsole.console \

@@ -1,5 +1,5 @@
 ; Inno Setup script for the Windows installer. Build the bundle first on Windows:
-;   py -3.11 -m venv .venv && .venv\Scripts\pip install -e .[package]
+;   py -3.11 -m venv .venv && .venv\Scripts\pip install -c requirements\lock.txt -e .[package]
 ;   .venv\Scripts\pyinstaller --noconfirm --name recconsole --onedir --windowed ^
 ;     --paths src --collect-binaries livekit.rtc --collect-data livekit.rtc ^
 ;     --collect-data certifi --copy-metadata recconsole ^

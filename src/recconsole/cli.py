@@ -1,5 +1,5 @@
 """Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
-the webhook listener headless."""
+the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms."""
 
 from __future__ import annotations
 
@@ -43,6 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="open and close the window offscreen, load every part, report")
     parser.add_argument("--join", metavar="ROOM",
                         help="with --self-test: also join ROOM and wait for video frames")
+    parser.add_argument("--screenshot", type=Path, metavar="PNG",
+                        help="with --self-test: save a picture of the window to PNG")
+    parser.add_argument("--install-desktop-entry", action="store_true",
+                        help="add recconsole to this user's desktop menu (for pip and pipx"
+                             " installs), then exit")
     commands = parser.add_subparsers(dest="command")
     listen = commands.add_parser(
         "listen", help="run the webhook listener headless (POST /livekit/webhook)")
@@ -57,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--replay", nargs="+", metavar="ID",
                         help="put dead letters back in the queue (their ids, or 'all'), then"
                              " exit; a running listener applies them")
+    rooms = commands.add_parser(
+        "rooms", help="every room on the LiveKit server, with its recording; or close one")
+    rooms.add_argument("--json", action="store_true", help="as JSON")
+    rooms.add_argument("--no-recordings", action="store_true",
+                       help="do not count the recordings stored for each room (no listing)")
+    room_actions = rooms.add_subparsers(dest="rooms_command")
+    close = room_actions.add_parser("close", help="close a room: everyone in it is disconnected")
+    close.add_argument("room")
     return parser
 
 
@@ -67,6 +80,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     install_redaction()
+    if args.install_desktop_entry:
+        from recconsole.desktop_entry import install_desktop_entry, this_command
+
+        for path in install_desktop_entry(this_command()):
+            print(path)
+        return 0
     try:
         settings = load_settings(_cli_settings(args), dotenv=args.env_file)
     except SettingsError as err:
@@ -79,11 +98,20 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"recconsole listen: {err}", file=sys.stderr)
             return 1
 
+    if args.command == "rooms":
+        from recconsole.cli_rooms import run_rooms  # not for the window
+
+        try:
+            return asyncio.run(run_rooms(settings, args))
+        except ConsoleError as err:
+            print(f"recconsole rooms: {err}", file=sys.stderr)
+            return 1
+
     from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
 
     if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        return self_test(settings, join=args.join)
+        return self_test(settings, join=args.join, screenshot=args.screenshot)
     return run_console(settings, room=args.room)
 
 

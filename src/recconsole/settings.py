@@ -9,6 +9,7 @@ settings file, and the OS keyring (secrets only) — see :func:`load_settings`.
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import logging
 import os
@@ -65,6 +66,10 @@ _SPECS: Final = (
     _Spec("S3_ENDPOINT", "s3_endpoint", "http://localhost:9000"),
     _Spec("S3_ACCESS_KEY", "s3_access_key", "minioadmin", "secret"),
     _Spec("S3_SECRET_KEY", "s3_secret_key", "minioadmin", "secret"),
+    # Beyond the tutorials: temporary keys' token, and the AWS profile asked when no
+    # keys are set (see recconsole.storage.s3_credentials).
+    _Spec("S3_SESSION_TOKEN", "s3_session_token", "", "secret"),
+    _Spec("AWS_PROFILE", "aws_profile", ""),
     _Spec("AWS_REGION", "aws_region", "us-east-1"),
     _Spec("S3_BUCKET", "s3_bucket", "openvidu"),
     _Spec("RECORDINGS_PATH", "recordings_path", "recordings/"),
@@ -94,6 +99,16 @@ _SPECS: Final = (
 )
 ENV_NAMES: Final = tuple(spec.env for spec in _SPECS)
 SECRET_NAMES: Final = frozenset(spec.env for spec in _SPECS if spec.kind == "secret")
+DEFAULTS: Final = {spec.env: spec.default for spec in _SPECS}
+
+# Where a value can come from, highest first.
+COMMAND_LINE: Final = "command line"
+ENVIRONMENT: Final = "environment"
+DOTENV: Final = ".env"
+USER_FILE: Final = "settings file"
+KEYRING: Final = "keyring"
+DEFAULT: Final = "default"
+SOURCES: Final = (COMMAND_LINE, ENVIRONMENT, DOTENV, USER_FILE, KEYRING, DEFAULT)
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,8 @@ class Settings:
     s3_endpoint: str = "http://localhost:9000"
     s3_access_key: Secret = Secret("minioadmin")
     s3_secret_key: Secret = Secret("minioadmin")
+    s3_session_token: Secret = Secret("")
+    aws_profile: str = ""
     aws_region: str = "us-east-1"
     s3_bucket: str = "openvidu"
     recordings_path: str = "recordings/"
@@ -128,6 +145,17 @@ class Settings:
     webhook_forward_secret: Secret = Secret("")
     playback_auth: str = "auto"
     playback_token: Secret = Secret("")
+    # Where each setting's value came from (its environment name → one of SOURCES);
+    # a name not in it has its default.
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def source(self, name: str) -> str:
+        """Where ``name``'s value came from: one of :data:`SOURCES`."""
+        return self.sources.get(name, DEFAULT)
+
+    def is_set(self, name: str) -> bool:
+        """Whether ``name`` was given by any source (not left to its default)."""
+        return self.source(name) != DEFAULT
 
     @property
     def forward_urls(self) -> list[str]:
@@ -162,13 +190,21 @@ class Settings:
             raise SettingsError("RECORDING_URL_EXPIRY and RECORDING_START_TIMEOUT must be > 0")
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> Settings:
-        """Build settings from environment-style names, with the tutorial's defaults."""
+    def from_env(
+        cls, environ: Mapping[str, str], sources: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Build settings from environment-style names, with the tutorial's defaults.
+
+        ``sources``: where each value came from; by default, every name present in
+        ``environ`` counts as set by the environment.
+        """
         values: dict[str, object] = {}
         for spec in _SPECS:
             raw = environ.get(spec.env, spec.default)
             values[spec.attr] = _convert(spec, raw)
-        return cls(**values)  # type: ignore[arg-type]
+        if sources is None:
+            sources = {name: ENVIRONMENT for name in environ if name in ENV_NAMES}
+        return cls(**values, sources=dict(sources))  # type: ignore[arg-type]
 
     def to_env(self) -> dict[str, str]:
         """The settings under their environment names (secrets included: never log this)."""
@@ -180,6 +216,41 @@ class Settings:
 
     def replace(self, **changes: object) -> Settings:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+DEVELOPMENT_LIVEKIT_KEYS: Final = ("devkey", "secret")
+DEVELOPMENT_S3_KEY: Final = "minioadmin"
+_LOOPBACK_HOSTS: Final = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_local_url(url: str) -> bool:
+    """Whether ``url`` names this machine (a development server)."""
+    host = (urlsplit(url).hostname or "").lower()
+    return host in _LOOPBACK_HOSTS or host.startswith("127.") or host.endswith(".localhost")
+
+
+def development_defaults(settings: Settings) -> list[str]:
+    """Warnings, in words: the development credentials are aimed at a server elsewhere.
+
+    The tutorials' keys (``devkey``/``secret``, ``minioadmin``) are fine against the
+    local dev stack; sent to another machine they are either refused or, worse, accepted.
+    """
+    warnings: list[str] = []
+    livekit = (settings.livekit_api_key, settings.livekit_api_secret.value)
+    if livekit == DEVELOPMENT_LIVEKIT_KEYS and not is_local_url(settings.livekit_url):
+        warnings.append(f"The LiveKit API credentials are the development defaults (API key"
+                        f" devkey), but the server is {settings.livekit_url}.")
+    uses_s3 = "s3" in (settings.recordings_storage, settings.recording_upload)
+    if uses_s3 and not is_local_url(settings.s3_endpoint):
+        keys = (settings.s3_access_key.value, settings.s3_secret_key.value)
+        if not (settings.is_set("S3_ACCESS_KEY") or settings.is_set("S3_SECRET_KEY")):
+            warnings.append(f"No S3 keys are set: unless AWS credentials are found (AWS_PROFILE,"
+                            f" AWS_ACCESS_KEY_ID...), the development keys (minioadmin) are"
+                            f" sent to {settings.s3_endpoint}.")
+        elif DEVELOPMENT_S3_KEY in keys:
+            warnings.append(f"The S3 keys are the development default (minioadmin), but the"
+                            f" storage is {settings.s3_endpoint}.")
+    return warnings
 
 
 def _convert(spec: _Spec, raw: str) -> object:
@@ -237,11 +308,16 @@ class KeyringSecrets:
 
         try:
             keyring.set_password(KEYRING_SERVICE, name, value)
+            kept = keyring.get_password(KEYRING_SERVICE, name) == value
         except KeyringError as err:
             raise SettingsError(
                 f"The OS keyring cannot store {name}: {type(err).__name__}."
                 " Set it in the environment instead."
             ) from None
+        if not kept:  # e.g. keyring's "null" backend, which drops everything silently
+            raise SettingsError(
+                f"The OS keyring ({type(keyring.get_keyring()).__name__}) did not keep {name}."
+                " Set it in the environment instead.")
 
 
 def _platform_dir(xdg_name: str, xdg_default: str) -> Path:
@@ -263,26 +339,25 @@ def user_data_dir() -> Path:
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
-    """``KEY=VALUE`` lines (``export``, quotes and ``#`` comments allowed); none if absent."""
+    """A ``.env`` file's values, read by python-dotenv; none if absent.
+
+    A line python-dotenv cannot parse is an error naming the file and line (python-dotenv
+    itself would only log it and go on without the value).
+    """
+    from dotenv import dotenv_values
+    from dotenv.parser import parse_stream
+
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    values: dict[str, str] = {}
-    for number, line in enumerate(text.splitlines(), 1):
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        key, sep, value = line.removeprefix("export ").partition("=")
-        key, value = key.strip(), value.strip()
-        if not sep or not key.isidentifier():
-            raise SettingsError(f"{path}:{number}: expected NAME=value")
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
-    return values
+    except (OSError, UnicodeDecodeError) as err:
+        raise SettingsError(f"{path} cannot be read: {err}") from None
+    for binding in parse_stream(io.StringIO(text)):
+        if binding.error:
+            raise SettingsError(f"{path}:{binding.original.line}: expected NAME=value")
+    values = dotenv_values(stream=io.StringIO(text))
+    return {key: value for key, value in values.items() if value is not None}
 
 
 def read_user_settings(path: Path) -> dict[str, str]:
@@ -330,17 +405,32 @@ def load_settings(
     user_file: Path | None = None,
     secrets: SecretStore | None = None,
 ) -> Settings:
-    """Settings from every source, highest first: CLI, environment, .env, user file, keyring."""
+    """Settings from every source, highest first: CLI, environment, .env, user file, keyring.
+
+    The settings remember where each value came from (:meth:`Settings.source`).
+    """
     environ = os.environ if environ is None else environ
+    layers: list[tuple[str, Mapping[str, str]]] = [
+        (COMMAND_LINE, cli or {}),
+        (ENVIRONMENT, {k: v for k, v in environ.items() if k in ENV_NAMES}),
+        (DOTENV, {k: v for k, v in read_dotenv(dotenv).items() if k in ENV_NAMES}
+         if dotenv is not None else {}),
+        (USER_FILE, read_user_settings(user_file or user_settings_path())),
+        (KEYRING, read_secrets(secrets or KeyringSecrets())),
+    ]
     merged: dict[str, str] = {}
-    store = secrets or KeyringSecrets()
+    sources: dict[str, str] = {}
+    for source, values in reversed(layers):
+        merged.update(values)
+        sources.update(dict.fromkeys(values, source))
+    return Settings.from_env(merged, sources)
+
+
+def read_secrets(store: SecretStore) -> dict[str, str]:
+    """The secrets kept in ``store`` (the keyring)."""
+    values: dict[str, str] = {}
     for name in sorted(SECRET_NAMES):
         value = store.get(name)
         if value is not None:
-            merged[name] = value
-    merged.update(read_user_settings(user_file or user_settings_path()))
-    if dotenv is not None:
-        merged.update({k: v for k, v in read_dotenv(dotenv).items() if k in ENV_NAMES})
-    merged.update({k: v for k, v in environ.items() if k in ENV_NAMES})
-    merged.update(cli or {})
-    return Settings.from_env(merged)
+            values[name] = value
+    return values

@@ -13,7 +13,7 @@ import shiboken6
 from PySide6.QtCore import SignalInstance
 from PySide6.QtWidgets import QApplication
 
-from recconsole.devtools.devstack import StackConfig
+from recconsole_devtools.devstack import StackConfig
 
 
 @pytest.fixture(autouse=True)

@@ -21,11 +21,11 @@ from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown, start_listener
 from recconsole.ui.main_window import MainWindow
 from recconsole.ui.settings_dialog import SettingsDialog
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.e2e.conftest import next_emission
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import TEST_APP, unique_room

@@ -20,10 +20,10 @@ from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import ws_url
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.devstack import API_KEY, API_SECRET, PULSE_MIC_FEED, StackConfig
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown
 from recconsole.ui.main_window import MainWindow
+from recconsole_devtools.devstack import API_KEY, API_SECRET, PULSE_MIC_FEED, StackConfig
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.sound import RATE

@@ -11,11 +11,11 @@ import pytest
 from livekit import rtc
 from pytestqt.qtbot import QtBot
 
-from recconsole.devtools.bot import BotOptions, PublisherBot, start_bots
-from recconsole.devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig, StackError
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown
 from recconsole.ui.main_window import MainWindow
+from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
+from recconsole_devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig, StackError
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.waiting import eventually

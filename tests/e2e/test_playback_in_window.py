@@ -19,12 +19,12 @@ from PySide6.QtMultimedia import QMediaPlayer
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.devtools.devstack import StackConfig
-from recconsole.devtools.media import make_mp4
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown, start_listener
 from recconsole.ui.main_window import MainWindow
 from recconsole.ui.player_window import PlayerWindow
+from recconsole_devtools.devstack import StackConfig
+from recconsole_devtools.media import make_mp4
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP
 from tests.helpers.waiting import eventually

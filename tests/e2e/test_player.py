@@ -12,14 +12,14 @@ import pytest
 from PySide6.QtMultimedia import QMediaPlayer
 from pytestqt.qtbot import QtBot
 
-from recconsole.devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
-from recconsole.devtools.media import make_mp4
 from recconsole.server.app import init_app, start_server
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.s3 import S3Store
 from recconsole.ui.player_window import PlayerWindow
 from recconsole.ui.tasks import AsyncRunner
+from recconsole_devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
+from recconsole_devtools.media import make_mp4
 from tests.e2e.conftest import next_emission
 
 pytestmark = pytest.mark.e2e

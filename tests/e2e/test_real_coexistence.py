@@ -25,16 +25,16 @@ from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import BotOptions, PublisherBot, start_bots
-from recconsole.devtools.devstack import (
+from recconsole.server.listener import SharedState, WebhookListener
+from recconsole.settings import Settings
+from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
+from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
     MINIO_PASSWORD,
     MINIO_USER,
     StackConfig,
 )
-from recconsole.server.listener import SharedState, WebhookListener
-from recconsole.settings import Settings
 from tests.helpers.rooms import TEST_APP, make_leave, unique_room
 from tests.helpers.waiting import eventually
 

@@ -25,11 +25,11 @@ from recconsole.core.livekit_server import parse_metadata, ws_url
 from recconsole.core.recording_info import MetadataState
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import BotOptions, PublisherBot, start_bots
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown, start_listener
 from recconsole.ui.main_window import MainWindow
+from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.waiting import eventually

@@ -14,7 +14,17 @@ from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.devtools.devstack import (
+from recconsole.settings import Settings
+from recconsole.storage.azure import AzureStore
+from recconsole.storage.base import ObjectStore
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.recordings import RecordingsService
+from recconsole.storage.s3 import S3Store
+from recconsole.ui.app import build_services, shutdown, start_listener
+from recconsole.ui.main_window import MainWindow
+from recconsole.ui.recordings_page import RecordingsPage
+from recconsole.ui.tasks import AsyncRunner
+from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
     AZURE_ACCOUNT,
@@ -26,16 +36,6 @@ from recconsole.devtools.devstack import (
     DevStack,
     StackConfig,
 )
-from recconsole.settings import Settings
-from recconsole.storage.azure import AzureStore
-from recconsole.storage.base import ObjectStore
-from recconsole.storage.catalog import RecordingsCatalog
-from recconsole.storage.recordings import RecordingsService
-from recconsole.storage.s3 import S3Store
-from recconsole.ui.app import build_services, shutdown, start_listener
-from recconsole.ui.main_window import MainWindow
-from recconsole.ui.recordings_page import RecordingsPage
-from recconsole.ui.tasks import AsyncRunner
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.waiting import eventually

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recconsole.devtools.devstack import StackConfig
+from recconsole_devtools.devstack import StackConfig
 
 
 @pytest.fixture(autouse=True)

@@ -11,9 +11,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtMultimedia import QAudioDevice
 from pytestqt.qtbot import QtBot
 
-from recconsole.devtools.devstack import StackConfig
 from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.room_view import RoomView
+from recconsole_devtools.devstack import StackConfig
 from tests.helpers.sound import RATE, SpeakerRecorder
 
 pytestmark = pytest.mark.gui

@@ -53,12 +53,41 @@ def test_tiles_reflow_as_videos_come_and_go(view: RoomView) -> None:
         "Person 0", "Person 2", "Person 3"]
 
 
-def test_people_without_video_are_listed_as_audio_only(view: RoomView) -> None:
+def test_the_list_says_what_each_person_publishes_and_what_is_muted(view: RoomView) -> None:
     view.add_participant("a", "Alice")
     view.add_participant("b", "Bob")
+    view.add_participant("c", "Carol")
     view.add_video("TR_a", "a")
+    view.add_audio("TR_a2", "a")
+    view.add_audio("TR_b", "b")
     names = [view.people.item(i).text() for i in range(view.people.count())]
-    assert names == ["Alice", "Bob  (audio only)"]
+    assert names == ["Alice  (video, audio)", "Bob  (audio only)", "Carol  (nothing published)"]
+    view.set_track_muted("a", "TR_a2", True)
+    view.set_track_muted("b", "TR_b", True)
+    names = [view.people.item(i).text() for i in range(view.people.count())]
+    assert names[:2] == ["Alice  (video, audio muted)", "Bob  (audio only, muted)"]
+
+
+def test_moderation_buttons_ask_for_the_selected_person(view: RoomView, qtbot: QtBot) -> None:
+    view.add_participant("a", "Alice")
+    view.add_video("TR_a", "a")
+    view.add_audio("TR_a2", "a")
+    assert not view.remove_button.isEnabled()
+    item = view.person_item("a")
+    assert item is not None
+    item.setSelected(True)
+    assert view.mute_microphone_button.isEnabled()
+    assert view.mute_camera_button.isEnabled()
+    with qtbot.waitSignal(view.muteRequested) as muted:
+        view.mute_camera_button.click()
+    assert muted.args == ["a", "camera"]
+    with qtbot.waitSignal(view.removeRequested) as removed:
+        view.remove_button.click()
+    assert removed.args == ["a"]
+    view.set_track_muted("a", "TR_a", True)  # the camera went off: nothing left to mute there
+    assert view.selected_person() == "a"
+    assert not view.mute_camera_button.isEnabled()
+    assert view.mute_microphone_button.isEnabled()
 
 
 def test_a_frame_is_painted_in_its_tile(view: RoomView, qtbot: QtBot) -> None:

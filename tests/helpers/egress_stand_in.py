@@ -34,7 +34,8 @@ class StandInEgressServer(LiveKitServer):
         self.stops: list[str] = []
 
     async def list_egress(self, room_name: str, *, active: bool = True) -> list[api.EgressInfo]:
-        return [e for e in self.egresses.values() if e.room_name == room_name and (
+        # No room name: every room's, as the real ListEgress answers.
+        return [e for e in self.egresses.values() if room_name in ("", e.room_name) and (
             not active or e.status in (api.EgressStatus.EGRESS_STARTING,
                                        api.EgressStatus.EGRESS_ACTIVE))]
 
@@ -42,7 +43,7 @@ class StandInEgressServer(LiveKitServer):
         return self.egresses.get(egress_id)
 
     async def start_room_composite(
-        self, room_name: str, output: api.EncodedFileOutput
+        self, room_name: str, output: api.EncodedFileOutput, *, layout_url: str = ""
     ) -> api.EgressInfo:
         self.starts += 1
         self.start_entered.set()

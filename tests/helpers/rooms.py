@@ -7,8 +7,8 @@ import uuid
 
 from livekit import api
 
-from recconsole.devtools.bot import PublisherBot
-from recconsole.devtools.devstack import API_KEY, API_SECRET
+from recconsole_devtools.bot import PublisherBot
+from recconsole_devtools.devstack import API_KEY, API_SECRET
 
 TEST_APP = "recconsole-tests"  # APP_NAME of the rooms tests create
 

@@ -8,7 +8,7 @@ import threading
 
 import numpy as np
 
-from recconsole.devtools.devstack import PULSE_SINK
+from recconsole_devtools.devstack import PULSE_SINK
 
 RATE = 48_000
 

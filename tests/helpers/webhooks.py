@@ -13,7 +13,7 @@ from google.protobuf.json_format import MessageToJson
 from livekit import api
 from livekit.protocol.webhook import WebhookEvent
 
-from recconsole.devtools.devstack import API_KEY, API_SECRET
+from recconsole_devtools.devstack import API_KEY, API_SECRET
 
 
 def sign(body: bytes, key: str = API_KEY, secret: str = API_SECRET) -> str:

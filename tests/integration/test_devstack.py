@@ -21,8 +21,8 @@ from livekit import rtc
 
 from recconsole.core.livekit_server import ws_url
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import BotOptions, start_bots
-from recconsole.devtools.devstack import (
+from recconsole_devtools.bot import BotOptions, start_bots
+from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
     PROFILES,

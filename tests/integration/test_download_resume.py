@@ -13,7 +13,13 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from recconsole.devtools.devstack import (
+from recconsole.storage.azure import AzureStore
+from recconsole.storage.base import DEFAULT_CHUNK_SIZE, ObjectChanged, ObjectInfo, ObjectStore
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.local import LocalStore
+from recconsole.storage.recordings import DownloadCancelled, download
+from recconsole.storage.s3 import S3Store
+from recconsole_devtools.devstack import (
     AZURE_ACCOUNT,
     AZURE_CONTAINER,
     AZURE_KEY,
@@ -22,12 +28,6 @@ from recconsole.devtools.devstack import (
     S3_BUCKET,
     StackConfig,
 )
-from recconsole.storage.azure import AzureStore
-from recconsole.storage.base import DEFAULT_CHUNK_SIZE, ObjectChanged, ObjectInfo, ObjectStore
-from recconsole.storage.catalog import RecordingsCatalog
-from recconsole.storage.local import LocalStore
-from recconsole.storage.recordings import DownloadCancelled, download
-from recconsole.storage.s3 import S3Store
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -28,12 +28,12 @@ from recconsole.core.events import (
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata
 from recconsole.core.recorder import Recorder
 from recconsole.core.recording_status import RecordingStatus
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.durable_queue import DurableQueue
 from recconsole.server.listener import SharedState, WebhookListener, queue_path
 from recconsole.server.locks import LocalRecordingLocks, RedisEffectClaims
 from recconsole.server.registry import FileStartedRecordings
 from recconsole.settings import Settings
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import unique_room
 from tests.helpers.waiting import eventually

@@ -13,10 +13,10 @@ from aiohttp import web
 from livekit import api
 
 from recconsole.core.livekit_server import LiveKitServer
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.forwarding import signature
 from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import unique_room
 from tests.helpers.webhooks import egress_event, post, sign
 

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
-from recconsole.devtools.devstack import StackConfig
 from recconsole.server.durable_queue import DurableQueue, Effect, PermanentError
 from recconsole.server.listener import queue_path
+from recconsole_devtools.devstack import StackConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

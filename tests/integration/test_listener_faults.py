@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from livekit import api
 
-from recconsole.devtools.devstack import DevStack, StackConfig, http_status
 from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.s3 import S3Store
+from recconsole_devtools.devstack import DevStack, StackConfig, http_status
 from tests.helpers.rooms import TEST_APP
 from tests.helpers.webhooks import egress_event, post, sign
 

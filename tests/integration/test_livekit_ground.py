@@ -11,8 +11,8 @@ from livekit import api, rtc
 
 from recconsole.core.livekit_server import ws_url
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import BotOptions, start_bots
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from recconsole_devtools.bot import BotOptions, start_bots
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.webhook_sink import WebhookRecorder
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

@@ -16,7 +16,7 @@ from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recorder import Recorder
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import unique_room
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

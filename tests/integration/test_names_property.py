@@ -34,9 +34,9 @@ from livekit.protocol.webhook import WebhookEvent
 from yarl import URL
 
 from recconsole.core.recording_info import RecordingNameError, validate_recording_name
-from recconsole.devtools.devstack import MINIO_PASSWORD, MINIO_USER, StackConfig
 from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
+from recconsole_devtools.devstack import MINIO_PASSWORD, MINIO_USER, StackConfig
 from tests.helpers.webhooks import sign
 
 pytestmark = pytest.mark.integration

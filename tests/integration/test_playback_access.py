@@ -29,11 +29,11 @@ from livekit.protocol.webhook import WebhookEvent
 from yarl import URL
 
 from recconsole.core.redaction import RedactingFilter, install_redaction
-from recconsole.devtools.devstack import DevStack, StackConfig
 from recconsole.server.listener import WebhookListener
 from recconsole.server.playback import PlaybackAccess, recording_path
 from recconsole.settings import Settings
 from recconsole.storage.base import StoreError
+from recconsole_devtools.devstack import DevStack, StackConfig
 from tests.helpers.webhooks import post, sign
 
 TOKEN = "playback-token-" + "7" * 24

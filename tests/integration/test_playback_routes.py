@@ -12,7 +12,6 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from recconsole.devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
 from recconsole.server.app import init_app, start_server
 from recconsole.server.playback import PORTION_SIZE
 from recconsole.settings import Settings
@@ -20,6 +19,7 @@ from recconsole.storage.base import ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore
 from recconsole.storage.s3 import S3Store
+from recconsole_devtools.devstack import MINIO_PASSWORD, MINIO_USER, S3_BUCKET, StackConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 

@@ -23,8 +23,8 @@ from recconsole.core.livekit_server import LiveKitServer, ws_url
 from recconsole.core.recorder import Recorder, StartOptions, started_by_console
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.registry import FileStartedRecordings
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import unique_room
 from tests.helpers.waiting import eventually

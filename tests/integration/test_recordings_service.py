@@ -23,7 +23,11 @@ from recconsole.core.errors import RecordingInProgress
 from recconsole.core.livekit_server import ws_url
 from recconsole.core.recording_info import RecordingInfo, RecordingNameError
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.devstack import (
+from recconsole.storage.base import ObjectNotFound
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.recordings import DownloadCancelled, RecordingsService, download
+from recconsole.storage.s3 import S3Store
+from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
     MINIO_PASSWORD,
@@ -31,10 +35,6 @@ from recconsole.devtools.devstack import (
     S3_BUCKET,
     StackConfig,
 )
-from recconsole.storage.base import ObjectNotFound
-from recconsole.storage.catalog import RecordingsCatalog
-from recconsole.storage.recordings import DownloadCancelled, RecordingsService, download
-from recconsole.storage.s3 import S3Store
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import unique_room
 

@@ -13,9 +13,9 @@ from livekit import api, rtc
 from recconsole.core.errors import CredentialsRejected, ServerUnreachable
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.bot import BotOptions, start_bots
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.realtime.session import RoomSession, SessionEvents, SessionState
+from recconsole_devtools.bot import BotOptions, start_bots
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import TEST_APP, make_leave, unique_room
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

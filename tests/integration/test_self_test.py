@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from recconsole.devtools.bot import BotOptions, start_bots
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from recconsole_devtools.bot import BotOptions, start_bots
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import unique_room
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

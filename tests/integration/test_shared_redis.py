@@ -15,9 +15,9 @@ from redis.asyncio import Redis
 
 from recconsole.core.errors import AlreadyRecording
 from recconsole.core.recorder import Recorder
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.locks import RedisRecordingLocks
 from recconsole.settings import Settings
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.egress_stand_in import StandInEgressServer
 from tests.helpers.rooms import TEST_APP
 from tests.helpers.webhooks import egress_event, post, sign

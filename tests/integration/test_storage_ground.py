@@ -12,7 +12,7 @@ import pytest
 from azure.storage.blob import BlobSasPermissions, BlobServiceClient, generate_blob_sas
 from botocore.config import Config
 
-from recconsole.devtools.devstack import (
+from recconsole_devtools.devstack import (
     AZURE_ACCOUNT,
     AZURE_CONTAINER,
     AZURE_KEY,

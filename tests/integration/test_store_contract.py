@@ -24,15 +24,6 @@ import pytest
 import pytest_asyncio
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo, RecordingNameError
-from recconsole.devtools.devstack import (
-    AZURE_ACCOUNT,
-    AZURE_CONTAINER,
-    AZURE_KEY,
-    MINIO_PASSWORD,
-    MINIO_USER,
-    S3_BUCKET,
-    StackConfig,
-)
 from recconsole.settings import Settings
 from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import (
@@ -46,6 +37,15 @@ from recconsole.storage.base import (
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore
 from recconsole.storage.s3 import S3Store
+from recconsole_devtools.devstack import (
+    AZURE_ACCOUNT,
+    AZURE_CONTAINER,
+    AZURE_KEY,
+    MINIO_PASSWORD,
+    MINIO_USER,
+    S3_BUCKET,
+    StackConfig,
+)
 
 pytestmark = pytest.mark.integration
 

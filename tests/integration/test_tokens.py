@@ -12,7 +12,7 @@ from livekit import rtc
 from recconsole.core.errors import TokenServerError
 from recconsole.core.livekit_server import ws_url
 from recconsole.core.tokens import fetch_token, mint_token
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import unique_room
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

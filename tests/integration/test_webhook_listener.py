@@ -22,10 +22,10 @@ from recconsole.core.events import RecordingSaved, RecordingStatusChanged, Webho
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.devstack import API_KEY, API_SECRET, StackConfig
 from recconsole.server.listener import WebhookListener
 from recconsole.server.webhooks import MAX_BODY
 from recconsole.settings import Settings
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import unique_room
 from tests.helpers.webhooks import egress_event, post, sign
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from recconsole.core.livekit_server import ws_url
-from recconsole.devtools.bot import SAMPLE_RATE, MovingPattern, tone_frames
+from recconsole_devtools.bot import SAMPLE_RATE, MovingPattern, tone_frames
 
 pytestmark = pytest.mark.unit
 

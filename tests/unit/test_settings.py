@@ -94,6 +94,13 @@ def test_sources_apply_in_order_cli_env_dotenv_user_file_keyring(tmp_path: Path)
     assert settings.recordings_path == "rec/"
     assert settings.server_port == 7000
     assert settings.livekit_api_secret.value == "kept-in-keyring"
+    assert {name: settings.source(name) for name in (
+        "LIVEKIT_URL", "S3_ENDPOINT", "S3_BUCKET", "SERVER_PORT", "LIVEKIT_API_SECRET",
+        "LIVEKIT_API_KEY")} == {
+        "LIVEKIT_URL": "command line", "S3_ENDPOINT": "environment", "S3_BUCKET": ".env",
+        "SERVER_PORT": "settings file", "LIVEKIT_API_SECRET": "keyring",
+        "LIVEKIT_API_KEY": "default"}
+    assert not settings.is_set("LIVEKIT_API_KEY")
 
 
 def test_secrets_go_to_the_keyring_never_to_the_settings_file(tmp_path: Path) -> None:
@@ -129,11 +136,26 @@ def test_unreadable_settings_file_is_named_in_the_error(
         load_settings(environ={}, dotenv=None, user_file=user, secrets=DictSecrets())
 
 
-def test_dotenv_line_without_equals_is_reported_with_its_line(tmp_path: Path) -> None:
+def test_dotenv_line_that_cannot_be_parsed_is_reported_with_its_line(tmp_path: Path) -> None:
     dotenv = tmp_path / ".env"
-    dotenv.write_text("S3_BUCKET=x\nnonsense\n")
-    with pytest.raises(SettingsError, match=r"\.env:2"):
+    dotenv.write_text("S3_BUCKET=x\nAWS_REGION=y\nnot a setting\n")
+    with pytest.raises(SettingsError, match=r"\.env:3: expected NAME=value"):
         read_dotenv(dotenv)
+
+
+def test_dotenv_is_read_as_python_dotenv_reads_it(tmp_path: Path) -> None:
+    """References to earlier values, escapes in double quotes; a bare name sets nothing."""
+    dotenv = tmp_path / ".env"
+    dotenv.write_text('S3_HOST=s3.example.org\nS3_ENDPOINT="https://${S3_HOST}:9000"\n'
+                      'PLAYBACK_TOKEN="tab\\there"\nS3_BUCKET\n')
+    assert read_dotenv(dotenv) == {"S3_HOST": "s3.example.org",
+                                   "S3_ENDPOINT": "https://s3.example.org:9000",
+                                   "PLAYBACK_TOKEN": "tab\there"}
+    settings = load_settings(environ={}, dotenv=dotenv, user_file=tmp_path / "none.json",
+                             secrets=DictSecrets())
+    assert settings.s3_endpoint == "https://s3.example.org:9000"
+    assert settings.s3_bucket == "openvidu"
+    assert (settings.source("S3_ENDPOINT"), settings.source("S3_BUCKET")) == (".env", "default")
 
 
 def test_missing_sources_leave_the_tutorial_defaults(tmp_path: Path) -> None:

@@ -9,8 +9,8 @@ from livekit import api
 
 from recconsole.core.recorder import upload_from_settings
 from recconsole.core.tokens import mint_token
-from recconsole.devtools.devstack import API_KEY, API_SECRET
 from recconsole.settings import Settings
+from recconsole_devtools.devstack import API_KEY, API_SECRET
 
 pytestmark = pytest.mark.unit
 

@@ -215,6 +215,21 @@ class LiveKitServer:
         ))
         return list(resp.participants)
 
+    async def delete_room(self, name: str) -> None:
+        """Close the room: everyone in it is disconnected."""
+        await self._call("close the room", self.lkapi.room.delete_room(
+            api.DeleteRoomRequest(room=name)))
+
+    async def remove_participant(self, room: str, identity: str) -> None:
+        await self._call("remove the participant", self.lkapi.room.remove_participant(
+            api.RoomParticipantIdentity(room=room, identity=identity)))
+
+    async def mute_track(self, room: str, identity: str, track_sid: str) -> None:
+        """Mute one of a participant's published tracks (its publisher is told)."""
+        await self._call("mute the track", self.lkapi.room.mute_published_track(
+            api.MuteRoomTrackRequest(room=room, identity=identity, track_sid=track_sid,
+                                     muted=True)))
+
     async def send_recording_deleted(self, room_name: str, recording_name: str) -> bool:
         """Tell everyone in the room that a recording was deleted; False if the room is gone."""
         if await self.get_room(room_name) is None:

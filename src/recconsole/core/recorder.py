@@ -25,7 +25,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -85,19 +85,50 @@ class StartOptions:
 
 
 Upload = api.S3Upload | api.AzureBlobUpload | None
+# An upload block made at each start (S3 keys that may be temporary, renewed since).
+UploadSource = Callable[[], Awaitable[Upload]]
 
 
-def upload_from_settings(settings: Settings) -> Upload:
+class S3KeysLike(Protocol):
+    """S3 keys as the storage's credentials hand them out (token: of temporary keys)."""
+
+    @property
+    def access_key(self) -> str: ...
+
+    @property
+    def secret_key(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+
+def upload_from_settings(
+    settings: Settings, s3_keys: Callable[[], Awaitable[S3KeysLike]] | None = None
+) -> Upload | UploadSource:
     """The egress upload block RECORDING_UPLOAD asks for (None: the egress's own storage).
 
+    With ``s3_keys`` (the storage's credentials), an S3 block is made at each start
+    with the keys current then, session token included: temporary credentials
+    handed to an egress must not have expired before it uploads.
     Azure's block has no endpoint field, so an egress uploads only to real Azure.
     """
     if settings.recording_upload == "s3":
-        return api.S3Upload(
-            access_key=settings.s3_access_key.value, secret=settings.s3_secret_key.value,
-            region=settings.aws_region, endpoint=settings.s3_endpoint,
-            bucket=settings.s3_bucket, force_path_style=True,
-        )
+        def s3_block(access_key: str, secret: str, token: str = "") -> api.S3Upload:
+            return api.S3Upload(
+                access_key=access_key, secret=secret, session_token=token,
+                region=settings.aws_region, endpoint=settings.s3_endpoint,
+                bucket=settings.s3_bucket, force_path_style=True,
+            )
+
+        if s3_keys is None:
+            return s3_block(settings.s3_access_key.value, settings.s3_secret_key.value,
+                            settings.s3_session_token.value)
+
+        async def fresh_block() -> Upload:
+            keys = await s3_keys()
+            return s3_block(keys.access_key, keys.secret_key, keys.token)
+
+        return fresh_block
     if settings.recording_upload == "azure":
         return api.AzureBlobUpload(
             account_name=settings.azure_account_name,
@@ -115,7 +146,7 @@ class Recorder:
         server: LiveKitServer,
         *,
         recordings_path: str = "recordings/",
-        upload: Upload = None,
+        upload: Upload | UploadSource = None,
         layout_url: str = "",
         locks: RoomLocks | None = None,
         recording_locks: RecordingLocks | None = None,
@@ -147,8 +178,8 @@ class Recorder:
         self.limits = LimitEnforcer(server, self.started, every=poll_interval, clock=clock,
                                     stopped=self._limit_reached)
 
-    def file_output(self) -> api.EncodedFileOutput:
-        """The tutorial's MP4 path, uploaded where RECORDING_UPLOAD says.
+    def file_output(self, upload: Upload = None) -> api.EncodedFileOutput:
+        """The tutorial's MP4 path, uploaded to ``upload`` (else where RECORDING_UPLOAD says).
 
         ``{time}`` has one-second resolution, so a random tag follows it: two
         recordings of a room started in the same second never get the same name.
@@ -160,10 +191,12 @@ class Recorder:
             filepath=f"{self.recordings_path}{FILE_TEMPLATE}-{tag}.mp4",
             disable_manifest=True,
         )
-        if isinstance(self.upload, api.S3Upload):
-            output.s3.CopyFrom(self.upload)
-        elif isinstance(self.upload, api.AzureBlobUpload):
-            output.azure.CopyFrom(self.upload)
+        if upload is None and not callable(self.upload):
+            upload = self.upload
+        if isinstance(upload, api.S3Upload):
+            output.s3.CopyFrom(upload)
+        elif isinstance(upload, api.AzureBlobUpload):
+            output.azure.CopyFrom(upload)
         return output
 
     async def active_recording(self, room: str) -> api.EgressInfo | None:
@@ -187,8 +220,9 @@ class Recorder:
                     raise AlreadyRecording(
                         f"The room {room!r} is already being recorded by"
                         f" {describe_starter(active)} (egress {active.egress_id}).")
-                info = await self.server.start_room_composite(room, self.file_output(),
-                                                        layout_url=self.layout_url)
+                upload = await self.upload() if callable(self.upload) else self.upload
+                info = await self.server.start_room_composite(room, self.file_output(upload),
+                                                              layout_url=self.layout_url)
             except BaseException:
                 if self.recording_locks and token:
                     await self.recording_locks.release(room, token)

@@ -7,6 +7,10 @@ a listing of 10,000 recordings fetches 10,000 metadata files, and measured on th
 listing 10,000 keys took about 3x as long through boto3 as through aiohttp and
 ElementTree. Everything else (HEAD, streamed ranged reads, writes, deletes,
 presigned URLs) uses boto3.
+
+Both sign with one :class:`~recconsole.storage.s3_credentials.S3Credentials`: fixed
+keys, or what botocore's credential chain finds, renewed before it expires, with the
+session token of temporary credentials on every request and presigned URL.
 """
 
 from __future__ import annotations
@@ -22,7 +26,6 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote_plus, urlsplit
 
 import aiohttp
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -42,6 +45,7 @@ from recconsole.storage.base import (
     folder_entry,
     quoted_etag,
 )
+from recconsole.storage.s3_credentials import S3Credentials, S3Keys
 
 if TYPE_CHECKING:
     from recconsole.settings import Settings
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 _NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
 _SIGNED_HEADERS: Final = "host;x-amz-content-sha256;x-amz-date"
+_SIGNED_WITH_TOKEN: Final = f"{_SIGNED_HEADERS};x-amz-security-token"
 _CREDENTIAL_CODES: Final = frozenset(
     {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"}
 )
@@ -66,49 +71,54 @@ class _Signer:
     for a boto3 presigned URL (measured here).
     """
 
-    def __init__(self, access_key: str, secret_key: str, region: str, host: str) -> None:
-        self._access_key = access_key
-        self._secret_key = secret_key
+    def __init__(self, region: str, host: str) -> None:
         self._region = region
         self._host = host
         self._day = ""
+        self._secret = ""
         self._key = b""
 
     def __repr__(self) -> str:
         return "<_Signer>"
 
-    def _signing_key(self, day: str) -> bytes:
-        if day != self._day:
-            key = hmac.new(f"AWS4{self._secret_key}".encode(), day.encode(), hashlib.sha256)
+    def _signing_key(self, day: str, secret: str) -> bytes:
+        if day != self._day or secret != self._secret:
+            key = hmac.new(f"AWS4{secret}".encode(), day.encode(), hashlib.sha256)
             for part in (self._region, "s3", "aws4_request"):
                 key = hmac.new(key.digest(), part.encode(), hashlib.sha256)
-            self._day, self._key = day, key.digest()
+            self._day, self._secret, self._key = day, secret, key.digest()
         return self._key
 
-    def headers(self, method: str, path: str, query: str) -> dict[str, str]:
+    def headers(self, method: str, path: str, query: str, keys: S3Keys) -> dict[str, str]:
         """Headers for ``method path?query``; both must be URI-encoded as sent."""
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         day = stamp[:8]
+        token = f"x-amz-security-token:{keys.token}\n" if keys.token else ""
+        signed = _SIGNED_WITH_TOKEN if keys.token else _SIGNED_HEADERS
         canonical = (
             f"{method}\n{path}\n{query}\nhost:{self._host}\n"
-            f"x-amz-content-sha256:{_EMPTY_SHA256}\nx-amz-date:{stamp}\n\n"
-            f"{_SIGNED_HEADERS}\n{_EMPTY_SHA256}"
+            f"x-amz-content-sha256:{_EMPTY_SHA256}\nx-amz-date:{stamp}\n{token}\n"
+            f"{signed}\n{_EMPTY_SHA256}"
         )
         scope = f"{day}/{self._region}/s3/aws4_request"
         to_sign = (
             f"AWS4-HMAC-SHA256\n{stamp}\n{scope}\n"
             f"{hashlib.sha256(canonical.encode()).hexdigest()}"
         )
-        signature = hmac.new(self._signing_key(day), to_sign.encode(), hashlib.sha256)
-        return {
+        signature = hmac.new(self._signing_key(day, keys.secret_key), to_sign.encode(),
+                             hashlib.sha256)
+        headers = {
             "Host": self._host,
             "x-amz-date": stamp,
             "x-amz-content-sha256": _EMPTY_SHA256,
             "Authorization": (
-                f"AWS4-HMAC-SHA256 Credential={self._access_key}/{scope}, "
-                f"SignedHeaders={_SIGNED_HEADERS}, Signature={signature.hexdigest()}"
+                f"AWS4-HMAC-SHA256 Credential={keys.access_key}/{scope}, "
+                f"SignedHeaders={signed}, Signature={signature.hexdigest()}"
             ),
         }
+        if keys.token:
+            headers["x-amz-security-token"] = keys.token
+        return headers
 
 
 def _query(params: dict[str, str]) -> str:
@@ -145,7 +155,11 @@ def _error_fields(body: bytes) -> tuple[str, str]:
 
 
 class S3Store(ObjectStore):
-    """Objects in one bucket of an S3-compatible service (path-style addressing)."""
+    """Objects in one bucket of an S3-compatible service (path-style addressing).
+
+    Signs with ``access_key`` / ``secret_key`` (and ``session_token``), or with
+    ``credentials`` when given (then the keys are not used).
+    """
 
     def __init__(
         self,
@@ -155,6 +169,8 @@ class S3Store(ObjectStore):
         region: str,
         bucket: str,
         *,
+        session_token: str = "",
+        credentials: S3Credentials | None = None,
         timeout: float = 10.0,
         page_size: int = DEFAULT_PAGE_SIZE,
         max_connections: int = 64,
@@ -175,9 +191,9 @@ class S3Store(ObjectStore):
         self._timeout = timeout
         self._page_size = page_size
         self._max_connections = max_connections
-        self._access_key = access_key
-        self._secret_key = secret_key
-        self._signer = _Signer(access_key, secret_key, region, parts.netloc)
+        self.credentials = credentials or S3Credentials.fixed(access_key, secret_key,
+                                                               session_token)
+        self._signer = _Signer(region, parts.netloc)
         self._boto: Any = None
         self._boto_lock = asyncio.Lock()
         self._session: aiohttp.ClientSession | None = None
@@ -185,11 +201,13 @@ class S3Store(ObjectStore):
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> S3Store:
-        """The store the settings (SPEC names S3_*, AWS_REGION) point at."""
-        return cls(
-            settings.s3_endpoint, settings.s3_access_key.value, settings.s3_secret_key.value,
-            settings.aws_region, settings.s3_bucket, **kwargs,
-        )
+        """The store the settings (SPEC names S3_*, AWS_REGION) point at.
+
+        Keys set in the settings sign its requests; without them, what the AWS
+        credential chain finds (see :mod:`recconsole.storage.s3_credentials`).
+        """
+        return cls(settings.s3_endpoint, "", "", settings.aws_region, settings.s3_bucket,
+                   credentials=S3Credentials.from_settings(settings), **kwargs)
 
     @property
     def describe(self) -> str:
@@ -207,11 +225,13 @@ class S3Store(ObjectStore):
         if code in ("NoSuchKey", "NotFound") or (status == 404 and code in ("", "404")):
             return ObjectNotFound(f'"{key}" not found in bucket "{self._bucket}"')
         if code in _CREDENTIAL_CODES:
-            return StoreError(f"credentials rejected by the storage {where} ({code})")
+            return StoreError(f"credentials rejected by the storage {where} ({code}; keys from"
+                              f" {self.credentials.describe})")
         if code == "AccessDenied":
             return StoreError(f'access to bucket "{self._bucket}" denied by the storage {where}')
         if status == 403:
-            return StoreError(f"credentials rejected or access denied by the storage {where}")
+            return StoreError(f"credentials rejected or access denied by the storage {where}"
+                              f" (keys from {self.credentials.describe})")
         if code in _KEY_CODES:
             return KeyRefused(f'the storage {where} cannot hold the key "{key}" ({code})')
         if code == "InvalidRange" or status == 416:
@@ -232,11 +252,9 @@ class S3Store(ObjectStore):
 
     def _make_client(self) -> Any:
         # A private session: boto3's default one is not safe to share between threads.
-        return boto3.session.Session().client(
+        return self.credentials.boto3_session().client(
             "s3",
             endpoint_url=self._endpoint,
-            aws_access_key_id=self._access_key,
-            aws_secret_access_key=self._secret_key,
             region_name=self._region,
             config=Config(
                 signature_version="s3v4",
@@ -248,12 +266,18 @@ class S3Store(ObjectStore):
             ),
         )
 
-    async def _call(self, operation: str, key: str | None, **kwargs: Any) -> Any:
-        """Run one boto3 client call in a thread, its failures as StoreError."""
+    async def _client(self) -> Any:
+        """The boto3 client, made on first use once the credentials are known."""
+        await self.credentials.current()
         async with self._boto_lock:
             if self._boto is None:
                 self._boto = await asyncio.to_thread(self._make_client)
-        method = getattr(self._boto, operation)
+        return self._boto
+
+    async def _call(self, operation: str, key: str | None, **kwargs: Any) -> Any:
+        """Run one boto3 client call in a thread, its failures as StoreError."""
+        client = await self._client()
+        method = getattr(client, operation)
         try:
             return await asyncio.to_thread(method, Bucket=self._bucket, **kwargs)
         except ClientError as err:
@@ -328,13 +352,14 @@ class S3Store(ObjectStore):
     async def playback_url(self, key: str, expires_in: int = 3600) -> str:
         if not 1 <= expires_in <= _MAX_PRESIGN_SECONDS:
             raise ValueError(f"expires_in must be 1..{_MAX_PRESIGN_SECONDS} s, not {expires_in}")
-        async with self._boto_lock:
-            if self._boto is None:
-                self._boto = await asyncio.to_thread(self._make_client)
-        url: str = await asyncio.to_thread(
-            self._boto.generate_presigned_url, "get_object",
-            Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in,
-        )
+        client = await self._client()
+        try:
+            url: str = await asyncio.to_thread(
+                client.generate_presigned_url, "get_object",
+                Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in,
+            )
+        except BotoCoreError as err:  # credentials that could not be renewed
+            raise StoreError(f"no playback link from {self._endpoint}: {err}") from err
         return url
 
     # -- signed aiohttp requests ---------------------------------------------------------
@@ -357,9 +382,11 @@ class S3Store(ObjectStore):
         session = self._http()
         url = URL(f"{self._origin}{path}?{query}" if query else f"{self._origin}{path}",
                   encoded=True)
+        keys = await self.credentials.current()
         for attempt in (1, 2):
             try:
-                async with session.get(url, headers=self._signer.headers("GET", path, query)) as r:
+                headers = self._signer.headers("GET", path, query, keys)
+                async with session.get(url, headers=headers) as r:
                     body = await r.read()
                     status = r.status
             except aiohttp.ClientConnectorError as err:

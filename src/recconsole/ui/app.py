@@ -6,6 +6,7 @@ import asyncio
 import signal
 import socket
 import sys
+from pathlib import Path
 
 import qasync
 from PySide6.QtCore import QObject, QSocketNotifier
@@ -18,9 +19,12 @@ from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, upload_from_settings
 from recconsole.server.listener import SharedState, WebhookListener
 from recconsole.settings import Settings
+from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
 from recconsole.storage.recordings import RecordingsService
+from recconsole.storage.s3 import S3Store
+from recconsole.storage.s3_credentials import S3Credentials
 from recconsole.ui.main_window import ConsoleServices, MainWindow
 from recconsole.ui.resources import load_stylesheet, window_icon
 
@@ -69,12 +73,16 @@ def build_services(settings: Settings) -> ConsoleServices:
     server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,
                            settings.livekit_api_secret.value, app_name=settings.app_name)
     shared = SharedState.from_settings(settings)
+    store = store_from_settings(settings)
+    # The egress's S3 block signs with the store's own keys, renewed at each start.
+    s3_keys = (store.credentials if isinstance(store, S3Store)
+               else S3Credentials.from_settings(settings))
     recorder = Recorder(server, recordings_path=settings.recordings_path,
-                        upload=upload_from_settings(settings),
+                        upload=upload_from_settings(settings, s3_keys.upload_keys),
                         layout_url=settings.recording_layout_url,
                         recording_locks=shared.locks, started=shared.started,
                         start_timeout=settings.recording_start_timeout, events=events)
-    catalog = RecordingsCatalog(store_from_settings(settings), settings.recordings_path)
+    catalog = RecordingsCatalog(store, settings.recordings_path)
     return ConsoleServices(settings, server, recorder, catalog, events,
                            RecordingsService(catalog, server), shared)
 
@@ -129,30 +137,77 @@ def run_console(settings: Settings, room: str | None = None) -> int:
     app.setQuitOnLastWindowClosed(False)  # the loop ends when the window says it closed
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = MainWindow(build_services(settings), room=room)
-    closed = asyncio.Event()
-    window.closed.connect(closed.set)
-    close_on_signals(window)
-    window.show()
-
-    async def lifetime() -> None:
-        # One coroutine from start to shutdown: the LiveKit SDK binds its queues to
-        # the loop run that first used them.
-        listener = await start_listener(window)
-        window.recordings.refresh()
-        await closed.wait()
-        await shutdown(window, listener)
-
+    window = open_window(settings, room)
     with loop:
-        loop.run_until_complete(lifetime())
+        loop.run_until_complete(console_lifetime(window))
     return 0
 
 
-def self_test(settings: Settings, join: str | None = None) -> int:
+def open_window(settings: Settings, room: str | None = None) -> MainWindow:
+    """A main window over services built from ``settings``, shown; signals close it."""
+    window = MainWindow(build_services(settings), room=room)
+    close_on_signals(window)
+    window.show()
+    return window
+
+
+async def console_lifetime(window: MainWindow) -> None:
+    """Run the window (and its listener) until it closes.
+
+    Settings the user applies rebuild everything that depends on them — the LiveKit
+    client, the storage, Redis, the webhook listener — and reopen the window over
+    them, in place, with its event log. One coroutine from start to shutdown: the
+    LiveKit SDK binds its queues to the loop run that first used them.
+    """
+    while (applied := await run_window(window)) is not None:
+        window = reopen_window(window, applied)
+
+
+async def run_window(window: MainWindow) -> ConsoleServices | None:
+    """Run ``window`` and its listener until it closes (None) or applies new settings
+    (the services built from them)."""
+    ended = asyncio.Event()
+    applied: list[ConsoleServices] = []
+
+    def apply(new: Settings) -> None:
+        try:
+            applied.append(build_services(new))
+        except (ConsoleError, StoreError) as err:  # e.g. Azure without an account
+            window.show_error(f"The settings were saved but cannot be applied: {err}")
+            return
+        ended.set()
+
+    window.closed.connect(ended.set)
+    window.settingsApplied.connect(apply)
+    listener = await start_listener(window)
+    window.recordings.refresh()
+    await ended.wait()
+    await shutdown(window, listener)
+    return applied[-1] if applied else None
+
+
+def reopen_window(old: MainWindow, services: ConsoleServices) -> MainWindow:
+    """A new window over ``services`` where ``old`` was, with its event log; ``old`` goes."""
+    new = MainWindow(services, room=old.room_input.currentText() or None)
+    new.restoreGeometry(old.saveGeometry())
+    new.tabs.setCurrentIndex(old.tabs.currentIndex())
+    new.event_log.setPlainText(old.event_log.toPlainText())
+    new.event_log.add("Settings applied: the console reconnected with them.")
+    close_on_signals(new)
+    new.show()
+    new.statusBar().showMessage("Settings applied.", 15000)
+    old.hide()
+    old.deleteLater()
+    return new
+
+
+def self_test(settings: Settings, join: str | None = None,
+              screenshot: Path | None = None) -> int:
     """Open the window offscreen, load Qt Multimedia and the LiveKit FFI, close, report.
 
     Prints "window shown" the moment it is (startup benchmarks time that line), then
-    one report line; exit code 0 when every part loaded.
+    one report line; exit code 0 when every part loaded. ``screenshot``: a PNG of the
+    window as shown.
     """
     from livekit import rtc
     from PySide6.QtMultimedia import QMediaPlayer, QVideoSink
@@ -163,6 +218,9 @@ def self_test(settings: Settings, join: str | None = None) -> int:
     while not window.isVisible() or not window.windowHandle().isExposed():
         app.processEvents()
     print("window shown", flush=True)
+    if screenshot is not None and not window.grab().save(str(screenshot), "PNG"):
+        print(f"recconsole self-test failed: cannot save the screenshot to {screenshot}")
+        return 1
     player, sink = QMediaPlayer(), QVideoSink()
     player.setVideoSink(sink)
     rtc.VideoSource(2, 2)  # the first FFI request loads the native LiveKit library

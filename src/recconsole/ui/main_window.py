@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMainWindow,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
     QSpinBox,
@@ -37,11 +39,12 @@ from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServe
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_status import RecordingStatus
+from recconsole.core.rooms import RoomControl, RoomsOverview, Source
 from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.session import RoomSession, SessionState
 from recconsole.server.listener import SharedState
 from recconsole.server.playback import PlaybackAccess
-from recconsole.settings import Settings
+from recconsole.settings import Settings, development_defaults
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.audio_output import RoomAudio
@@ -49,6 +52,7 @@ from recconsole.ui.event_log import EventLog
 from recconsole.ui.local_media import LocalMedia
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
+from recconsole.ui.rooms_page import RoomsPage
 from recconsole.ui.session_bridge import SessionBridge
 from recconsole.ui.settings_dialog import SettingsDialog
 from recconsole.ui.tasks import AsyncRunner
@@ -99,15 +103,20 @@ class MainWindow(QMainWindow):
     Signals:
         closed: the window has closed (the application ends with it).
         joinedChanged(bool): the console joined or left a room.
+        settingsApplied(Settings): saved settings to apply now (outside a room); the
+            application rebuilds the services from them and reopens the window.
     """
 
     closed = Signal()
     joinedChanged = Signal(bool)
+    settingsApplied = Signal(object)
 
     def __init__(self, services: ConsoleServices, room: str | None = None) -> None:
         super().__init__()
         self.services = services
         self.settings = services.settings
+        self.saved_settings = services.settings  # as the next start will have them
+        self._apply_on_leave = False  # settings saved while in a room wait for the leave
         self.runner = AsyncRunner(self)
         self.session: RoomSession | None = None
         self.room_name = ""
@@ -138,6 +147,11 @@ class MainWindow(QMainWindow):
         self.room_recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
         self.room_recordings.url_for = self._playback_url
         self.event_log = EventLog(services.events)
+        self.control = RoomControl(services.server, services.recorder)
+        self.rooms = RoomsPage(
+            RoomsOverview(services.server), self.control, services.events, self.runner,
+            webhook_url=f"http://127.0.0.1:{self.settings.server_port}/livekit/webhook")
+        self.confirm: Callable[[str], bool] = self._ask  # moderation asks first
         self._build(room)
         self._wire()
         self._show_status(RecordingStatus.STOPPED)
@@ -225,6 +239,7 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.pages, "Room")
         self.tabs.addTab(self.recordings, "All recordings")
+        self.tabs.addTab(self.rooms, "Rooms")
         self.tabs.addTab(self.event_log, "Event log")
 
         title = QLabel("Recording console")
@@ -238,6 +253,14 @@ class MainWindow(QMainWindow):
         self.record_bar = self._wrap(bar)
         self.record_bar.hide()  # nothing to record before joining
         layout.addWidget(self.record_bar)
+        # Development credentials aimed at a server elsewhere: said for as long as it is so.
+        self.development_banner = QFrame()
+        self.development_banner.setObjectName("banner")
+        self.development_label = QLabel("\n".join(development_defaults(self.settings)))
+        self.development_label.setWordWrap(True)
+        QVBoxLayout(self.development_banner).addWidget(self.development_label)
+        self.development_banner.setVisible(bool(self.development_label.text()))
+        layout.addWidget(self.development_banner)
         self.error_banner = QFrame()  # an error stays until the moderator dismisses it
         self.error_banner.setObjectName("banner")
         self.error_label = QLabel()
@@ -257,6 +280,9 @@ class MainWindow(QMainWindow):
         self._refresh_timer = QTimer(self)  # this room's table, a moment after a recording
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(3000)
+        self._counts_timer = QTimer(self)  # the Rooms page's recordings per room, after a change
+        self._counts_timer.setSingleShot(True)
+        self._counts_timer.setInterval(300)
         self.connection = QLabel()  # the connection's state: never replaced by a message
         self.statusBar().addPermanentWidget(self.connection)
 
@@ -299,6 +325,16 @@ class MainWindow(QMainWindow):
         self.media.microphoneChanged.connect(self.microphone_button.setChecked)
         self.media.failed.connect(self._media_failed)
         b.mutedChanged.connect(view.set_muted)
+        b.trackMutedChanged.connect(view.set_track_muted)
+        view.muteRequested.connect(self.mute_participant)
+        view.removeRequested.connect(self.remove_participant)
+        self.rooms.joinRequested.connect(self.join_room)
+        self.rooms.recordingsRequested.connect(self.show_recordings_of)
+        model = self.recordings.model
+        for changed in (model.rowsInserted, model.rowsRemoved, model.modelReset):
+            changed.connect(lambda *_: self._counts_timer.start())
+        self._counts_timer.timeout.connect(
+            lambda: self.rooms.set_recording_counts(model.room_counts()))
         b.speakersChanged.connect(view.set_speaking)
         b.metadataChanged.connect(self._on_metadata)
         b.dataReceived.connect(self._on_data)
@@ -384,6 +420,9 @@ class MainWindow(QMainWindow):
         self.join_button.setEnabled(True)
         self.setWindowTitle(f"recconsole {__version__}")
         self.joinedChanged.emit(False)
+        if self._apply_on_leave:
+            self._apply_on_leave = False
+            self.settingsApplied.emit(self.saved_settings)
 
     def _show_sound(self, muted: bool) -> None:
         self.sound_button.setChecked(muted)
@@ -396,6 +435,41 @@ class MainWindow(QMainWindow):
         self.sound_button.setToolTip(
             f"{'Unmute' if muted else 'Mute'} the room on this console "
             f"({self.audio.device_name})")
+
+    # --- from the Rooms page, and moderation -------------------------------------------
+
+    def join_room(self, room: str, observer: bool) -> None:
+        """Join a room chosen on the Rooms page (the console is in one room at a time)."""
+        if self.session is not None or not self.join_button.isEnabled():
+            self.show_error(f"Leave {self.room_name} first: the console joins one room at a"
+                            " time.")
+            return
+        self.room_input.setEditText(room)
+        self.observer_box.setChecked(observer)
+        self.tabs.setCurrentWidget(self.pages)
+        self.join()
+
+    def show_recordings_of(self, room: str) -> None:
+        self.recordings.room_filter.setText(room)
+        self.tabs.setCurrentWidget(self.recordings)
+
+    def mute_participant(self, identity: str, source: Source) -> None:
+        room, name = self.room_name, self.room_view.name_of(identity)
+        if room and self.confirm(f"Mute the {source} of {name} for everyone in {room}?"
+                                 " Only they can turn it back on."):
+            self.runner.run(self.control.mute(room, identity, source), on_success=lambda _n: (
+                self.statusBar().showMessage(f"{name}'s {source} was muted.", 10000)))
+
+    def remove_participant(self, identity: str) -> None:
+        room, name = self.room_name, self.room_view.name_of(identity)
+        if room and self.confirm(f"Remove {name} from {room}? They are disconnected at once"
+                                 " (they may join again)."):
+            self.runner.run(self.control.remove(room, identity), on_success=lambda _n: (
+                self.statusBar().showMessage(f"{name} was removed from the room.", 10000)))
+
+    def _ask(self, question: str) -> bool:
+        answer = QMessageBox.question(self, "Moderation", question)
+        return answer == QMessageBox.StandardButton.Yes
 
     # --- own camera and microphone -----------------------------------------------------
 
@@ -603,11 +677,26 @@ class MainWindow(QMainWindow):
 
     def edit_settings(self) -> None:
         """The settings dialog, window-modal (the loop goes on: tests of a connection run)."""
-        dialog = SettingsDialog(self.settings, parent=self, runner=self.runner)
+        dialog = SettingsDialog(self.saved_settings, parent=self, runner=self.runner)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        dialog.accepted.connect(lambda: self.statusBar().showMessage(
-            "Settings saved: they apply from the next start.", 15000))
+        dialog.accepted.connect(lambda: self._settings_saved(dialog.saved_settings))
         dialog.open()
+
+    def _settings_saved(self, saved: Settings) -> None:
+        """Apply saved settings now, or, in a room, once the console has left it."""
+        self.saved_settings = saved  # what the dialog shows next time
+        if saved.to_env() == self.settings.to_env():  # e.g. a change the environment hides
+            self._apply_on_leave = False
+            self.statusBar().showMessage(
+                "Settings saved: nothing the console uses has changed.", 15000)
+            return
+        if self.session is not None or self.room_name:
+            self._apply_on_leave = True
+            self.statusBar().showMessage(
+                "Settings saved: they apply when you leave the room.", 15000)
+            return
+        self.statusBar().showMessage("Settings saved: applying them…", 15000)
+        self.settingsApplied.emit(saved)
 
     def _polled(self, event: StatusPolled) -> None:
         if event.room != self.room_name:
@@ -670,6 +759,8 @@ class MainWindow(QMainWindow):
             timer.stop()
         for page in (self.recordings, self.room_recordings):
             page.stop_retrying()
+        self._counts_timer.stop()
+        self.rooms.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         super().closeEvent(event)

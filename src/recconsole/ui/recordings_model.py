@@ -170,6 +170,12 @@ class RecordingsModel(QAbstractTableModel):
     def total(self) -> int:
         return len(self._row_of)
 
+    def room_counts(self) -> dict[str, int]:
+        """How many recordings each room name has (filters aside)."""
+        counts = np.bincount(self._codes[self._alive], minlength=len(self._room_codes))
+        return {room: int(counts[code]) for room, code in self._room_codes.items()
+                if counts[code]}
+
     # --- the vectorised part ------------------------------------------------------------
 
     def _code(self, room: str) -> int:

@@ -1,4 +1,5 @@
-"""The room: a grid of video tiles that re-flows as tracks come and go, and who is here."""
+"""The room: a grid of video tiles that re-flows as tracks come and go, who is here and
+what each publishes, with the moderator's mute and remove buttons."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -22,13 +25,19 @@ class RoomView(QWidget):
     """Video tiles in a near-square grid, plus a list of every participant.
 
     The window feeds it from the room session. People who publish sound have a
-    check box: unticked, they are muted on this console only.
+    check box: unticked, they are muted on this console only. The buttons under the
+    list ask the window to mute someone's microphone or camera for everyone, or to
+    remove them from the room.
 
     Signals:
         hearToggled(str, bool): identity, and whether to hear them.
+        muteRequested(str, str): identity, and "microphone" or "camera".
+        removeRequested(str): identity.
     """
 
     hearToggled = Signal(str, bool)
+    muteRequested = Signal(str, str)
+    removeRequested = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -37,6 +46,7 @@ class RoomView(QWidget):
         self._names: dict[str, str] = {}  # identity -> display name
         self._audio: dict[str, str] = {}  # audio track sid -> identity
         self._not_heard: set[str] = set()
+        self._muted: set[str] = set()  # track sids muted by their publisher (or a moderator)
         self._refreshing = False
         self.preview: VideoTile | None = None  # this console's own camera
         self._grid_host = QWidget()
@@ -48,14 +58,33 @@ class RoomView(QWidget):
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.people = QListWidget()
         self.people.setObjectName("people")
-        self.people.setFixedWidth(200)
         self.people.setToolTip("Untick someone to mute them on this console only.")
         self.people.itemChanged.connect(self._hear_changed)
+        self.mute_microphone_button = QPushButton("Mute microphone")
+        self.mute_camera_button = QPushButton("Mute camera")
+        self.remove_button = QPushButton("Remove…")
+        for button, tip in (
+                (self.mute_microphone_button, "Mute their microphone for everyone in the room."),
+                (self.mute_camera_button, "Turn their camera off for everyone in the room."),
+                (self.remove_button, "Disconnect them from the room.")):
+            button.setToolTip(tip)
+        self.mute_microphone_button.clicked.connect(lambda: self._moderate("microphone"))
+        self.mute_camera_button.clicked.connect(lambda: self._moderate("camera"))
+        self.remove_button.clicked.connect(lambda: self._moderate("remove"))
+        self.people.itemSelectionChanged.connect(self._enable_moderation)
+        side = QWidget()
+        side.setFixedWidth(200)
+        column = QVBoxLayout(side)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.people, 1)
+        for button in (self.mute_microphone_button, self.mute_camera_button, self.remove_button):
+            column.addWidget(button)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self._grid_host, 1)
-        layout.addWidget(self.people)
+        layout.addWidget(side)
         self._reflow()
+        self._enable_moderation()
 
     # --- participants -----------------------------------------------------------
 
@@ -77,16 +106,38 @@ class RoomView(QWidget):
         self._refresh_people()
 
     def remove_audio(self, track_sid: str) -> None:
+        self._muted.discard(track_sid)
         if self._audio.pop(track_sid, None) is not None:
             self._refresh_people()
 
+    def set_track_muted(self, identity: str, track_sid: str, muted: bool) -> None:
+        if muted:
+            self._muted.add(track_sid)
+        else:
+            self._muted.discard(track_sid)
+        self._refresh_people()
+
+    def publishing(self, identity: str) -> str:
+        """What someone publishes, in words: "video, audio muted", "audio only", "nothing"."""
+        parts = []
+        for kind, tracks in (("video", self._owners), ("audio", self._audio)):
+            sids = [sid for sid, owner in tracks.items() if owner == identity]
+            if sids:
+                muted = all(sid in self._muted for sid in sids)
+                parts.append(f"{kind} muted" if muted else kind)
+        if not parts:
+            return "nothing published"
+        if parts[0].startswith("audio"):
+            return parts[0].replace("audio", "audio only", 1).replace(" muted", ", muted")
+        return ", ".join(parts)
+
     def _refresh_people(self) -> None:
         self._refreshing = True
+        chosen = self.selected_person()
         self.people.clear()
-        with_video = set(self._owners.values())
         with_sound = set(self._audio.values())
         for identity, name in sorted(self._names.items(), key=lambda kv: kv[1].lower()):
-            item = QListWidgetItem(name if identity in with_video else f"{name}  (audio only)")
+            item = QListWidgetItem(f"{name}  ({self.publishing(identity)})")
             item.setData(Qt.ItemDataRole.UserRole, identity)
             item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
             if identity in with_sound:
@@ -94,7 +145,35 @@ class RoomView(QWidget):
                 item.setCheckState(Qt.CheckState.Unchecked if identity in self._not_heard
                                    else Qt.CheckState.Checked)
             self.people.addItem(item)
+            if identity == chosen:
+                item.setSelected(True)
         self._refreshing = False
+        self._enable_moderation()
+
+    def selected_person(self) -> str | None:
+        items = self.people.selectedItems()
+        return str(items[0].data(Qt.ItemDataRole.UserRole)) if items else None
+
+    def _unmuted(self, identity: str, tracks: dict[str, str]) -> bool:
+        return any(owner == identity and sid not in self._muted for sid, owner in tracks.items())
+
+    def _enable_moderation(self) -> None:
+        who = self.selected_person()
+        self.mute_microphone_button.setEnabled(who is not None and self._unmuted(who, self._audio))
+        self.mute_camera_button.setEnabled(who is not None and self._unmuted(who, self._owners))
+        self.remove_button.setEnabled(who is not None)
+
+    def _moderate(self, what: str) -> None:
+        who = self.selected_person()
+        if who is None:
+            return
+        if what == "remove":
+            self.removeRequested.emit(who)
+        else:
+            self.muteRequested.emit(who, what)
+
+    def name_of(self, identity: str) -> str:
+        return self._names.get(identity, identity)
 
     def _hear_changed(self, item: QListWidgetItem) -> None:
         if self._refreshing or not item.flags() & Qt.ItemFlag.ItemIsUserCheckable:
@@ -129,6 +208,7 @@ class RoomView(QWidget):
     def remove_video(self, track_sid: str) -> None:
         tile = self.tiles.pop(track_sid, None)
         self._owners.pop(track_sid, None)
+        self._muted.discard(track_sid)
         if tile is not None:
             self._grid.removeWidget(tile)
             tile.deleteLater()
@@ -167,6 +247,7 @@ class RoomView(QWidget):
         self._names.clear()
         self._audio.clear()
         self._not_heard.clear()
+        self._muted.clear()
         self._refresh_people()
 
     def _reflow(self) -> None:

@@ -21,6 +21,7 @@ class SessionBridge(QObject, SessionEvents):
         videoAdded(str, str), videoRemoved(str, str): track sid and identity.
         audioAdded(str, str), audioRemoved(str, str): track sid and identity.
         mutedChanged(str, bool), speakersChanged(list): who is muted / speaking.
+        trackMutedChanged(str, str, bool): identity, track sid, muted.
         metadataChanged(dict): the room's metadata.
         dataReceived(str, bytes): topic and payload of a data message.
     """
@@ -33,6 +34,7 @@ class SessionBridge(QObject, SessionEvents):
     audioAdded = Signal(str, str)
     audioRemoved = Signal(str, str)
     mutedChanged = Signal(str, bool)
+    trackMutedChanged = Signal(str, str, bool)
     speakersChanged = Signal(list)
     metadataChanged = Signal(dict)
     dataReceived = Signal(str, bytes)
@@ -77,6 +79,7 @@ class SessionBridge(QObject, SessionEvents):
 
     def muted_changed(self, identity: str, track_sid: str, muted: bool) -> None:
         self.mutedChanged.emit(identity, muted)
+        self.trackMutedChanged.emit(identity, track_sid, muted)
 
     def speakers_changed(self, identities: list[str]) -> None:
         self.speakersChanged.emit(identities)

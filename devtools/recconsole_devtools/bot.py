@@ -4,7 +4,7 @@ Each bot joins a room with the LiveKit Python SDK and publishes one I420 video
 track (diagonal bands scrolling across a colour of its own, so every frame differs
 from the last) and one 48 kHz mono audio track (a sine tone).
 
-    python -m recconsole.devtools.bot --room demo --count 3 --size 640x360 --fps 30
+    python -m recconsole_devtools.bot --room demo --count 3 --size 640x360 --fps 30
 """
 
 from __future__ import annotations

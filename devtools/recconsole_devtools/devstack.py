@@ -6,7 +6,7 @@ and cached under ``.devstack/``, so later runs start in seconds. A *profile*
 (``dev`` for the console, ``test`` for the test suite) gives each use its own
 ports and state folder so both can run side by side.
 
-    python -m recconsole.devtools.devstack up|down|status|env|build
+    python -m recconsole_devtools.devstack up|down|status|env|build
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ AZURE_KEY: Final = (
 )
 AZURE_CONTAINER: Final = "openvidu-appdata"
 
-DEFAULT_HOME: Final = Path(__file__).resolve().parents[3] / ".devstack"
+DEFAULT_HOME: Final = Path(__file__).resolve().parents[2] / ".devstack"  # the checkout
 
 
 class StackError(RuntimeError):
