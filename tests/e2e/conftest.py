@@ -36,11 +36,26 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     # qasync's timer object keeps its Qt timers registered after close(); whatever
     # still holds the loop (a window's store, say) must not free it on another thread.
     shiboken6.delete(loop._timer)
+    # A thread may still hand the closed loop a callback (the SDK's native side reports
+    # a last event of a room that was left): it is dropped, not scheduled on the
+    # deleted timer.
+    loop._timer = _ClosedLoopTimer()
     del loop
     # The loop's Qt timers must die here, on the GUI thread: left to the garbage
     # collector, they may be freed from a worker thread of a later test, which Qt
     # refuses ("Timers cannot be stopped from another thread") or crashes on.
     gc.collect()
+
+
+class _ClosedLoopTimer:
+    """Stands where a closed loop's Qt timer was: whatever comes late is dropped."""
+
+    def add_callback(self, handle: asyncio.Handle, delay: float = 0) -> asyncio.Handle:
+        handle.cancel()
+        return handle
+
+    def stop(self) -> None:
+        pass
 
 
 def next_emission(signal: SignalInstance) -> asyncio.Future[tuple[Any, ...]]:
