@@ -30,6 +30,7 @@ from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus, status_from_egress
 
 CONCURRENCY: Final = 8  # calls in flight when acting on many rooms
+SUMMARY_CHUNK: Final = 250  # rooms read between two turns of the event loop
 Source = Literal["microphone", "camera"]
 _SOURCES: Final = {"microphone": api.TrackSource.MICROPHONE, "camera": api.TrackSource.CAMERA}
 
@@ -159,8 +160,13 @@ class RoomsOverview:
             raise egresses
         else:
             egress_known, note, by_room = True, "", _egress_by_room(egresses)
-        return RoomsSnapshot([summarize(room, by_room.get(room.name)) for room in rooms],
-                             egress_known, note, taken_at)
+        summaries: list[RoomSummary] = []
+        for start in range(0, len(rooms), SUMMARY_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # let the event loop breathe between chunks
+            summaries.extend(summarize(room, by_room.get(room.name))
+                             for room in rooms[start:start + SUMMARY_CHUNK])
+        return RoomsSnapshot(summaries, egress_known, note, taken_at)
 
     async def counts(self, room: str) -> Counts:
         """Participants and publishers now (ListRooms lags by up to 5 s)."""

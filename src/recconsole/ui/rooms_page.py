@@ -13,6 +13,7 @@ The page says which of the two it runs on.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
@@ -79,6 +80,8 @@ class RoomsPage(QWidget):
         self._refreshing = self._again = self._polled = False
         self._filled = False
         self._to_count: set[str] = set()
+        self._gone: dict[str, float] = {}  # room -> when it was known to have closed
+        self._dropping: set[str] = set()  # rooms that finished, still shown
         self._counting = False
         self.model = RoomsModel(self)
         self.proxy = rooms_proxy(self.model, self)
@@ -136,9 +139,11 @@ class RoomsPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setResizeContentsPrecision(100)  # measure a sample, not every room
+        # Sized once, from a sample: sizing to contents on every change measures each time.
+        header.setResizeContentsPrecision(100)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self._sized = False
 
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
@@ -183,6 +188,10 @@ class RoomsPage(QWidget):
         self._recount.setSingleShot(True)
         self._recount.setInterval(100)
         self._recount.timeout.connect(self._count)
+        self._drop = QTimer(self)  # rooms that finished, removed together
+        self._drop.setSingleShot(True)
+        self._drop.setInterval(50)
+        self._drop.timeout.connect(self._drop_gone)
         self._ticker = QTimer(self)  # ages and recording clocks move on
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick)
@@ -203,7 +212,7 @@ class RoomsPage(QWidget):
 
     def stop(self) -> None:
         """No more work (the event loop is closing)."""
-        for timer in (self._poll, self._coalesce, self._recount, self._ticker):
+        for timer in (self._poll, self._coalesce, self._recount, self._ticker, self._drop):
             timer.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -228,7 +237,16 @@ class RoomsPage(QWidget):
 
     def _show_snapshot(self, snapshot: RoomsSnapshot) -> None:
         polled, self._polled = self._polled, False
+        if self._gone:  # asked before a room closed: it must not come back
+            self._gone = {room: at for room, at in self._gone.items() if at > time.time() - 60}
+            snapshot = dataclasses.replace(snapshot, rooms=[
+                room for room in snapshot.rooms
+                if self._gone.get(room.name, 0.0) < snapshot.taken_at])
         came, went = self.model.apply(snapshot)
+        if not self._sized and snapshot.rooms:
+            self._sized = True
+            self.table.resizeColumnsToContents()
+            self.table.setColumnWidth(0, max(self.table.columnWidth(0), 260))
         if polled and self._filled:
             now = time.monotonic()
             for room in came | went:
@@ -266,17 +284,24 @@ class RoomsPage(QWidget):
             self.webhooks_seen = True
             if self._poll.isActive():
                 self._poll.start(int(1000 * self.check_every))
-        self._show_source()
+            self._show_source()
         if not self.active:
             return
         if event.event == "room_finished":
-            self.model.remove_rooms({event.room})
+            self._gone[event.room] = time.time()
+            self._dropping.add(event.room)
+            if not self._drop.isActive():
+                self._drop.start()
         elif event.event in WHOLE_SERVER:
             self._soon()
         elif event.event in ONE_ROOM and event.room:
             self._to_count.add(event.room)
             if not self._recount.isActive():
                 self._recount.start()
+
+    def _drop_gone(self) -> None:
+        dropping, self._dropping = self._dropping, set()
+        self.model.remove_rooms(dropping)
 
     def _count(self) -> None:
         if self._counting:
@@ -307,6 +332,7 @@ class RoomsPage(QWidget):
 
     def _tick(self) -> None:
         self.model.tick()
+        self.table.viewport().update()  # ages and recording clocks move on
         now = time.monotonic()
         if self._unheard and any(now - since > self.grace for since in self._unheard.values()):
             self._unheard.clear()
@@ -391,6 +417,7 @@ class RoomsPage(QWidget):
         failed = {room: user_message(error) for room, error in results.items() if error}
         worked = [room for room, error in results.items() if error is None]
         if done == "Closed":
+            self._gone.update(dict.fromkeys(worked, time.time()))
             self.model.remove_rooms(set(worked))
         self.progress.setText(f"{done} in {len(worked)} room{'s' if len(worked) != 1 else ''}"
                               + (f"; {len(failed)} could not" if failed else ""))
