@@ -39,7 +39,7 @@ from PySide6.QtWidgets import (
 from recconsole.core.events import EventBus, RecordingStatusChanged, WebhookReceived
 from recconsole.core.recorder import StartOptions
 from recconsole.core.rooms import Counts, RoomControl, RoomsOverview, RoomsSnapshot
-from recconsole.ui.rooms_model import RoomRole, RoomsModel, rooms_proxy
+from recconsole.ui.rooms_model import RECORDING, RoomRole, RoomsModel, rooms_proxy
 from recconsole.ui.tasks import AsyncRunner, user_message
 
 STOP_WHEN_EMPTY_AFTER: Final = 30.0  # as in the room view
@@ -142,7 +142,7 @@ class RoomsPage(QWidget):
         # Sized once, from a sample: sizing to contents on every change measures each time.
         header.setResizeContentsPrecision(100)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self._sized = False
 
         top = QHBoxLayout()
@@ -246,7 +246,8 @@ class RoomsPage(QWidget):
         if not self._sized and snapshot.rooms:
             self._sized = True
             self.table.resizeColumnsToContents()
-            self.table.setColumnWidth(0, max(self.table.columnWidth(0), 260))
+            widest = self.table.fontMetrics().horizontalAdvance("⚠ Not recording") + 24
+            self.table.setColumnWidth(RECORDING, max(self.table.columnWidth(RECORDING), widest))
         if polled and self._filled:
             now = time.monotonic()
             for room in came | went:
