@@ -248,8 +248,9 @@ class RoomsPage(QWidget):
             self.table.resizeColumnsToContents()
             widest = self.table.fontMetrics().horizontalAdvance("⚠ Not recording") + 24
             self.table.setColumnWidth(RECORDING, max(self.table.columnWidth(RECORDING), widest))
+        now = time.monotonic()
+        self._heard = {room: at for room, at in self._heard.items() if now - at < 60}
         if polled and self._filled:
-            now = time.monotonic()
             for room in came | went:
                 if now - self._heard.get(room, -1e9) > self.grace:
                     self._unheard.setdefault(room, now)
