@@ -12,7 +12,6 @@ The page says which of the two it runs on.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from collections.abc import Callable, Coroutine
@@ -311,21 +310,8 @@ class RoomsPage(QWidget):
             return
         rooms, self._to_count = self._to_count, set()
         self._counting = True
-        self.runner.run(self._counts(rooms), on_success=self._show_counts,
+        self.runner.run(self.overview.counts_of(rooms), on_success=self._show_counts,
                         on_failure=lambda _message: self._show_counts({}))
-
-    async def _counts(self, rooms: set[str]) -> dict[str, Counts]:
-        gate = asyncio.Semaphore(8)
-
-        async def one(room: str) -> tuple[str, Counts | BaseException]:
-            async with gate:
-                try:
-                    return room, await self.overview.counts(room)
-                except Exception as err:  # noqa: BLE001 — a room that went is no error
-                    return room, err
-
-        found = await asyncio.gather(*(one(room) for room in rooms))
-        return {room: counts for room, counts in found if isinstance(counts, Counts)}
 
     def _show_counts(self, counts: dict[str, Counts]) -> None:
         self._counting = False
