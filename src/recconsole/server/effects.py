@@ -126,7 +126,8 @@ class WebhookEffects:
         An egress aborted before it recorded, or failed before uploading, has no file
         (its result has no size): no metadata for a recording that does not exist.
         """
-        if not egress.file_results or egress.file_results[0].size <= 0:
+        produced = egress.file_results or egress.segment_results
+        if not produced or produced[0].size <= 0:
             log.info("egress %s ended %s with no file: no metadata", egress.egress_id,
                      api.EgressStatus.Name(egress.status))
             return
