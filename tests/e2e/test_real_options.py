@@ -22,9 +22,10 @@ from PySide6.QtCore import QUrl
 from PySide6.QtMultimedia import QMediaPlayer, QVideoSink
 from pytestqt.qtbot import QtBot
 
+from recconsole.core.errors import ConsoleError
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
-from recconsole.core.recording_info import RecordingInfo, segments_folder
+from recconsole.core.recording_info import MetadataState, RecordingInfo, segments_folder
 from recconsole.core.recording_options import (
     Content,
     Layout,
@@ -248,6 +249,36 @@ async def test_hls_is_a_playlist_and_its_segments_listed_once(
     left = [o async for page in catalog.store.list_pages(catalog.recordings_path + folder)
             for o in page]
     assert left == []
+
+
+@pytest.mark.parametrize("options", [
+    RecordingOptions(participant="nobody-by-that-name"),
+    RecordingOptions(streams=("rtmp://127.0.0.1:9/live/nothing-listens",)),
+], ids=["unknown participant", "unreachable stream"])
+async def test_what_egress_refuses_ends_failed_with_its_reason(
+    recorder: Recorder, listener: WebhookListener, room: str, options: RecordingOptions,
+) -> None:
+    server = recorder.server
+    try:
+        await recorder.start(room, StartOptions(recording=options))
+    except ConsoleError as err:  # refused at once: the room says so as well
+        print(f"refused at start: {err}")
+    await eventually(lambda: server.recording_status(room), RecordingStatus.FAILED, within=60)
+    await eventually(lambda: _live(server, room), [], within=60)
+    reason = await server.last_failure(room)
+    print(f"egress said: {reason}")
+    assert reason
+    assert reason in (await server.get_room(room) or api.Room()).metadata
+    await eventually(lambda: listener.locks.owner(room), None, within=30)
+    found = await server.get_room(room)
+    assert found is not None
+    # Nothing is listed as a good recording: no file, or (egress wrote some of it before
+    # failing) one whose metadata says it FAILED and why. An empty file is removed.
+    for row in await listener.catalog.list_recordings(found.sid):
+        assert row.metadata is MetadataState.OK
+        assert row.extra["status"] == "FAILED"
+        assert row.extra["error"] == reason
+        assert row.size > 0
 
 
 def _play(qtbot: QtBot, playlist: Path) -> float:
