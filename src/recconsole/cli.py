@@ -1,5 +1,6 @@
 """Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
-the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms."""
+the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms;
+``recconsole record`` starts, stops or looks at a room's recording."""
 
 from __future__ import annotations
 
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     room_actions = rooms.add_subparsers(dest="rooms_command")
     close = room_actions.add_parser("close", help="close a room: everyone in it is disconnected")
     close.add_argument("room")
+    from recconsole.cli_record import add_record_parser  # no Qt, no egress calls yet
+
+    add_record_parser(commands)
     return parser
 
 
@@ -106,6 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConsoleError as err:
             print(f"recconsole rooms: {err}", file=sys.stderr)
             return 1
+
+    if args.command == "record":
+        from recconsole.cli_record import run_record  # not for the window
+
+        return asyncio.run(run_record(settings, args))
 
     from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
 

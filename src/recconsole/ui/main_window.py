@@ -38,6 +38,7 @@ from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, S
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_limits import LimitEnforcer
+from recconsole.core.recording_options import BadRecordingOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.rooms import RoomControl, RoomsOverview, Source
 from recconsole.core.tokens import fetch_token, mint_token
@@ -50,6 +51,7 @@ from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
 from recconsole.ui.local_media import LocalMedia
+from recconsole.ui.recording_options_panel import RecordingOptionsButton
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
 from recconsole.ui.rooms_page import RoomsPage
@@ -191,6 +193,8 @@ class MainWindow(QMainWindow):
         self.record_button = QPushButton("Start recording")
         self.record_button.setObjectName("record")
         self.record_button.setEnabled(False)
+        self.options_button = RecordingOptionsButton(
+            self.services.recorder.options, self._prefs)
         self.badge = QLabel()
         self.badge.setObjectName("badge")
         self.clock = QLabel()
@@ -212,7 +216,8 @@ class MainWindow(QMainWindow):
         for button in (self.camera_button, self.microphone_button):
             button.setCheckable(True)
         bar = QHBoxLayout()
-        widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock]
+        widgets: list[QWidget] = [self.room_label, self.record_button, self.options_button,
+                                  self.badge, self.clock]
         for widget in widgets:
             bar.addWidget(widget)
         # The stage takes the room left in the bar and never widens the window (a long
@@ -312,6 +317,8 @@ class MainWindow(QMainWindow):
         b.stateChanged.connect(self._on_state)
         b.participantJoined.connect(view.add_participant)
         b.participantLeft.connect(view.remove_participant)
+        b.participantJoined.connect(self._participant_joined)
+        b.participantLeft.connect(lambda _who: self._offer_participants())
         b.videoAdded.connect(lambda sid, who: view.add_video(sid, who))
         b.videoRemoved.connect(lambda sid, _who: view.remove_video(sid))
         b.audioAdded.connect(view.add_audio)
@@ -548,16 +555,34 @@ class MainWindow(QMainWindow):
             self.runner.run(recorder.stop(room), on_success=self._egress_answer,
                             on_failure=self._record_failed)
             return
+        try:
+            recording = self.options_button.options().validate()
+        except BadRecordingOptions as err:
+            self._record_failed(str(err))
+            return
         options = StartOptions(
             max_duration=self.max_minutes.value() * 60 or None,
             stop_when_empty_after=STOP_WHEN_EMPTY_AFTER if self.stop_when_empty.isChecked()
-            else None)
+            else None, recording=recording)
         self._options = options
         self._since = time.monotonic()
         self._stage_text = "asking the egress service to start"
         self._update_stage()
         self.runner.run(recorder.start(room, options), on_success=self._egress_answer,
                         on_failure=self._record_failed)
+
+    def _participant_joined(self, identity: str, _name: str) -> None:
+        """Offer them in the options; record them too while each participant is."""
+        self._offer_participants()
+        recorder = self.services.recorder
+        if self.room_name and self.room_name in recorder.sessions:
+            self.runner.run(recorder.participant_joined(
+                self.room_name, api.ParticipantInfo(identity=identity)))
+
+    def _offer_participants(self) -> None:
+        consoles = self.services.recorder.console_identities
+        self.options_button.form.set_participants(
+            sorted(i for i in self.room_view.participants() if i not in consoles))
 
     def _egress_answer(self, info: api.EgressInfo) -> None:
         self._started_at = info.started_at / 1e9 if info.started_at else None
