@@ -336,6 +336,9 @@ class MainWindow(QMainWindow):
         view.muteRequested.connect(self.mute_participant)
         view.removeRequested.connect(self.remove_participant)
         self.rooms.joinRequested.connect(self.join_room)
+        self.rooms.recording_options = self.options_button.options  # as the Record button's
+        self.rooms.start_button.setToolTip(
+            "Record the selected rooms with the options beside the room's Record button.")
         self.rooms.recordingsRequested.connect(self.show_recordings_of)
         model = self.recordings.model
         for changed in (model.rowsInserted, model.rowsRemoved, model.modelReset):

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from recconsole.core.events import EventBus, RecordingStatusChanged, WebhookReceived
 from recconsole.core.recorder import StartOptions
+from recconsole.core.recording_options import RecordingOptions
 from recconsole.core.rooms import Counts, RoomControl, RoomsOverview, RoomsSnapshot
 from recconsole.ui.rooms_model import RECORDING, RoomRole, RoomsModel, rooms_proxy
 from recconsole.ui.tasks import AsyncRunner, user_message
@@ -73,6 +74,9 @@ class RoomsPage(QWidget):
         self.poll_every, self.check_every = poll_every, check_every
         self.grace = 5.0  # how long a webhook may trail a change a poll already saw
         self.confirm: Callable[[str], bool] = self._ask
+        # What a start records (the window hands in its recording options form's choice);
+        # None: the recorder's defaults.
+        self.recording_options: Callable[[], RecordingOptions | None] = lambda: None
         self.webhooks_seen = False
         self._heard: dict[str, float] = {}  # room -> when a webhook last spoke of it
         self._unheard: dict[str, float] = {}  # room a poll saw change -> since when
@@ -375,7 +379,7 @@ class RoomsPage(QWidget):
         return StartOptions(
             max_duration=self.max_minutes.value() * 60 or None,
             stop_when_empty_after=STOP_WHEN_EMPTY_AFTER if self.stop_when_empty.isChecked()
-            else None)
+            else None, recording=self.recording_options())
 
     def start_selected(self) -> None:
         self._act("Recording started", self.control.start_many(self.selected_rooms(),
