@@ -20,7 +20,7 @@ import pytest_asyncio
 from livekit import api
 from PySide6.QtCore import QUrl
 from PySide6.QtMultimedia import QMediaPlayer, QVideoSink
-from pytestqt.qtbot import QtBot
+from PySide6.QtWidgets import QApplication
 
 from recconsole.core.errors import ConsoleError
 from recconsole.core.livekit_server import LiveKitServer
@@ -35,6 +35,7 @@ from recconsole.core.recording_options import (
 )
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.server.listener import WebhookListener
+from recconsole.server.playback import recording_path
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
@@ -220,7 +221,7 @@ async def test_each_participant_separately_and_whoever_joins(
 
 
 async def test_hls_is_a_playlist_and_its_segments_listed_once(
-    recorder: Recorder, listener: WebhookListener, room: str, tmp_path: Path, qtbot: QtBot,
+    recorder: Recorder, listener: WebhookListener, room: str, tmp_path: Path, qapp: QApplication,
 ) -> None:
     await _record(recorder, room, RecordingOptions(output=OutputFormat.HLS))
     [info] = await _listed(listener.catalog, recorder.server, room, 1)
@@ -242,7 +243,8 @@ async def test_hls_is_a_playlist_and_its_segments_listed_once(
         assert (container.streams.video[0].codec_context.width,
                 container.streams.video[0].codec_context.height) == (1280, 720)
     assert info.duration >= RECORD_FOR - 1
-    played = _play(qtbot, tmp_path / info.name)
+    # QMediaPlayer plays it through the listener's PROXY route, segments and all.
+    played = await _play(f"http://127.0.0.1:{listener.port}{recording_path(info.name)}")
     assert played == pytest.approx(info.duration, abs=1.5)
     # Deleting the recording takes its segments with it.
     await catalog.delete(info.name)
@@ -281,18 +283,22 @@ async def test_what_egress_refuses_ends_failed_with_its_reason(
         assert row.size > 0
 
 
-def _play(qtbot: QtBot, playlist: Path) -> float:
-    """Play an HLS playlist in QMediaPlayer until frames arrive; its duration in s.
-
-    Nothing else runs on the loop by now: qtbot spins Qt's own event loop."""
+async def _play(url: str) -> float:
+    """Play in QMediaPlayer until frames arrive; the duration in s. Qt's events are
+    handled between polls: the listener serving the segments runs on this loop."""
     player, sink = QMediaPlayer(), QVideoSink()
     player.setVideoSink(sink)
     frames: list[int] = []
     sink.videoFrameChanged.connect(lambda frame: frames.append(frame.startTime()))
-    player.setSource(QUrl.fromLocalFile(str(playlist)))
+    player.setSource(QUrl(url))
     player.play()
+
+    def playing() -> bool:
+        QApplication.processEvents()
+        return player.position() > 1000 and len(frames) > 5
+
     try:
-        qtbot.waitUntil(lambda: player.position() > 1000 and len(frames) > 5, timeout=20_000)
+        await eventually(playing, True, within=30)
         assert player.error() is QMediaPlayer.Error.NoError, player.errorString()
         return player.duration() / 1000
     finally:

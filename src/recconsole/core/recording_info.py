@@ -34,6 +34,32 @@ RECORDING_TYPES: Final = {".mp4": "video/mp4", ".ogg": "audio/ogg",
 HLS_SUFFIX: Final = ".m3u8"
 
 
+SEGMENT_SUFFIX: Final = ".ts"
+
+
+def validate_segment_name(name: str) -> str:
+    """Return ``name`` if it names a segment of an HLS recording (``x/segment_00001.ts``
+    beside ``x.m3u8``), else raise RecordingNameError."""
+    validate_recording_name(name)
+    folder, _, file = name.rpartition("/")
+    if not folder or not file.endswith(SEGMENT_SUFFIX) or len(file) <= len(SEGMENT_SUFFIX):
+        raise RecordingNameError(f"not an HLS segment: {name[:80]!r}")
+    validate_recording_file(folder + HLS_SUFFIX)
+    return name
+
+
+def segment_names(playlist_name: str, playlist: str) -> list[tuple[int, str]]:
+    """The segments an HLS playlist lists: (line number, segment name under
+    RECORDINGS_PATH), each line's URI taken relative to the playlist's folder."""
+    folder = playlist_name.rpartition("/")[0]
+    found = []
+    for number, line in enumerate(playlist.splitlines()):
+        uri = line.strip()
+        if uri and not uri.startswith("#") and "://" not in uri and not uri.startswith("/"):
+            found.append((number, f"{folder}/{uri}" if folder else uri))
+    return found
+
+
 def segments_folder(recording_name: str) -> str:
     """Where an HLS recording's segments are, beside its playlist (``name/``)."""
     return recording_name.removesuffix(HLS_SUFFIX) + "/"

@@ -29,6 +29,7 @@ from recconsole.core.recording_info import (
     segments_folder,
     validate_recording_file,
     validate_recording_name,
+    validate_segment_name,
 )
 from recconsole.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, is_folder
 
@@ -88,6 +89,10 @@ class RecordingsCatalog:
     def metadata_key(self, name: str) -> str:
         """The key of a recording's metadata file."""
         return self.metadata_path + metadata_name(validate_recording_file(name))
+
+    def segment_key(self, name: str) -> str:
+        """The key of an HLS recording's segment; RecordingNameError if it is not one."""
+        return self.recordings_path + validate_segment_name(name)
 
     def manifest_key(self, name: str) -> str:
         """The key of the manifest an egress may have written beside the recording."""

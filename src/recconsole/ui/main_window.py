@@ -37,6 +37,7 @@ from recconsole import __version__
 from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
+from recconsole.core.recording_info import HLS_SUFFIX
 from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_options import BadRecordingOptions
 from recconsole.core.recording_status import RecordingStatus
@@ -740,9 +741,10 @@ class MainWindow(QMainWindow):
             self.room_recordings.recording_saved(event.name)
 
     async def _playback_url(self, name: str) -> str:
-        """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route."""
+        """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route
+        (always for HLS: a presigned playlist cannot sign the segments it lists)."""
         settings = self.settings
-        if settings.recording_playback_strategy == "PROXY":
+        if settings.recording_playback_strategy == "PROXY" or name.endswith(HLS_SUFFIX):
             self.services.catalog.recording_key(name)  # refuses unsafe names
             link = self.playback_access.link(name, settings.recording_url_expiry)
             return f"http://127.0.0.1:{settings.server_port}{link}"
