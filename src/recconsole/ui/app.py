@@ -22,6 +22,7 @@ from recconsole.settings import Settings
 from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
+from recconsole.storage.index import RecordingsIndex, recordings_index_path
 from recconsole.storage.recordings import RecordingsService
 from recconsole.storage.s3 import S3Store
 from recconsole.storage.s3_credentials import S3Credentials
@@ -82,7 +83,8 @@ def build_services(settings: Settings) -> ConsoleServices:
                         layout_url=settings.recording_layout_url,
                         recording_locks=shared.locks, started=shared.started,
                         start_timeout=settings.recording_start_timeout, events=events)
-    catalog = RecordingsCatalog(store, settings.recordings_path)
+    catalog = RecordingsCatalog(store, settings.recordings_path,
+                                index=RecordingsIndex(recordings_index_path()))
     return ConsoleServices(settings, server, recorder, catalog, events,
                            RecordingsService(catalog, server), shared)
 
@@ -126,6 +128,8 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
         await window.media.aclose()
         await window.session.disconnect()
     window.audio.close()
+    if window.services.catalog.index is not None:
+        await window.services.catalog.index.close()
     await window.services.recorder.aclose()
     await window.services.server.aclose()
     await window.services.shared.aclose()
