@@ -95,11 +95,6 @@ class RecordingsCatalog:
     async def _known(self) -> dict[str, IndexedRecording]:
         if self._indexed is None:
             self._indexed = {} if self.index is None else await self.index.load(self.scope)
-            for entry in self._indexed.values():
-                meta_name = metadata_name(entry.row.name)
-                if entry.meta_etag and meta_name not in self._cache:
-                    ok = entry.row.metadata is MetadataState.OK
-                    self._cache[meta_name] = _Cached(entry.meta_etag, entry.row if ok else None)
         return self._indexed
 
     async def _reconcile(self, listed: dict[str, IndexedRecording]) -> None:
@@ -145,8 +140,8 @@ class RecordingsCatalog:
         self, room_id: str | None = None
     ) -> AsyncIterator[list[RecordingInfo]]:
         """Every recording (of one room if ``room_id``), in batches as they become known."""
-        await self._known()  # the index's ETags spare fetching what did not change
-        listing = _Listing(self, self._cache, room_id)
+        # The index's ETags spare fetching what did not change.
+        listing = _Listing(self, self._cache, await self._known(), room_id)
         async with contextlib.aclosing(listing.run()) as batches:
             async for batch in batches:
                 yield batch
@@ -206,11 +201,13 @@ class _Listing:
     """
 
     def __init__(
-        self, catalog: RecordingsCatalog, cache: dict[str, _Cached], room_id: str | None
+        self, catalog: RecordingsCatalog, cache: dict[str, _Cached],
+        indexed: dict[str, IndexedRecording], room_id: str | None,
     ) -> None:
         self._catalog = catalog
         self._store = catalog.store
         self._cache = cache
+        self._indexed = indexed
         self._room_id = room_id
         self._metas: dict[str, ObjectInfo] = {}  # metadata file name → object
         self._waiting: dict[str, tuple[str, ObjectInfo]] = {}  # until all metadata is listed
@@ -343,6 +340,9 @@ class _Listing:
     ) -> None:
         """A recording file meets its metadata file: a row from the cache, or a fetch."""
         cached = self._cache.get(meta_name)
+        if cached is None and (entry := self._indexed.get(name)) is not None and entry.meta_etag:
+            ok = entry.row.metadata is MetadataState.OK
+            cached = _Cached(entry.meta_etag, entry.row if ok else None)
         if cached is None or cached.etag != meta.etag:
             self._unfinished += 1
             self._jobs.put_nowait((name, obj, meta_name, meta))

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS recordings (
     PRIMARY KEY (scope, name)
 ) WITHOUT ROWID
 """
+_STATES: Final = {state.value: state for state in MetadataState}
 _COLUMNS: Final = ("name, meta_etag, meta_modified, state, id, room_name, room_id, "
                    "started_at, duration, size, extra")
 
@@ -80,7 +81,7 @@ def _entry(record: tuple[Any, ...]) -> IndexedRecording:
         id=str(id_), name=str(name), room_name=str(room_name), room_id=str(room_id),
         started_at=int(started_at), duration=float(duration), size=int(size),
         extra=json.loads(extra) if isinstance(extra, str) else {},
-        metadata=MetadataState(state),
+        metadata=_STATES[state],
     )
     return IndexedRecording(row, meta_etag, meta_modified)
 
