@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import qasync
 from PySide6.QtCore import QObject, QSocketNotifier
@@ -17,7 +18,7 @@ from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, upload_from_settings
-from recconsole.server.listener import SharedState, WebhookListener
+from recconsole.server.shared_state import SharedState
 from recconsole.settings import Settings
 from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
@@ -28,6 +29,9 @@ from recconsole.storage.s3 import S3Store
 from recconsole.storage.s3_credentials import S3Credentials
 from recconsole.ui.main_window import ConsoleServices, MainWindow
 from recconsole.ui.resources import load_stylesheet, window_icon
+
+if TYPE_CHECKING:
+    from recconsole.server.listener import WebhookListener
 
 
 def create_application() -> QApplication:
@@ -94,6 +98,8 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
 
     Without it the window enforces its recordings' limits itself.
     """
+    from recconsole.server.listener import WebhookListener  # its web server loads after the window
+
     services = window.services
     listener = WebhookListener(services.settings, services.events, store=services.catalog.store,
                                server=services.server, shared=services.shared)
