@@ -2,7 +2,8 @@
 
 - start: ``recconsole --self-test`` (offscreen) is launched N times; the time from
   launch to its "window shown" line is measured, against a bare PySide6 program that
-  shows an empty window, in the same run. Target ≤ 1.5 s.
+  shows an empty window, in the same run (one of each in turn). Target ≤ 1.5 s, and
+  ≤ 3.5x the bare window.
 - filter: 100,000 recordings in the table model; one room-name keystroke at a time.
   Target ≤ 50 ms per keystroke.
 
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import time
 
+RATIO_TARGET = 3.5  # issue 19: cold start ≤ 3.5x a bare PySide6 window, same run
 BARE = """
 from PySide6.QtWidgets import QApplication, QWidget
 app = QApplication([])
@@ -76,15 +78,21 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    console = [_launch([sys.executable, "-m", "recconsole", "--self-test"])
-               for _ in range(args.runs)]
-    bare = [_launch([sys.executable, "-c", BARE]) for _ in range(args.runs)]
+    console: list[float] = []
+    bare: list[float] = []
+    for _ in range(args.runs):  # side by side, so both meet the same load
+        console.append(_launch([sys.executable, "-m", "recconsole", "--self-test"]))
+        bare.append(_launch([sys.executable, "-c", BARE]))
     median = statistics.median(console)
-    print(f"cold start to window shown     median {median:.2f} s  (runs "
-          f"{', '.join(f'{t:.2f}' for t in console)})   target ≤ 1.5 s: "
+    print(f"cold start to window shown     median {median:.2f} s, worst {max(console):.2f} s"
+          f"  (runs {', '.join(f'{t:.2f}' for t in console)})   target ≤ 1.5 s: "
           f"{'met' if median <= 1.5 else 'missed'}")
-    print(f"baseline: bare PySide6 window  median {statistics.median(bare):.2f} s   "
-          f"console / baseline {median / statistics.median(bare):.1f}x")
+    print(f"baseline: bare PySide6 window  median {statistics.median(bare):.2f} s, worst "
+          f"{max(bare):.2f} s")
+    ratios = [c / b for c, b in zip(console, bare, strict=True)]
+    ratio = median / statistics.median(bare)
+    print(f"console / baseline             {ratio:.1f}x (worst run {max(ratios):.1f}x)"
+          f"   target ≤ {RATIO_TARGET:g}x: {'met' if ratio <= RATIO_TARGET else 'missed'}")
     times = _filter_times()
     worst = max(times) * 1000
     print(f"filter keystroke, 100,000 rows median {statistics.median(times) * 1000:.1f} ms, "

@@ -11,7 +11,12 @@ Baseline in the same run: a bare aiohttp endpoint on the same core that reads th
 body and answers 200 (the HTTP ceiling), so the ratio shows what verification
 and the durable queue cost. Bounded in count and time; loopback only.
 
-    python -m bench.webhooks [--count 6000] [--burst 10000] [--concurrency 32]
+Five runs (``--runs``), each phase once per run, the bare endpoint and the listener
+alternately first; the summary gives the median and the worst of each, and the ratios
+of the listener to the baseline of the same run.
+
+    python -m bench.webhooks [--count 6000] [--burst 10000] [--concurrency 32] [--runs 5]
+        [--profile listener.prof]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
@@ -110,12 +116,38 @@ def _signed(rooms: list[str], count: int, tag: str) -> list[tuple[bytes, str]]:
     return out
 
 
-def _report(label: str, seconds: float, latencies: list[float], failures: int) -> float:
+@dataclass(frozen=True)
+class Figures:
+    """One phase of one run: answered per second and the p99 latency in seconds."""
+
+    rate: float
+    p99: float
+
+
+def _report(label: str, seconds: float, latencies: list[float], failures: int) -> Figures:
     rate = len(latencies) / seconds if seconds else 0.0
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     print(f"{label:34} {len(latencies):6d} in {seconds:6.2f} s = {rate:7.0f}/s   "
           f"p50 {cuts[49] * 1000:6.2f} ms  p99 {cuts[98] * 1000:6.2f} ms  non-200: {failures}")
-    return rate
+    return Figures(rate, cuts[98])
+
+
+def _summary(bases: list[Figures], verified: list[Figures], queued: list[Figures]) -> None:
+    """Median and worst of every phase, and the listener against the same run's baseline."""
+    print(f"--- {len(bases)} runs: median (worst)")
+    for label, runs in (("baseline: bare aiohttp, same core", bases),
+                        ("listener: verified, not queued", verified),
+                        ("listener: verified + queued", queued)):
+        rates, p99s = [f.rate for f in runs], [f.p99 * 1000 for f in runs]
+        print(f"{label:34} {statistics.median(rates):7.0f}/s ({min(rates):.0f})   "
+              f"p99 {statistics.median(p99s):6.2f} ms ({max(p99s):.2f})")
+    rate_ratios = [q.rate / b.rate for q, b in zip(queued, bases, strict=True)]
+    p99_ratios = [q.p99 / b.p99 for q, b in zip(queued, bases, strict=True)]
+    median_rate, median_p99 = statistics.median(rate_ratios), statistics.median(p99_ratios)
+    print(f"{'queued / baseline, rate':34} {median_rate:6.2f}x ({min(rate_ratios):.2f})   "
+          f"target ≥ 0.5x: {'met' if median_rate >= 0.5 else 'missed'}")
+    print(f"{'queued / baseline, p99':34} {median_p99:6.2f}x ({max(p99_ratios):.2f})   "
+          f"target ≤ 2x: {'met' if median_p99 <= 2 else 'missed'}")
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -132,40 +164,52 @@ async def main(args: argparse.Namespace) -> int:
         env = {**os.environ, "LIVEKIT_URL": stack.cfg.livekit_url, "APP_NAME": APP,
                "RECORDINGS_STORAGE": "local", "RECORDINGS_DIR": str(work / "recordings"),
                "SERVER_PORT": str(listen_port), "REDIS_URL": ""}
-        sustained = _signed(rooms, args.count, "s")
-        burst = _signed(rooms, args.burst, "b")
+        joined = []
+        for i in range(args.count):
+            body = MessageToJson(WebhookEvent(
+                event="participant_joined", id=f"EV_j{i}", room=api.Room(name=rooms[0]),
+                participant=api.ParticipantInfo(identity=f"p{i}"))).encode()
+            joined.append((body, sign(body)))
 
+        runs = [(_signed(rooms, args.count, f"s{run}-"), joined) for run in range(args.runs)]
         bare = await _spawn([sys.executable, "-c", BARE_SERVER, str(bare_port)], env, b"ready")
-        try:
-            base = _report("baseline: bare aiohttp, same core",
-                           *await _fire(f"http://127.0.0.1:{bare_port}/livekit/webhook",
-                                        sustained, args.concurrency, args.limit))
-        finally:
-            bare.terminate()
-            await bare.wait()
-
+        profile = ["-m", "cProfile", "-o", str(args.profile)] if args.profile else []
         listener = await _spawn(
-            [sys.executable, "-m", "recconsole", "--env-file", str(work / "none"), "listen",
-             "--data-dir", str(work / "data")], env, b"recconsole listen: http")
+            [sys.executable, *profile, "-m", "recconsole", "--env-file", str(work / "none"),
+             "listen", "--data-dir", str(work / "data")], env, b"recconsole listen: http")
         url = f"http://127.0.0.1:{listen_port}/livekit/webhook"
+        bases: list[Figures] = []
+        verified: list[Figures] = []
+        queued: list[Figures] = []
         try:
-            joined = []
-            for i in range(args.count):
-                body = MessageToJson(WebhookEvent(
-                    event="participant_joined", id=f"EV_j{i}", room=api.Room(name=rooms[0]),
-                    participant=api.ParticipantInfo(identity=f"p{i}"))).encode()
-                joined.append((body, sign(body)))
-            _report("listener: verified, not queued",
-                    *await _fire(url, joined, args.concurrency, args.limit))
-            rate = _report("listener: verified + queued",
-                           *await _fire(url, sustained, args.concurrency, args.limit))
-            print(f"{'listener / baseline':34} {rate / base:6.2f}x   target ≥ 1,500/s: "
-                  f"{'met' if rate >= 1500 else 'missed'}")
-            seconds, latencies, failures = await _fire(url, burst, args.concurrency * 4,
-                                                       args.limit)
-            _report(f"burst of {args.burst}", seconds, latencies, failures)
+            # Runs one after the other, the baseline and the listener alternately first;
+            # the listener's effects of earlier runs are still being applied meanwhile.
+            for run, (sustained, joined_bodies) in enumerate(runs):
+                async def bare_phase(sustained: list[tuple[bytes, str]] = sustained) -> None:
+                    bases.append(_report(
+                        "baseline: bare aiohttp, same core",
+                        *await _fire(f"http://127.0.0.1:{bare_port}/livekit/webhook",
+                                     sustained, args.concurrency, args.limit)))
+
+                async def listener_phase(joined: list[tuple[bytes, str]] = joined_bodies,
+                                         bodies: list[tuple[bytes, str]] = sustained) -> None:
+                    verified.append(_report("listener: verified, not queued",
+                                            *await _fire(url, joined, args.concurrency,
+                                                         args.limit)))
+                    queued.append(_report("listener: verified + queued",
+                                          *await _fire(url, bodies, args.concurrency,
+                                                       args.limit)))
+                phases = [bare_phase, listener_phase]
+                for phase in phases if run % 2 == 0 else phases[::-1]:
+                    await phase()
+            _summary(bases, verified, queued)
+            burst = _signed(rooms, args.burst, "b")
+            if burst:
+                seconds, latencies, failures = await _fire(url, burst, args.concurrency * 4,
+                                                           args.limit)
+                _report(f"burst of {args.burst}", seconds, latencies, failures)
             wanted = {json.loads(b)["egressInfo"]["fileResults"][0]["filename"].rsplit("/", 1)[1]
-                      for b, _ in burst + sustained}
+                      for b, _ in burst + [body for sustained, _ in runs for body in sustained]}
             meta_dir = work / "recordings" / "recordings" / ".metadata"
             began = time.perf_counter()
             async with asyncio.timeout(args.limit * 4):
@@ -179,8 +223,9 @@ async def main(args: argparse.Namespace) -> int:
                   f"files, {time.perf_counter() - began:.1f} s after the last answer; lost: "
                   f"{len(wanted - have)}")
         finally:
-            listener.terminate()
-            await listener.wait()
+            for proc in (listener, bare):
+                proc.terminate()
+                await proc.wait()
     finally:
         if not was_running:
             stack.stop("livekit")
@@ -193,4 +238,7 @@ if __name__ == "__main__":
     parser.add_argument("--burst", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--limit", type=float, default=60.0, help="seconds per phase at most")
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", type=Path,
+                        help="profile the listener with cProfile into this file")
     raise SystemExit(asyncio.run(main(parser.parse_args())))

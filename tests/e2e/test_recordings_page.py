@@ -18,6 +18,7 @@ from recconsole.settings import Settings
 from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.index import RecordingsIndex
 from recconsole.storage.recordings import RecordingsService
 from recconsole.storage.s3 import S3Store
 from recconsole.ui.app import build_services, shutdown, start_listener
@@ -192,6 +193,60 @@ def test_the_page_retries_by_itself_and_clears_the_banner_once_storage_answers(
             assert not page.retrying
         finally:
             await store.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_a_new_page_shows_the_last_known_list_before_the_store_answers(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, private_minio: DevStack, tmp_path: Path,
+) -> None:
+    """The index kept by an earlier console fills the page while MinIO is down; once
+    MinIO answers, a recording added meanwhile appears and a deleted one goes."""
+    cfg = private_minio.cfg
+    prefix = f"known-{uuid.uuid4().hex[:6]}/"
+    index_file = tmp_path / "recordings-index.sqlite3"
+
+    def catalog() -> RecordingsCatalog:
+        store = S3Store(cfg.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1", S3_BUCKET,
+                        timeout=3)
+        return RecordingsCatalog(store, prefix, index=RecordingsIndex(index_file))
+
+    async def scenario() -> None:
+        earlier = catalog()
+        try:
+            for i in range(5):
+                info = _info(prefix, i)
+                await earlier.store.write_bytes(earlier.recording_key(info.name), b"mp4")
+                await earlier.save_metadata(info)
+            await earlier.list_recordings()
+            await earlier.delete(_info(prefix, 0).name)  # deleted by this console: indexed
+            await earlier.store.delete(earlier.recording_key(_info(prefix, 1).name))
+        finally:
+            await earlier.store.aclose()
+            assert earlier.index is not None
+            await earlier.index.close()
+        await asyncio.to_thread(private_minio.stop, "minio")
+
+        now = catalog()
+        page = RecordingsPage(now, AsyncRunner())
+        page.retry_delays = (0.2, 0.4)
+        qtbot.addWidget(page)
+        page.show()
+        try:
+            page.refresh()
+            await eventually(lambda: page.retrying, True, within=20)
+            assert page.banner.isVisible()
+            names = {page.model.info(row).name for row in range(page.model.rowCount())}
+            assert names == {_info(prefix, i).name for i in (1, 2, 3, 4)}
+            loaded = next_emission(page.loaded)
+            await asyncio.to_thread(private_minio.start, "minio")
+            assert await asyncio.wait_for(loaded, 30) == (3,)
+            names = {page.model.info(row).name for row in range(page.model.rowCount())}
+            assert names == {_info(prefix, i).name for i in (2, 3, 4)}
+        finally:
+            await now.store.aclose()
+            assert now.index is not None
+            await now.index.close()
 
     qloop.run_until_complete(scenario())
 

@@ -30,7 +30,7 @@ from yarl import URL
 
 from recconsole.core.redaction import RedactingFilter, install_redaction
 from recconsole.server.listener import WebhookListener
-from recconsole.server.playback import PlaybackAccess, recording_path
+from recconsole.server.playback_access import PlaybackAccess, recording_path
 from recconsole.settings import Settings
 from recconsole.storage.base import StoreError
 from recconsole_devtools.devstack import DevStack, StackConfig

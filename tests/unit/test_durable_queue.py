@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from recconsole.server.durable_queue import DurableQueue, Effect, PermanentError, QueueBusy
+from recconsole.server.durable_queue import (
+    DurableQueue,
+    Effect,
+    PermanentError,
+    QueueBusy,
+    _in_one_transaction,
+)
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.unit, pytest.mark.asyncio]
@@ -280,3 +286,40 @@ async def test_only_one_process_applies_a_queue_file(tmp_path: Path) -> None:
     await first.close()  # its lock goes with it
     second.claim_worker()
     await second.close()
+
+
+async def test_effects_finishing_together_share_one_commit_and_each_is_recorded(
+    tmp_path: Path,
+) -> None:
+    """Group commit: acks that arrive while a commit is under way go in the next one;
+    every effect is still recorded done before its room's next effect starts."""
+    queue = DurableQueue(tmp_path / "q.db", concurrency=40)
+    await asyncio.gather(*(queue.put(f"EV_{room}{i}", f"room{room}", "egress_updated",
+                                     str(i).encode()) for i in range(3) for room in range(40)))
+    transactions = 0
+    db_call = queue._db_call
+
+    async def counted(fn: Callable[..., object]) -> object:
+        nonlocal transactions
+        transactions += getattr(fn, "func", fn) is _in_one_transaction
+        return await db_call(fn)
+    queue._db_call = counted  # type: ignore[method-assign, assignment]
+    release = asyncio.Event()
+    started: dict[str, list[int]] = {}
+
+    async def apply(effect: Effect) -> None:
+        started.setdefault(effect.room, []).append(int(effect.body))
+        await release.wait()  # all 40 rooms' effects finish at once
+
+    async with running(queue, apply):
+        await eventually(lambda: len(started), 40)
+        release.set()
+        await queue.drained()
+    assert all(order == [0, 1, 2] for order in started.values())
+    assert (await queue.status()).done == 120
+    assert 0 < transactions < 120 / 2  # 120 acks, far fewer commits
+    await queue.close()
+
+    again = DurableQueue(tmp_path / "q.db")
+    assert (await again.status()).done == 120  # committed, not only in memory
+    await again.close()

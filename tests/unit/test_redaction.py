@@ -9,7 +9,7 @@ import pytest
 
 from recconsole.core.redaction import RedactingFilter, redact
 from recconsole.core.tokens import mint_token
-from recconsole.server.playback import PlaybackAccess
+from recconsole.server.playback_access import PlaybackAccess
 
 pytestmark = pytest.mark.unit
 

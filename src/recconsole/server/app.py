@@ -12,9 +12,9 @@ from recconsole.server.playback import (
     ACCESS,
     CATALOG,
     SETTINGS,
-    PlaybackAccess,
     add_playback_routes,
 )
+from recconsole.server.playback_access import PlaybackAccess
 from recconsole.server.webhooks import LISTENER, MAX_BODY, Listener, add_webhook_routes
 from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog

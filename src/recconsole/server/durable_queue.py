@@ -14,8 +14,10 @@ back when the cause is fixed.
 Rooms progress independently: a room's next effect starts as soon as its previous
 one is done, whatever other rooms are doing (a stalled room delays only itself).
 
-SQLite runs on one worker thread (never the event loop's thread), and concurrent
-``put`` calls share one transaction (group commit), which keeps up with bursts.
+SQLite runs on one worker thread (never the event loop's thread), and the writes that
+arrive while a commit is under way (``put`` calls, effects done or failed) share the
+next transaction (group commit), which keeps up with bursts. Each caller still waits
+for the commit of its own write.
 One process at a time applies a queue file's effects (an OS file lock), so two
 listeners sharing a data folder never apply the same effect twice.
 """
@@ -137,8 +139,8 @@ class DurableQueue:
         self.on_dead = on_dead
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="durable-queue")
         self._db: sqlite3.Connection | None = None
-        self._pending_puts: list[tuple[tuple[str, str, str, bytes, float], asyncio.Future[bool]]]
-        self._pending_puts = []
+        self._writes: list[tuple[Callable[[sqlite3.Connection], object],
+                                 asyncio.Future[object]]] = []
         self._flushing: asyncio.Task[None] | None = None
         self._wakeup = asyncio.Event()  # something was queued or finished
         self._progress = asyncio.Event()  # something was applied or failed
@@ -195,32 +197,39 @@ class DurableQueue:
         db.close()
         self._db = None
 
-    # --- enqueue (group commit) ----------------------------------------------------
+    # --- enqueue, and every other write (group commit) ----------------------------
 
     async def put(self, event_id: str, room: str, kind: str, body: bytes) -> bool:
         """Persist an effect; False if this event id was queued before (a duplicate)."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending_puts.append(((event_id, room, kind, body, time.time()), future))
+        row = (event_id, room, kind, body, time.time())
+        added = await self._write(partial(_insert, row=row))
+        self._wakeup.set()
+        return bool(added)
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], object]) -> object:
+        """Run ``fn`` in the next transaction, with the other writes waiting for it;
+        returns once that transaction is committed."""
+        future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+        self._writes.append((fn, future))
         if self._flushing is None:
             self._flushing = asyncio.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
         try:
-            while self._pending_puts:
-                batch, self._pending_puts = self._pending_puts, []
-                rows = [row for row, _ in batch]
+            while self._writes:
+                batch, self._writes = self._writes, []
                 try:
-                    fresh = await self._db_call(partial(_insert, rows=rows))
-                except Exception as err:  # noqa: BLE001 - each waiting webhook gets the failure
+                    results = await self._db_call(
+                        partial(_in_one_transaction, writes=[fn for fn, _ in batch]))
+                except Exception as err:  # noqa: BLE001 - each waiting writer gets the failure
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(err)
                     continue
-                for (_, future), added in zip(batch, fresh, strict=True):
+                for (_, future), result in zip(batch, results, strict=True):
                     if not future.done():
-                        future.set_result(added)
-                self._wakeup.set()
+                        future.set_result(result)
         finally:
             self._flushing = None
 
@@ -291,17 +300,17 @@ class DurableQueue:
                 log.warning("webhook effect %s (%s, room %s) failed, retry %d of %d in %.1f s:"
                             " %s", effect.event_id, effect.kind, effect.room, attempts,
                             self.max_attempts - 1, delay, message)
-                await self._db_call(partial(_failed, effect_id=effect.id,
-                                            next_try=time.time() + delay, error=message))
+                await self._write(partial(_failed, effect_id=effect.id,
+                                          next_try=time.time() + delay, error=message))
         else:
-            await self._db_call(partial(_done, effect_id=effect.id))
+            await self._write(partial(_done, effect_id=effect.id))
         self._progress.set()
 
     async def _dead(self, effect: Effect, reason: str, attempts: int) -> None:
         log.error("webhook effect %s (%s, room %s) dead-lettered: %s",
                   effect.event_id, effect.kind, effect.room, reason)
-        await self._db_call(partial(_to_dead, effect_id=effect.id, attempts=attempts,
-                                    error=reason))
+        await self._write(partial(_to_dead, effect_id=effect.id, attempts=attempts,
+                                  error=reason))
         if self.on_dead is not None:
             self.on_dead(effect, reason)
 
@@ -351,20 +360,23 @@ def _try_lock(handle: IO[bytes]) -> bool:
     return True
 
 
-def _insert(db: sqlite3.Connection, rows: list[tuple[str, str, str, bytes, float]]) -> list[bool]:
-    added = []
-    db.execute("BEGIN")
+def _in_one_transaction(
+    db: sqlite3.Connection, writes: list[Callable[[sqlite3.Connection], object]]
+) -> list[object]:
+    db.execute("BEGIN IMMEDIATE")  # a second process's writes wait (busy_timeout)
     try:
-        for row in rows:
-            cur = db.execute(
-                "INSERT OR IGNORE INTO effects (event_id, room, kind, body, created)"
-                " VALUES (?, ?, ?, ?, ?)", row)
-            added.append(cur.rowcount == 1)
+        results = [write(db) for write in writes]
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
-    return added
+    return results
+
+
+def _insert(db: sqlite3.Connection, row: tuple[str, str, str, bytes, float]) -> bool:
+    cur = db.execute("INSERT OR IGNORE INTO effects (event_id, room, kind, body, created)"
+                     " VALUES (?, ?, ?, ?, ?)", row)
+    return cur.rowcount == 1
 
 
 def _ready_heads(

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -19,24 +17,12 @@ from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EffectDeadLettered, EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder
-from recconsole.core.recording_limits import StartedRecordings
 from recconsole.server.app import init_app, start_server
 from recconsole.server.durable_queue import DurableQueue, Effect, QueueBusy, QueueStatus
 from recconsole.server.effects import WebhookEffects
 from recconsole.server.forwarding import Forwarder
-from recconsole.server.locks import (
-    EffectClaims,
-    EgressLedger,
-    LocalEffectClaims,
-    LocalEgressLedger,
-    LocalRecordingLocks,
-    RecordingLocks,
-    RedisEffectClaims,
-    RedisEgressLedger,
-    RedisRecordingLocks,
-)
-from recconsole.server.playback import PlaybackAccess
-from recconsole.server.registry import FileStartedRecordings, RedisStartedRecordings
+from recconsole.server.playback_access import PlaybackAccess
+from recconsole.server.shared_state import SharedState
 from recconsole.server.verification import WebhookVerifier
 from recconsole.server.webhooks import Listener
 from recconsole.settings import Settings, user_data_dir
@@ -44,47 +30,11 @@ from recconsole.storage.base import ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
 
-if TYPE_CHECKING:
-    from redis.asyncio import Redis
-
 log = logging.getLogger(__name__)
 
 
 def queue_path(data_dir: Path | None = None) -> Path:
     return (data_dir or user_data_dir()) / "webhooks.sqlite3"
-
-
-def started_path(data_dir: Path | None = None) -> Path:
-    return (data_dir or user_data_dir()) / "recordings.sqlite3"
-
-
-@dataclass
-class SharedState:
-    """What every recorder and listener of one deployment shares: the recording locks,
-    the egress ledger, the effect claims and the started recordings — in Redis with
-    ``REDIS_URL``, else in this process (locks) and in files of the data folder."""
-
-    locks: RecordingLocks
-    ledger: EgressLedger
-    claims: EffectClaims
-    started: StartedRecordings
-    redis: Redis | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings, data_dir: Path | None = None) -> SharedState:
-        if settings.redis_url:
-            from redis.asyncio import from_url  # imported only when configured
-
-            redis = from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5)
-            return cls(RedisRecordingLocks(redis), RedisEgressLedger(redis),
-                       RedisEffectClaims(redis), RedisStartedRecordings(redis), redis)
-        return cls(LocalRecordingLocks(), LocalEgressLedger(), LocalEffectClaims(),
-                   FileStartedRecordings(started_path(data_dir)))
-
-    async def aclose(self) -> None:
-        if self.redis is not None:
-            await self.redis.aclose()
-            self.redis = None
 
 
 class WebhookListener:

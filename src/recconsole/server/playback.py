@@ -13,15 +13,9 @@ its own player, or the ``PLAYBACK_TOKEN`` bearer token, for scripts.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import ipaddress
 import logging
 import re
-import time
 from typing import Final
-from urllib.parse import quote
 
 from aiohttp import web
 
@@ -32,6 +26,7 @@ from recconsole.core.recording_info import (
     media_type,
     segment_names,
 )
+from recconsole.server.playback_access import PlaybackAccess, recording_path
 from recconsole.settings import Settings
 from recconsole.storage.base import InvalidRange, ObjectNotFound, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
@@ -41,73 +36,6 @@ log = logging.getLogger(__name__)
 PORTION_SIZE: Final = 5 * 1024 * 1024  # the tutorials' RECORDING_FILE_PORTION_SIZE
 
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*(?:,.*)?$")
-_LINK_CONTEXT: Final = b"recconsole playback link v1"
-_EXPIRES: Final = re.compile(r"[0-9]{1,15}")
-
-
-def is_loopback(host: str) -> bool:
-    """Whether a bind address reaches this machine only."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False  # a host name: it may resolve anywhere
-
-
-class PlaybackAccess:
-    """Who may fetch recordings through the PROXY routes.
-
-    Links are signed with a key derived from the LiveKit API secret, so every
-    listener of one deployment accepts the links any of them minted.
-    """
-
-    def __init__(self, api_secret: str, *, required: bool, token: str = "") -> None:
-        self._key = hmac.new(api_secret.encode(), _LINK_CONTEXT, hashlib.sha256).digest()
-        self.required = required
-        self._token = token
-
-    @classmethod
-    def for_listener(cls, settings: Settings, host: str) -> PlaybackAccess:
-        """``PLAYBACK_AUTH``: ``auto`` wants a credential when bound beyond loopback."""
-        required = settings.playback_auth == "required" or (
-            settings.playback_auth == "auto" and not is_loopback(host))
-        if settings.playback_auth == "off" and not is_loopback(host):
-            log.warning("PLAYBACK_AUTH=off on %s: every recording is open to the network", host)
-        return cls(settings.livekit_api_secret.value, required=required,
-                   token=settings.playback_token.value)
-
-    def _signature(self, name: str, expires: int) -> str:
-        mac = hmac.new(self._key, f"{name}\n{expires}".encode("utf-8", "surrogatepass"),
-                       hashlib.sha256)
-        return base64.urlsafe_b64encode(mac.digest()[:24]).decode()
-
-    def link(self, name: str, expires_in: int, now: float | None = None) -> str:
-        """The path of a recording, signed for ``expires_in`` seconds."""
-        expires = int((time.time() if now is None else now) + expires_in)
-        return (f"{recording_path(name)}?expires={expires}"
-                f"&sig={self._signature(name, expires)}")
-
-    def allows(self, request: web.Request, name: str) -> bool:
-        if not self.required:
-            return True
-        auth = request.headers.get("Authorization", "")
-        # Header bytes that are not UTF-8 arrive as surrogates: compared, never a 500.
-        if self._token and auth.startswith("Bearer ") and hmac.compare_digest(
-                auth.removeprefix("Bearer ").strip().encode("utf-8", "surrogateescape"),
-                self._token.encode()):
-            return True
-        expires, sig = request.query.get("expires", ""), request.query.get("sig", "")
-        # ASCII digits only: str.isdigit() takes "²", and int() refuses 5000 digits.
-        if not _EXPIRES.fullmatch(expires) or not sig or int(expires) < time.time():
-            return False
-        return hmac.compare_digest(sig.encode("utf-8", "surrogateescape"),
-                                   self._signature(name, int(expires)).encode())
-
-
-def recording_path(name: str) -> str:
-    """``/recordings/{name}`` with the name percent-encoded (it may hold ``#``, ``?``, ``%``)."""
-    return f"/recordings/{quote(name, safe='')}"
 
 
 SETTINGS: Final = web.AppKey("settings", Settings)

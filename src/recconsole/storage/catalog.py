@@ -5,6 +5,9 @@ The recordings are the ``.mp4`` (``.ogg``, HLS ``.m3u8``) objects directly under
 ``recordings_path + ".metadata/"``. A listing reads both folders at once, joins them by
 name, fetches metadata files concurrently (a bounded number at a time) and keeps them
 by ETag, so the next listing fetches only what changed.
+With a :class:`RecordingsIndex` the rows and ETags outlive the process: a new catalog
+knows the last listing before it asks the store, and its first listing fetches only the
+metadata files that changed since.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from recconsole.core.recording_info import (
     validate_segment_name,
 )
 from recconsole.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, is_folder
+from recconsole.storage.index import IndexedRecording, RecordingsIndex
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,8 @@ class RecordingsCatalog:
     """Lists, reads, writes and deletes recordings and their metadata files."""
 
     def __init__(
-        self, store: ObjectStore, recordings_path: str = "recordings/", concurrency: int = 32
+        self, store: ObjectStore, recordings_path: str = "recordings/", concurrency: int = 32,
+        index: RecordingsIndex | None = None,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be positive, not {concurrency}")
@@ -80,7 +85,48 @@ class RecordingsCatalog:
         self.recordings_path = recordings_path
         self.metadata_path = recordings_path + METADATA_DIR
         self.concurrency = concurrency
+        self.index = index
+        # The store's identity, its bucket or container and the path: one index scope.
+        self.scope = f"{store.describe} path {recordings_path}"
         self._cache: dict[str, _Cached] = {}  # metadata file name → last read
+        self._indexed: dict[str, IndexedRecording] | None = None  # as the index holds them
+
+    async def known_recordings(self) -> list[RecordingInfo]:
+        """The recordings the index knows from the last listing (none without an index),
+        without asking the store."""
+        return [entry.row for entry in (await self._known()).values()]
+
+    async def _known(self) -> dict[str, IndexedRecording]:
+        if self._indexed is None:
+            self._indexed = {} if self.index is None else await self.index.load(self.scope)
+        return self._indexed
+
+    async def _reconcile(self, listed: dict[str, IndexedRecording]) -> None:
+        """Bring the index to what a complete listing found."""
+        known = await self._known()
+        put = [entry for name, entry in listed.items() if not entry.same_as(known.get(name))]
+        gone = known.keys() - listed.keys()
+        self._indexed = listed
+        if self.index is not None:
+            await self.index.apply(self.scope, put, gone)
+
+    async def forget(self, name: str) -> None:
+        """A recording was deleted elsewhere (another console told the room)."""
+        self._cache.pop(metadata_name(name), None)
+        await self._remember(name, None)
+
+    async def _remember(self, name: str, row: RecordingInfo | None) -> None:
+        """One recording changed outside a listing (None: it is gone)."""
+        known = await self._known()
+        if row is None:
+            known.pop(name, None)
+        else:
+            # The metadata file's new ETag is not known: the next listing reads it again.
+            known[name] = IndexedRecording(
+                row, None if row.metadata is MetadataState.MISSING else "")
+        if self.index is not None:
+            await self.index.apply(self.scope, [known[name]] if row else [],
+                                   [] if row else [name])
 
     def recording_key(self, name: str) -> str:
         """The key of a recording file; RecordingNameError for a name that is not one."""
@@ -102,9 +148,12 @@ class RecordingsCatalog:
         self, room_id: str | None = None
     ) -> AsyncIterator[list[RecordingInfo]]:
         """Every recording (of one room if ``room_id``), in batches as they become known."""
-        async with contextlib.aclosing(_Listing(self, self._cache, room_id).run()) as batches:
+        # The index's ETags spare fetching what did not change.
+        listing = _Listing(self, self._cache, await self._known(), room_id)
+        async with contextlib.aclosing(listing.run()) as batches:
             async for batch in batches:
                 yield batch
+        await self._reconcile(listing.listed)
 
     async def list_recordings(self, room_id: str | None = None) -> list[RecordingInfo]:
         """Every recording (of one room if ``room_id``), newest first."""
@@ -115,18 +164,27 @@ class RecordingsCatalog:
     async def get(self, name: str) -> RecordingInfo:
         """One recording; ObjectNotFound if its file is not in the store."""
         key, meta_key = self.recording_key(name), self.metadata_key(name)
-        obj = await self.store.head(key)
+        try:
+            obj = await self.store.head(key)
+        except ObjectNotFound:
+            await self._remember(name, None)
+            raise
         try:
             raw = await self.store.read_bytes(meta_key)
         except ObjectNotFound:
-            return _row_from_listing(name, obj, MetadataState.MISSING)
-        return _row_from_metadata(name, obj, raw)
+            row = _row_from_listing(name, obj, MetadataState.MISSING)
+        else:
+            row = _row_from_metadata(name, obj, raw)
+        await self._remember(name, row)
+        return row
 
     async def save_metadata(self, info: RecordingInfo) -> None:
         """Write the tutorial's metadata file for ``info`` (same content, same file)."""
         key = self.metadata_key(info.name)
         await self.store.write_bytes(key, info.to_bytes(), "application/json")
         self._cache.pop(metadata_name(info.name), None)
+        if self.index is not None and await self.store.exists(self.recording_key(info.name)):
+            await self._remember(info.name, info)
 
     async def delete(self, name: str) -> None:
         """Remove a recording file, its metadata file and any egress manifest beside it
@@ -141,6 +199,7 @@ class RecordingsCatalog:
                 for obj in page:
                     await self.store.delete(obj.key)
         self._cache.pop(metadata_name(name), None)
+        await self._remember(name, None)
 
     async def playback_url(self, name: str, expires_in: int = 3600) -> str:
         """A URL a player can open for the recording (presigned for S3)."""
@@ -155,11 +214,13 @@ class _Listing:
     """
 
     def __init__(
-        self, catalog: RecordingsCatalog, cache: dict[str, _Cached], room_id: str | None
+        self, catalog: RecordingsCatalog, cache: dict[str, _Cached],
+        indexed: dict[str, IndexedRecording], room_id: str | None,
     ) -> None:
         self._catalog = catalog
         self._store = catalog.store
         self._cache = cache
+        self._indexed = indexed
         self._room_id = room_id
         self._metas: dict[str, ObjectInfo] = {}  # metadata file name → object
         self._waiting: dict[str, tuple[str, ObjectInfo]] = {}  # until all metadata is listed
@@ -167,6 +228,7 @@ class _Listing:
         self._jobs: asyncio.Queue[tuple[str, ObjectInfo, str, ObjectInfo]] = asyncio.Queue()
         self._unfinished = 0  # listings still running + fetches queued or running
         self._ready: list[RecordingInfo] = []
+        self._rows: dict[str, RecordingInfo] = {}  # every row so far, of any room
         self._wake = asyncio.Event()
         self._error: BaseException | None = None
 
@@ -206,7 +268,20 @@ class _Listing:
             self._error = err
             self._wake.set()
 
+    @property
+    def listed(self) -> dict[str, IndexedRecording]:
+        """Every recording found, with the metadata file version its row came from."""
+        entries: dict[str, IndexedRecording] = {}
+        for name, row in self._rows.items():
+            meta = (None if row.metadata is MetadataState.MISSING
+                    else self._metas.get(metadata_name(name)))
+            entries[name] = (IndexedRecording(row) if meta is None else IndexedRecording(
+                row, meta.etag, meta.last_modified.timestamp()))
+        return entries
+
     def _emit(self, rows: list[RecordingInfo]) -> None:
+        for row in rows:
+            self._rows[row.name] = row
         if self._room_id is not None:
             rows = [r for r in rows if r.room_id == self._room_id]
         self._ready.extend(rows)
@@ -278,6 +353,9 @@ class _Listing:
     ) -> None:
         """A recording file meets its metadata file: a row from the cache, or a fetch."""
         cached = self._cache.get(meta_name)
+        if cached is None and (entry := self._indexed.get(name)) is not None and entry.meta_etag:
+            ok = entry.row.metadata is MetadataState.OK
+            cached = _Cached(entry.meta_etag, entry.row if ok else None)
         if cached is None or cached.etag != meta.etag:
             self._unfinished += 1
             self._jobs.put_nowait((name, obj, meta_name, meta))

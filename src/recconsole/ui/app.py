@@ -7,6 +7,7 @@ import signal
 import socket
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import qasync
 from PySide6.QtCore import QObject, QSocketNotifier
@@ -17,16 +18,20 @@ from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, options_from_settings, upload_from_settings
-from recconsole.server.listener import SharedState, WebhookListener
+from recconsole.server.shared_state import SharedState
 from recconsole.settings import Settings
 from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.factory import store_from_settings
+from recconsole.storage.index import RecordingsIndex, recordings_index_path
 from recconsole.storage.recordings import RecordingsService
 from recconsole.storage.s3 import S3Store
 from recconsole.storage.s3_credentials import S3Credentials
 from recconsole.ui.main_window import ConsoleServices, MainWindow
 from recconsole.ui.resources import load_stylesheet, window_icon
+
+if TYPE_CHECKING:
+    from recconsole.server.listener import WebhookListener
 
 
 def create_application() -> QApplication:
@@ -83,7 +88,8 @@ def build_services(settings: Settings) -> ConsoleServices:
                         options=options_from_settings(settings),
                         recording_locks=shared.locks, started=shared.started,
                         start_timeout=settings.recording_start_timeout, events=events)
-    catalog = RecordingsCatalog(store, settings.recordings_path)
+    catalog = RecordingsCatalog(store, settings.recordings_path,
+                                index=RecordingsIndex(recordings_index_path()))
     return ConsoleServices(settings, server, recorder, catalog, events,
                            RecordingsService(catalog, server), shared)
 
@@ -93,6 +99,8 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
 
     Without it the window enforces its recordings' limits itself.
     """
+    from recconsole.server.listener import WebhookListener  # its web server loads after the window
+
     services = window.services
     listener = WebhookListener(services.settings, services.events, store=services.catalog.store,
                                server=services.server, shared=services.shared)
@@ -127,6 +135,8 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
         await window.media.aclose()
         await window.session.disconnect()
     window.audio.close()
+    if window.services.catalog.index is not None:
+        await window.services.catalog.index.close()
     await window.services.recorder.aclose()
     await window.services.server.aclose()
     await window.services.shared.aclose()

@@ -44,8 +44,8 @@ from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.rooms import RoomControl, RoomsOverview, Source
 from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.session import RoomSession, SessionState
-from recconsole.server.listener import SharedState
-from recconsole.server.playback import PlaybackAccess
+from recconsole.server.playback_access import PlaybackAccess
+from recconsole.server.shared_state import SharedState
 from recconsole.settings import Settings, development_defaults
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.recordings import RecordingsService

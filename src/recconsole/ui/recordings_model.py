@@ -165,6 +165,14 @@ class RecordingsModel(QAbstractTableModel):
         top, bottom = self.index(0, 0), self.index(len(self._visible) - 1, len(COLUMNS) - 1)
         self.dataChanged.emit(top, bottom)  # updated rows show their new details
 
+    def shows_as(self, info: RecordingInfo) -> bool:
+        """Whether the model holds this very row already (same details, same extras)."""
+        row = self._row_of.get(info.name)
+        if row is None:
+            return False
+        held = self._rows[row]
+        return held == info and held.extra == info.extra
+
     def has(self, name: str) -> bool:
         """Whether a recording of this name is in the model (shown or filtered out)."""
         return name in self._row_of

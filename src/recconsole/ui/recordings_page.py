@@ -1,7 +1,9 @@
 """The recordings page: every recording in the bucket, filterable, filled progressively.
 
-Listing runs through the catalog in batches; the table grows as they arrive, a
-progress line says how far it got, and a storage error shows in a banner with Retry.
+The first listing starts from the rows the catalog's index kept from the last one, shown
+before the store answers. Listing runs through the catalog in batches; the table grows
+(or changes) as they arrive, a progress line says how far it got, and a storage error
+shows in a banner with Retry.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ class RecordingsPage(QWidget):
         self.choose_target: Callable[[str], Path | None] = self._ask_target
         self._cancel_download = False
         self.room: str | None = None  # only this room's recordings, when set
+        self._known_shown = False  # the index's rows are shown once, before the first listing
         self.model = RecordingsModel(self)
         self.room_filter = QLineEdit()
         self.room_filter.setPlaceholderText("Filter by room name")
@@ -188,6 +191,7 @@ class RecordingsPage(QWidget):
         self.title.setVisible(room is not None)
         self.title.setText(f"Recordings of {room}" if room is not None else "")
         self.model.keep_only(set())
+        self._known_shown = False
         if room is not None:
             self.refresh()
 
@@ -205,12 +209,18 @@ class RecordingsPage(QWidget):
         self.runner.run(self._list(), on_success=self._listed, on_failure=self._failed)
 
     async def _list(self) -> set[str]:
+        if not self._known_shown:
+            self._known_shown = True
+            known = [info for info in await self.catalog.known_recordings() if self._wanted(info)]
+            self.model.merge(known)
+            if known:
+                self.progress.setText(f"{len(known):,} recordings known; checking the store…")
         seen: set[str] = set()
         batches: AsyncIterator[list[RecordingInfo]] = self.catalog.iter_recordings()
         async for batch in batches:
             batch = [info for info in batch if self._wanted(info)]
-            self.model.merge(batch)
             seen.update(info.name for info in batch)
+            self.model.merge([info for info in batch if not self.model.shows_as(info)])
             self.progress.setText(f"Listing recordings… {len(seen):,} so far")
         return seen
 
@@ -251,7 +261,9 @@ class RecordingsPage(QWidget):
             self.model.merge([info])
 
     def recording_deleted(self, name: str) -> None:
+        """Another console deleted a recording: drop it here and from the index."""
         self.model.remove({name})
+        self.runner.run(self.catalog.forget(name), on_failure=lambda _message: None)
 
     def recordings_deleted(self, names: list[str]) -> None:
         self.model.remove(set(names))
