@@ -176,13 +176,16 @@ class LiveKitServer:
         return metadata
 
     async def set_recording_status(
-        self, name: str, status: RecordingStatus, error: str | None = None
+        self, name: str, status: RecordingStatus, error: str | None = None,
+        more: dict[str, Any] | None = None,
     ) -> None:
         """Publish the room's recording state to everyone in it (RoomMetadataChanged).
 
         ``recordingError`` says why a FAILED recording failed; any other status clears it.
+        ``more``: other metadata keys changed in the same update.
         """
-        changes: dict[str, Any] = {"recordingStatus": status.value, "recordingError": None}
+        changes: dict[str, Any] = {**(more or {}), "recordingStatus": status.value,
+                                   "recordingError": None}
         if status is RecordingStatus.FAILED:
             changes["recordingError"] = error or "the recording failed"
         await self.update_metadata(name, changes)

@@ -1,0 +1,106 @@
+"""The parts of a local recording that need no server: the grid, the encoder, the spool."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from livekit import rtc
+
+from recconsole.realtime.grid import I420Canvas, grid_tiles, label_mask
+from recconsole.realtime.local_recording import FrameTap, LocalRecording
+from recconsole.realtime.mp4_writer import finish_file
+from recconsole.realtime.spool import Spool
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 4, 5, 9, 10])
+def test_grid_tiles_fill_the_picture_without_overlapping(count: int) -> None:
+    tiles = grid_tiles(count, 1280, 720)
+    assert len(tiles) == count
+    for tile in tiles:
+        assert tile.x >= 0
+        assert tile.y >= 0
+        assert tile.x + tile.width <= 1280
+        assert tile.y + tile.height <= 720
+        assert all(v % 2 == 0 for v in (tile.x, tile.y, tile.width, tile.height))
+    taken = np.zeros((720, 1280), int)
+    for tile in tiles:
+        taken[tile.y:tile.y + tile.height, tile.x:tile.x + tile.width] += 1
+    assert taken.max() == 1
+
+
+def test_a_picture_keeps_its_aspect_in_its_tile() -> None:
+    canvas = I420Canvas(1280, 720)
+    canvas.clear()
+    [tile] = grid_tiles(1, 1280, 720)
+    square = np.full(100 * 100 * 3 // 2, 200, np.uint8)
+    canvas.draw_i420(tile, square.tobytes(), 100, 100)
+    rows, cols = np.nonzero(canvas.y == 200)
+    assert rows.max() - rows.min() + 1 == 720
+    assert cols.max() - cols.min() + 1 == 720  # square: letterboxed left and right
+
+
+def test_names_are_drawn_in_capitals_and_unknown_letters_as_a_question_mark() -> None:
+    assert (label_mask("ab") == label_mask("AB")).all()
+    assert (label_mask("é") == label_mask("?")).all()
+    assert label_mask("x" * 100).shape[1] == label_mask("x" * 40).shape[1]
+
+
+def _feed(tap: FrameTap, seconds: float, tone: bool) -> None:
+    start, n = time.monotonic(), 0
+    while time.monotonic() - start < seconds:
+        luma = (np.arange(64 * 64) + 4 * n) % 256
+        picture = np.concatenate([luma, np.full(2 * 32 * 32, 128)]).astype(np.uint8)
+        tap.video_frame("TR_v", rtc.VideoFrame(64, 64, rtc.VideoBufferType.I420,
+                                               picture.tobytes()))
+        if tone:
+            t = np.arange(960) + n * 960
+            pcm = (6000 * np.sin(2 * np.pi * 500 * t / 48_000)).astype(np.int16)
+            tap.audio_frame("TR_a", rtc.AudioFrame(pcm.tobytes(), 48_000, 1, len(pcm)))
+        n += 1
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("tone", [True, False])
+def test_a_recording_lasts_as_long_as_it_ran_with_or_without_sound(
+    tmp_path: Path, tone: bool
+) -> None:
+    tap = FrameTap()
+    tap.participant_joined("p", "Person")
+    tap.video_added("TR_v", "p")
+    tap.audio_added("TR_a")
+    recording = LocalRecording(tap, tmp_path / "r.mp4", width=320, height=180, fps=15)
+    recording.start()
+    _feed(tap, 2.0, tone)
+    stats = recording.stop()
+    assert stats.frames + stats.dropped_frames == pytest.approx(stats.elapsed * 15, abs=1)
+    finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
+    assert finished.duration == pytest.approx(stats.elapsed, abs=0.15)
+    with av.open(str(finished.path)) as container:
+        pcm = np.concatenate([f.to_ndarray().ravel()
+                              for f in container.decode(container.streams.audio[0])])
+    assert len(pcm) / 48_000 == pytest.approx(stats.elapsed, abs=0.1)
+    assert bool(np.abs(pcm).max() > 0.05) == tone
+
+
+def test_a_file_with_nothing_in_it_is_not_finished(tmp_path: Path) -> None:
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    with pytest.raises((ValueError, av.FFmpegError)):
+        finish_file(tmp_path / "empty.mp4", tmp_path / "done.mp4")
+
+
+def test_the_spool_lists_what_is_not_being_recorded(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    first = spool.new("room", "RM_1", datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC))
+    second = spool.new("room", "RM_1", datetime(2026, 1, 2, 3, 4, 6, tzinfo=UTC))
+    assert first.name.startswith("room-RM_1-2026-01-02T030405-")
+    assert [s.id for s in spool.pending()] == [first.id, second.id]
+    assert [s.id for s in spool.pending(busy={first.id})] == [second.id]
+    Spool.forget(first)
+    assert [s.id for s in spool.pending()] == [second.id]
