@@ -20,6 +20,7 @@ from pathlib import Path
 
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.realtime.mp4_writer import finish_file
+from recconsole.settings import user_data_dir
 from recconsole.storage.base import KeyRefused, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 
@@ -27,6 +28,11 @@ log = logging.getLogger(__name__)
 
 LOCAL_ID_PREFIX = "LOCAL_"  # in place of an egress id: made on a console's computer
 RECORDED_BY = {"recordedBy": "console"}  # the extra metadata key of such a recording
+
+
+def spool_dir() -> Path:
+    """Where recordings made on this computer wait for their upload."""
+    return user_data_dir() / "local-recordings"
 
 
 def local_id() -> str:

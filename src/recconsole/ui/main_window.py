@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole import __version__
+from recconsole.core.errors import EgressUnavailable
 from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
@@ -41,7 +42,9 @@ from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.rooms import RoomControl, RoomsOverview, Source
 from recconsole.core.tokens import fetch_token, mint_token
+from recconsole.realtime.local_recorder import LocalRecorder
 from recconsole.realtime.session import RoomSession, SessionState
+from recconsole.realtime.spool import SpooledRecording
 from recconsole.server.listener import SharedState
 from recconsole.server.playback import PlaybackAccess
 from recconsole.settings import Settings, development_defaults
@@ -50,6 +53,7 @@ from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
 from recconsole.ui.local_media import LocalMedia
+from recconsole.ui.local_recording_controls import LocalRecordingControls
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
 from recconsole.ui.rooms_page import RoomsPage
@@ -95,6 +99,7 @@ class ConsoleServices:
     events: EventBus
     recordings: RecordingsService
     shared: SharedState
+    local: LocalRecorder  # recordings made on this computer
 
 
 class MainWindow(QMainWindow):
@@ -151,6 +156,7 @@ class MainWindow(QMainWindow):
         self.rooms = RoomsPage(
             RoomsOverview(services.server), self.control, services.events, self.runner,
             webhook_url=f"http://127.0.0.1:{self.settings.server_port}/livekit/webhook")
+        self.local_recording = LocalRecordingControls(services.local, self)
         self.confirm: Callable[[str], bool] = self._ask  # moderation asks first
         self._build(room)
         self._wire()
@@ -219,7 +225,8 @@ class MainWindow(QMainWindow):
         # text is cut; its tooltip says the rest).
         self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.stage, 1)
-        widgets = [self.max_minutes, self.stop_when_empty, self.camera_button,
+        widgets = [self.local_recording.figures, self.local_recording.choice,
+                   self.max_minutes, self.stop_when_empty, self.camera_button,
                    self.microphone_button, self.sound_button, self.leave_button]
         for widget in widgets:
             bar.addWidget(widget)
@@ -391,14 +398,19 @@ class MainWindow(QMainWindow):
         self.show_error(message)
 
     def leave(self) -> None:
-        session, self.session = self.session, None
-        if session is None:
+        if self.session is None:
             return
+        if self.local_recording.recording(self.room_name) and not self.confirm(
+                "This computer is recording the room. Stop the recording (it is uploaded)"
+                " and leave?"):
+            return
+        session, self.session = self.session, None
         self.leave_button.setEnabled(False)
         self.record_button.setEnabled(False)
         self.runner.run(self._leave(session), on_success=lambda _: self._left())
 
     async def _leave(self, session: RoomSession) -> None:
+        await self.local_recording.stop_all("the console left the room")
         await self.media.aclose()
         await session.disconnect()
 
@@ -531,6 +543,8 @@ class MainWindow(QMainWindow):
         self._show_connection(f"{text}{f': {why}' if why else ''}  ·  {self.settings.livekit_url}")
         if state == SessionState.DISCONNECTED and self.session is not None and reason:
             self.session = None
+            if self.local_recording.recording(self.room_name):
+                self.runner.run(self.local_recording.stop_all(f"disconnected: {why}"))
             self.show_error(f"Disconnected from the room: {why}.")
             self._left()
 
@@ -544,6 +558,9 @@ class MainWindow(QMainWindow):
         if not room:
             return
         self.record_button.setEnabled(False)
+        if self.local_recording.recording(room):
+            self.runner.run(self.local_recording.stop(room), on_failure=self._record_failed)
+            return
         if self.status in (RecordingStatus.STARTED, RecordingStatus.STARTING):
             self.runner.run(recorder.stop(room), on_success=self._egress_answer,
                             on_failure=self._record_failed)
@@ -554,12 +571,33 @@ class MainWindow(QMainWindow):
             else None)
         self._options = options
         self._since = time.monotonic()
-        self._stage_text = "asking the egress service to start"
+        here = self.local_recording.choice.isChecked()
+        self._stage_text = ("starting the recording on this computer" if here
+                            else "asking the egress service to start")
         self._update_stage()
-        self.runner.run(recorder.start(room, options), on_success=self._egress_answer,
+        self.runner.run(self._start_recording(room, options), on_success=self._egress_answer,
                         on_failure=self._record_failed)
 
-    def _egress_answer(self, info: api.EgressInfo) -> None:
+    async def _start_recording(
+        self, room: str, options: StartOptions
+    ) -> api.EgressInfo | SpooledRecording:
+        """Start the egress, or record on this computer (chosen, or no egress service)."""
+        if not self.local_recording.choice.isChecked():
+            try:
+                return await self.services.recorder.start(room, options)
+            except EgressUnavailable as err:
+                self.event_log.add(f"{err} Recording on this computer instead.")
+                self.local_recording.choice.setChecked(True)
+        if self.session is None:
+            raise EgressUnavailable("The console left the room before the recording started.")
+        return await self.local_recording.start(self.session, room, options.max_duration)
+
+    def _egress_answer(self, info: api.EgressInfo | SpooledRecording) -> None:
+        if isinstance(info, SpooledRecording):
+            self._stage_text = ""
+            self.record_button.setEnabled(True)
+            self._update_stage()
+            return
         self._started_at = info.started_at / 1e9 if info.started_at else None
         if info.status == api.EgressStatus.EGRESS_STARTING:
             self._egress_id = info.egress_id
@@ -763,6 +801,13 @@ class MainWindow(QMainWindow):
         self.rooms.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # Asked only of a moderator closing the window; a signal or a program closing it
+        # stops the recording cleanly on the way out (see app.shutdown).
+        if (event.spontaneous() and self.local_recording.recording(self.room_name)
+                and not self.confirm("This computer is recording the room. Stop the recording"
+                                     " (it is uploaded) and quit?")):
+            event.ignore()
+            return
         super().closeEvent(event)
         if event.isAccepted():
             self.closed.emit()
