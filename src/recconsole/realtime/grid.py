@@ -153,11 +153,12 @@ class I420Canvas:
         out_w, out_h, rows, cols = _fit(src_w, src_h, tile.width, tile.height)
         x0 = (tile.x + (tile.width - out_w) // 2) & ~1
         y0 = (tile.y + (tile.height - out_h) // 2) & ~1
-        self.y[y0:y0 + out_h, x0:x0 + out_w] = y[rows[:, None], cols[None, :]]
+        # Rows then columns: two takes are several times faster than one 2-D index.
+        self.y[y0:y0 + out_h, x0:x0 + out_w] = y.take(rows, axis=0).take(cols, axis=1)
         crows, ccols = rows[::2] // 2, cols[::2] // 2
         cy, cx = y0 // 2, x0 // 2
-        self.u[cy:cy + out_h // 2, cx:cx + out_w // 2] = u[crows[:, None], ccols[None, :]]
-        self.v[cy:cy + out_h // 2, cx:cx + out_w // 2] = v[crows[:, None], ccols[None, :]]
+        self.u[cy:cy + out_h // 2, cx:cx + out_w // 2] = u.take(crows, axis=0).take(ccols, axis=1)
+        self.v[cy:cy + out_h // 2, cx:cx + out_w // 2] = v.take(crows, axis=0).take(ccols, axis=1)
 
     def draw_label(self, tile: Tile, text: str) -> None:
         """The name in white on a dark band at the tile's bottom-left corner."""

@@ -36,6 +36,7 @@ from recconsole.realtime.mp4_writer import Mp4Writer
 log = logging.getLogger(__name__)
 
 AUDIO_SLACK = 0.12  # seconds sound may be late before silence takes its place
+_UNDRAWN = object()  # a tile not drawn yet (None: drawn without a picture)
 
 
 class FrameTap:
@@ -132,6 +133,9 @@ class LocalRecording:
         self._thread: threading.Thread | None = None
         self._writer: Mp4Writer | None = None
         self._canvas = I420Canvas(width, height)
+        self._canvas.clear()
+        self._names: list[str] | None = None  # the tiles' names, in the drawn layout
+        self._drawn: list[object] = []  # the picture drawn in each tile
         self.started = 0.0
         self.frames = 0
         self.dropped = 0
@@ -220,11 +224,19 @@ class LocalRecording:
             writer.write_audio(np.zeros(missing - allowed, np.int16))
 
     def _compose(self) -> None:
+        """Draw what changed since the last picture: a tile whose picture is the same
+        frame as last time is left as it is."""
         canvas = self._canvas
-        canvas.clear()
         pictures = self.tap.pictures()
-        for tile, (name, frame) in zip(grid_tiles(len(pictures), self.width, self.height),
-                                       pictures, strict=True):
+        names = [name for name, _ in pictures]
+        if names != self._names:  # someone came or went: a new layout
+            self._names, self._drawn = names, [_UNDRAWN] * len(names)
+            canvas.clear()
+        tiles = grid_tiles(len(pictures), self.width, self.height)
+        for i, (tile, (name, frame)) in enumerate(zip(tiles, pictures, strict=True)):
+            if frame is self._drawn[i]:
+                continue
+            self._drawn[i] = frame
             if frame is not None and frame.type == rtc.VideoBufferType.I420:
                 canvas.draw_i420(tile, frame.data, frame.width, frame.height)
             canvas.draw_label(tile, name)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer
-from PySide6.QtWidgets import QCheckBox, QLabel
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QLabel, QMenu, QToolButton
 
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.realtime.local_recorder import LocalRecorder
@@ -24,11 +25,22 @@ class LocalRecordingControls(QObject):
     def __init__(self, local: LocalRecorder, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.local = local
-        self.choice = QCheckBox("Record on this computer")
+        # A menu beside the Record button: the bar has no room for one more checkbox.
+        self.choice = QAction("Record on this computer", self)
+        self.choice.setCheckable(True)
         self.choice.setToolTip(
             "Record the room's grid and sound here and upload the file to the recordings"
             " storage, instead of asking the server's egress service. Chosen for you when"
             " the server has no egress service.")
+        self.menu_button = QToolButton()
+        self.menu_button.setObjectName("recordMenu")
+        self.menu_button.setText("▾")
+        self.menu_button.setToolTip("How to record")
+        self.menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self.menu_button)
+        menu.setToolTipsVisible(True)
+        menu.addAction(self.choice)
+        self.menu_button.setMenu(menu)
         self.figures = QLabel()
         self.figures.setObjectName("subtitle")
         self._sessions: dict[str, RoomSession] = {}
@@ -84,7 +96,8 @@ class LocalRecordingControls(QObject):
             if stats is None:  # ended by itself (its time limit, an error)
                 self._ended(room)
                 continue
-            self.figures.setText(f"on this computer · {stats.size / 1e6:.1f} MB"
-                                 f" · {stats.dropped_frames} frames dropped")
-            self.figures.setToolTip(f"{stats.frames} frames written in {stats.elapsed:.0f} s;"
-                                    " dropped: frames the encoder had no time for.")
+            self.figures.setText(f"{stats.size / 1e6:.1f} MB · {stats.dropped_frames} dropped")
+            self.figures.setToolTip(
+                f"Recorded on this computer: {stats.size / 1e6:.1f} MB so far,"
+                f" {stats.frames} frames written in {stats.elapsed:.0f} s,"
+                f" {stats.dropped_frames} dropped (frames the encoder had no time for).")

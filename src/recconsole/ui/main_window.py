@@ -218,15 +218,16 @@ class MainWindow(QMainWindow):
         for button in (self.camera_button, self.microphone_button):
             button.setCheckable(True)
         bar = QHBoxLayout()
-        widgets: list[QWidget] = [self.room_label, self.record_button, self.badge, self.clock]
+        widgets: list[QWidget] = [self.room_label, self.record_button,
+                                  self.local_recording.menu_button, self.badge, self.clock,
+                                  self.local_recording.figures]
         for widget in widgets:
             bar.addWidget(widget)
         # The stage takes the room left in the bar and never widens the window (a long
         # text is cut; its tooltip says the rest).
         self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         bar.addWidget(self.stage, 1)
-        widgets = [self.local_recording.figures, self.local_recording.choice,
-                   self.max_minutes, self.stop_when_empty, self.camera_button,
+        widgets = [self.max_minutes, self.stop_when_empty, self.camera_button,
                    self.microphone_button, self.sound_button, self.leave_button]
         for widget in widgets:
             bar.addWidget(widget)
