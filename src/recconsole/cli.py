@@ -1,5 +1,6 @@
 """Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
-the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms."""
+the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms;
+``recconsole record`` records a room without a window (see cli_record)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recconsole import __version__
+from recconsole.cli_record import add_record_command, run_record
 from recconsole.core.errors import ConsoleError
 from recconsole.core.redaction import install_redaction
 from recconsole.settings import ENV_NAMES, Settings, SettingsError, load_settings
@@ -70,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     room_actions = rooms.add_subparsers(dest="rooms_command")
     close = room_actions.add_parser("close", help="close a room: everyone in it is disconnected")
     close.add_argument("room")
+    add_record_command(commands)
     return parser
 
 
@@ -105,6 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(run_rooms(settings, args))
         except ConsoleError as err:
             print(f"recconsole rooms: {err}", file=sys.stderr)
+            return 1
+
+    if args.command == "record":
+        try:
+            return asyncio.run(run_record(settings, args))
+        except ConsoleError as err:
+            print(f"recconsole record: {err}", file=sys.stderr)
             return 1
 
     from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
