@@ -25,10 +25,11 @@ import pytest_asyncio
 from livekit import rtc
 
 from recconsole.core.errors import AlreadyRecording, EgressUnavailable
-from recconsole.core.events import LocalRecordingNotice
+from recconsole.core.events import LocalRecordingNotice, RecordingStatusChanged
 from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
 from recconsole.core.recorder import Recorder
 from recconsole.core.recording_info import parse_recording_name
+from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.realtime.local_recorder import LocalRecorder, OutputFormat
 from recconsole.realtime.local_recording import FrameTap
@@ -43,6 +44,7 @@ from recconsole_devtools.devstack import (
     MINIO_PASSWORD,
     MINIO_USER,
     S3_BUCKET,
+    DevStack,
     StackConfig,
 )
 from tests.helpers.rooms import TEST_APP, unique_room
@@ -233,3 +235,35 @@ def read_content(data: bytes) -> Content:
     change = float(np.abs(lumas[0][1] - lumas[later][1]).mean())
     duration = max(audio_end, lumas[-1][0] + step) - min(first, 0.0)
     return Content(pitch, change, duration, size)
+
+
+async def test_storage_down_at_stop_keeps_the_recording_until_it_comes_back(
+    livekit_server: StackConfig, private_minio: DevStack, stack: Stack, app_room: str,
+) -> None:
+    store = S3Store(private_minio.cfg.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
+                    S3_BUCKET)
+    catalog = RecordingsCatalog(store, "recordings/")
+    local = LocalRecorder(stack.recorder, catalog, stack.spool, output=SMALL,
+                          upload_attempts=2, retry_delay=0.1)
+    statuses: list[RecordingStatusChanged] = []
+    stack.recorder.events.subscribe(RecordingStatusChanged, statuses.append)
+    try:
+        room_id = (await stack.server.get_room(app_room)).sid  # type: ignore[union-attr]
+        spooled = await local.start(app_room, room_id, FrameTap(), "console-offline")
+        await eventually(lambda: local.stats(app_room).size > 0, True)  # type: ignore[union-attr]
+        private_minio.stop("minio")
+        assert await local.stop(app_room) is None
+        last = statuses[-1]
+        assert last.status is RecordingStatus.FAILED
+        assert "kept in" in last.error
+        assert "uploaded at the next start" in last.error
+        assert spooled.plan.exists()
+
+        private_minio.start("minio")
+        [recovered] = await local.recover()
+        assert recovered.name == spooled.name
+        assert (await catalog.get(spooled.name)).id == spooled.id
+        assert not spooled.plan.exists()
+    finally:
+        await local.aclose()
+        await store.aclose()

@@ -104,3 +104,28 @@ def test_the_spool_lists_what_is_not_being_recorded(tmp_path: Path) -> None:
     assert [s.id for s in spool.pending(busy={first.id})] == [second.id]
     Spool.forget(first)
     assert [s.id for s in spool.pending()] == [second.id]
+
+
+def test_a_participant_leaving_or_changing_size_mid_recording_keeps_it_going(
+    tmp_path: Path,
+) -> None:
+    tap = FrameTap()
+    for who in ("a", "b"):
+        tap.participant_joined(who, who.upper())
+        tap.video_added(f"TR_{who}", who)
+    recording = LocalRecording(tap, tmp_path / "r.mp4", width=320, height=180, fps=15)
+    recording.start()
+    _feed(tap, 0.5, tone=False)  # to TR_v: no such track, nothing shown
+    for size in ((64, 64), (200, 100), (33, 17)):  # odd sizes too
+        w, h = size
+        picture = np.full(w * h + 2 * ((w + 1) // 2) * ((h + 1) // 2), 90, np.uint8)
+        tap.video_frame("TR_a", rtc.VideoFrame(w, h, rtc.VideoBufferType.I420,
+                                               picture.tobytes()))
+        time.sleep(0.3)
+    tap.video_removed("TR_b")
+    time.sleep(0.3)
+    stats = recording.stop()
+    assert not recording.error
+    assert stats.frames > 10
+    finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
+    assert finished.duration == pytest.approx(stats.elapsed, abs=0.15)
