@@ -89,9 +89,10 @@ def test_a_recording_lasts_as_long_as_it_ran_with_or_without_sound(
     assert bool(np.abs(pcm).max() > 0.05) == tone
 
 
-def test_a_file_with_nothing_in_it_is_not_finished(tmp_path: Path) -> None:
-    (tmp_path / "empty.mp4").write_bytes(b"")
-    with pytest.raises((ValueError, av.FFmpegError)):
+@pytest.mark.parametrize("content", [b"", b"\0\0\0\x1cftypisom", b"garbage" * 100])
+def test_a_file_with_nothing_playable_is_not_finished(tmp_path: Path, content: bytes) -> None:
+    (tmp_path / "empty.mp4").write_bytes(content)
+    with pytest.raises(ValueError, match=r"empty\.mp4"):
         finish_file(tmp_path / "empty.mp4", tmp_path / "done.mp4")
 
 

@@ -105,7 +105,7 @@ class LocalRecorder:
         if room in self._running or (status is not None and status.busy and (
                 await recorder.recorded_locally(room) or await _egress_active(recorder, room))):
             raise AlreadyRecording(f"The room {room!r} is already being recorded.")
-        spooled = self.spool.new(room, room_id, datetime.now(UTC))
+        spooled = await asyncio.to_thread(self.spool.new, room, room_id, datetime.now(UTC))
         mark = {LOCAL_RECORDER_KEY: identity}
         await recorder.publish_status(room, RecordingStatus.STARTING, spooled.id, more=mark)
         loop = asyncio.get_running_loop()
@@ -119,7 +119,7 @@ class LocalRecorder:
         try:
             await asyncio.to_thread(recording.start)
         except Exception as err:
-            Spool.forget(spooled)
+            await asyncio.to_thread(Spool.forget, spooled)
             reason = f"The recording could not start on this computer: {err}"
             await recorder.publish_status(room, RecordingStatus.FAILED, spooled.id, reason,
                                           more={LOCAL_RECORDER_KEY: None})
@@ -174,7 +174,7 @@ class LocalRecorder:
             kept = (f"The recording could not be uploaded ({err}); it is kept in"
                     f" {spooled.folder} and uploaded at the next start.")
             if isinstance(err, ValueError):
-                kept = f"The recording holds nothing to keep: {err}"
+                kept = f"The recording holds nothing playable ({err}); left in {spooled.folder}."
             self.events.publish(LocalRecordingNotice(spooled.room, kept))
             return None, kept
         self.events.publish(RecordingSaved(info.name, info.room_name))
@@ -187,7 +187,7 @@ class LocalRecorder:
         """Upload what earlier runs left in the spool (a crash, storage down)."""
         busy = {r.spooled.id for r in self._running.values()}
         uploaded = []
-        for spooled in self.spool.pending(busy):
+        for spooled in await asyncio.to_thread(self.spool.pending, busy):
             self.events.publish(LocalRecordingNotice(
                 spooled.room, f"found {spooled.name} on this computer, not uploaded yet:"
                 " finishing and uploading it"))

@@ -107,12 +107,16 @@ def finish_file(spooled: Path, target: Path) -> FinishedFile:
     """Copy a (possibly cut short) fragmented MP4 into an ordinary one at ``target``.
 
     Packets are copied until the end or the first one a crash left incomplete.
-    Raises ``av.FFmpegError`` (or ValueError) if the file holds nothing to play.
+    Raises ValueError if the file holds nothing to play.
     """
     first: float | None = None
     last = 0.0
     copied = 0
-    with av.open(str(spooled)) as source:
+    try:
+        source = av.open(str(spooled))
+    except av.FFmpegError as err:
+        raise ValueError(f"{spooled.name} cannot be read: {err}") from err
+    with source:
         streams = [s for s in source.streams if s.type in ("video", "audio")]
         with av.open(str(target), "w", format="mp4", options={"movflags": "+faststart"}) as out:
             mapping = {s.index: out.add_stream_from_template(s) for s in streams}

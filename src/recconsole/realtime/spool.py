@@ -111,6 +111,12 @@ class Spool:
         return sorted(found, key=lambda s: s.started_at)
 
     @staticmethod
+    def set_aside(spooled: SpooledRecording) -> None:
+        """Stop trying a recording that holds nothing playable (its file is kept)."""
+        spooled.finished.unlink(missing_ok=True)
+        spooled.plan.replace(spooled.plan.with_name(spooled.plan.name + ".unplayable"))
+
+    @staticmethod
     def forget(spooled: SpooledRecording) -> None:
         """Remove a recording that is safely in the store."""
         for path in (spooled.finished, spooled.video, spooled.plan):
@@ -143,7 +149,7 @@ async def upload(
     try:
         finished = await asyncio.to_thread(finish_file, spooled.video, spooled.finished)
     except ValueError:
-        Spool.forget(spooled)
+        await asyncio.to_thread(Spool.set_aside, spooled)
         raise
     info = RecordingInfo(
         id=spooled.id, name=spooled.name, room_name=spooled.room, room_id=spooled.room_id,
@@ -162,5 +168,5 @@ async def upload(
                 raise
             log.warning("upload of %s failed (attempt %d): %s", spooled.name, attempt, err)
             await asyncio.sleep(delay * 2 ** (attempt - 1))
-    Spool.forget(spooled)
+    await asyncio.to_thread(Spool.forget, spooled)
     return info
