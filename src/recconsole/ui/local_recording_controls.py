@@ -41,12 +41,17 @@ class LocalRecordingControls(QObject):
         menu.setToolTipsVisible(True)
         menu.addAction(self.choice)
         self.menu_button.setMenu(menu)
+        self.choice.toggled.connect(self._show_choice)
         self.figures = QLabel()
         self.figures.setObjectName("subtitle")
         self._sessions: dict[str, RoomSession] = {}
         self._timer = QTimer(self)
         self._timer.setInterval(REFRESH_MS)
         self._timer.timeout.connect(self.refresh)
+
+    def _show_choice(self, here: bool) -> None:
+        """The button says where Record records, when it is not the egress."""
+        self.menu_button.setText("on this computer ▾" if here else "▾")
 
     def recording(self, room: str) -> bool:
         return self.local.is_recording(room)
