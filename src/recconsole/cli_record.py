@@ -26,16 +26,33 @@ def add_record_command(commands: Any) -> argparse.ArgumentParser:
                             " and sound, then upload to the recordings storage")
     start.add_argument("--duration", type=float, metavar="S",
                        help="stop after S seconds (else on Ctrl-C or `record stop ROOM`)")
+    start.add_argument("--size", type=_size, default=(1280, 720), metavar="WxH",
+                       help="the recorded picture's size (default 1280x720)")
+    start.add_argument("--fps", type=int, default=30, choices=range(1, 61), metavar="N",
+                       help="pictures per second recorded (default 30)")
     stop = actions.add_parser("stop", help="stop a room's recording")
     stop.add_argument("room")
     return record
 
 
+def _size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    try:
+        size = int(width), int(height)
+    except ValueError:
+        size = (0, 0)
+    if not sep or not all(16 <= v <= 4096 and v % 2 == 0 for v in size):
+        raise argparse.ArgumentTypeError(f"not an even size WxH from 16 to 4096: {text!r}")
+    return size
+
+
 async def run_record(settings: Settings, args: argparse.Namespace) -> int:
     from recconsole.realtime.headless_recorder import record_here, stop_recording
+    from recconsole.realtime.local_recorder import OutputFormat
 
     if args.record_command == "start":
-        key = await record_here(settings, args.room, args.duration, _say)
+        output = OutputFormat(args.size[0], args.size[1], args.fps)
+        key = await record_here(settings, args.room, args.duration, _say, output)
         if key is None:
             return 1
         print(key)

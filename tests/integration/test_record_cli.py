@@ -79,7 +79,10 @@ async def _recording_started(proc: asyncio.subprocess.Process) -> str:
     return line.decode()
 
 
-async def _check_stored(env: dict[str, str], key: str, room: str, at_least: float) -> None:
+async def _check_stored(
+    env: dict[str, str], key: str, room: str, at_least: float
+) -> tuple[int, int]:
+    """Check the stored recording and its metadata; the picture's size."""
     settings = Settings.from_env(env)
     catalog = RecordingsCatalog(store_from_settings(settings), settings.recordings_path)
     try:
@@ -92,6 +95,7 @@ async def _check_stored(env: dict[str, str], key: str, room: str, at_least: floa
         content = read_content(await catalog.store.read_bytes(key))
         assert content.pitch == pytest.approx(TONE_HZ, abs=3)
         assert content.change > 1.0
+        return content.size
     finally:
         await catalog.store.aclose()
 
@@ -101,12 +105,14 @@ async def test_record_start_local_records_for_its_duration_and_uploads(
 ) -> None:
     name, statuses = room
     code, out, err = await _finish(
-        await _recconsole(env, tmp_path, "record", "start", name, "--local", "--duration", "4"))
+        await _recconsole(env, tmp_path, "record", "start", name, "--local", "--duration", "4",
+                          "--size", "640x360", "--fps", "25"))
     assert code == 0, err
     assert "stopping: 4 s recorded" in err
     key = out.strip()
     assert key.startswith(env["RECORDINGS_PATH"] + name)
-    await _check_stored(env, key, name, at_least=3.5)
+    size = await _check_stored(env, key, name, at_least=3.5)
+    assert size == (640, 360)
     await eventually(lambda: statuses, ["STARTING", "STARTED", "STOPPING", "STOPPED"])
 
 

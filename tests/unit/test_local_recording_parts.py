@@ -130,3 +130,33 @@ def test_a_participant_leaving_or_changing_size_mid_recording_keeps_it_going(
     assert stats.frames > 10
     finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
     assert finished.duration == pytest.approx(stats.elapsed, abs=0.15)
+
+
+def test_an_error_mid_recording_ends_it_with_the_reason_and_a_playable_file(
+    tmp_path: Path,
+) -> None:
+    tap = FrameTap()
+    tap.participant_joined("p", "Person")
+    tap.video_added("TR_v", "p")
+    calls = 0
+    pictures = tap.pictures
+
+    def disk_full() -> list[tuple[str, rtc.VideoFrame | None]]:
+        nonlocal calls
+        calls += 1
+        if calls > 45:  # 3 s at 15 fps: past the first keyframe interval
+            raise OSError(28, "No space left on device")
+        return pictures()
+
+    tap.pictures = disk_full  # type: ignore[method-assign]
+    reasons: list[str] = []
+    recording = LocalRecording(tap, tmp_path / "r.mp4", width=160, height=90, fps=15,
+                               failed=reasons.append)
+    recording.start()
+    _feed(tap, 4.0, tone=True)
+    assert not recording.running
+    recording.stop()
+    assert reasons == [recording.error]
+    assert "No space left on device" in recording.error
+    finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
+    assert finished.duration >= 2.5

@@ -26,7 +26,7 @@ from recconsole.core.livekit_server import (
 from recconsole.core.recorder import LOCAL_RECORDER_KEY, Recorder
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
-from recconsole.realtime.local_recorder import LocalRecorder
+from recconsole.realtime.local_recorder import LocalRecorder, OutputFormat
 from recconsole.realtime.local_recording import FrameTap
 from recconsole.realtime.session import RoomSession, SessionEvents, SessionState
 from recconsole.realtime.spool import Spool, spool_dir
@@ -61,7 +61,8 @@ class _Ending(SessionEvents):
 
 
 async def record_here(
-    settings: Settings, room: str, duration: float | None, say: Say
+    settings: Settings, room: str, duration: float | None, say: Say,
+    output: OutputFormat | None = None,
 ) -> str | None:
     """Record until told to stop; the recording's key in the store (None: not uploaded,
     it waits in the spool for the next run)."""
@@ -72,7 +73,8 @@ async def record_here(
     store = store_from_settings(settings)
     recorder = Recorder(server, recordings_path=settings.recordings_path, events=events)
     catalog = RecordingsCatalog(store, settings.recordings_path)
-    local = LocalRecorder(recorder, catalog, Spool(spool_dir()))
+    local = LocalRecorder(recorder, catalog, Spool(spool_dir()),
+                          output=output or OutputFormat())
     session: RoomSession | None = None
     try:
         await local.recover()
