@@ -46,6 +46,7 @@ def test_without_egress_the_window_records_on_this_computer_and_uploads(
     qtbot.addWidget(window)
     window.show()
     questions: list[str] = []
+    shut: list[bool] = []
 
     async def scenario() -> None:
         bots: list[PublisherBot] = []
@@ -113,9 +114,25 @@ def test_without_egress_the_window_records_on_this_computer_and_uploads(
             stored = await services.catalog.list_recordings(info.room_id)
             assert len(stored) == 2
             assert all(r.id.startswith("LOCAL_") for r in stored)
+
+            # Quitting (a signal, the application ending) stops and uploads on the way out.
+            joined = next_emission(window.joinedChanged)
+            window.join_button.click()
+            assert await asyncio.wait_for(joined, 20) == (True,)
+            window.record_button.click()
+            await eventually(lambda: window.status, RecordingStatus.STARTED, within=30)
+            await asyncio.sleep(1.5)
+            shut.append(True)
+            await shutdown(window)  # what the application does once the window closed
+            await eventually(lambda: statuses[-2:], ["STOPPING", "STOPPED"])
+            try:  # the store was closed with the window: this reopens it for a moment
+                assert len(await services.catalog.list_recordings(info.room_id)) == 3
+            finally:
+                await services.catalog.store.aclose()
         finally:
             await watcher.disconnect()
             await asyncio.gather(*(bot.stop() for bot in bots))
-            await shutdown(window)
+            if not shut:
+                await shutdown(window)
 
     qloop.run_until_complete(scenario())

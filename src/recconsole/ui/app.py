@@ -116,6 +116,8 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
 async def shutdown(window: MainWindow, listener: WebhookListener | None = None) -> None:
     """Leave the room and close connections after the window has closed."""
     window.stop_timers()
+    # A recording made here first: it uploads through the store the listener closes.
+    await window.local_recording.stop_all("the console quit")
     await window.runner.cancel_all()
     if window.limits_task is not None:
         window.limits_task.cancel()
@@ -125,7 +127,6 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
         await listener.stop()  # closes the shared store too
     else:
         await window.services.catalog.store.aclose()
-    await window.local_recording.stop_all("the console quit")
     await window.services.local.aclose()
     if window.session is not None:
         await window.media.aclose()
