@@ -3,24 +3,31 @@
 Real LiveKit (no egress service), MinIO as the recordings store, two publisher bots.
 The moderator clicks Record: the window falls back to recording itself, shows the
 figures, and on Stop the file is uploaded and listed like an egress recording.
-Leaving while recording asks first, then stops the recording cleanly.
+Leaving while recording asks first, then stops the recording cleanly. What a crash
+left in the spool is uploaded when the console next starts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from livekit import rtc
+from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import parse_metadata, ws_url
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
+from recconsole.realtime.spool import spool_dir
 from recconsole.settings import Settings
-from recconsole.ui.app import build_services, shutdown
+from recconsole.ui.app import build_services, console_lifetime, open_window, shutdown
 from recconsole.ui.main_window import MainWindow
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
@@ -136,3 +143,47 @@ def test_without_egress_the_window_records_on_this_computer_and_uploads(
                 await shutdown(window)
 
     qloop.run_until_complete(scenario())
+
+
+def test_the_window_uploads_what_a_crash_left_in_the_spool_and_says_so(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, tmp_path: Path,
+    unused_tcp_port_factory: Callable[[], int],
+) -> None:
+    # A recorder process killed mid-recording (SIGKILL), as a crashed console would be.
+    with subprocess.Popen(
+        [sys.executable, "-m", "tests.helpers.spooling_recorder", str(spool_dir()),
+         "crashed room", "RM_crash"], stdout=subprocess.PIPE, cwd=Path(__file__).parents[2],
+    ) as child:
+        assert child.stdout is not None
+        assert child.stdout.readline().startswith(b"recording LOCAL_")
+        child.kill()
+    settings = Settings.from_env({"LIVEKIT_URL": "http://127.0.0.1:9", "APP_NAME": TEST_APP,
+                                  "RECORDINGS_STORAGE": "local", "REDIS_URL": "",
+                                  "RECORDINGS_DIR": str(tmp_path / "store"),
+                                  "SERVER_PORT": str(unused_tcp_port_factory())})
+    qapp = QApplication.instance()
+    assert isinstance(qapp, QApplication)
+    qapp.setQuitOnLastWindowClosed(False)  # as run_console has it
+    window = open_window(settings)
+
+    async def scenario() -> None:
+        lifetime = asyncio.ensure_future(console_lifetime(window))
+        log = window.event_log
+        await eventually(lambda: "uploaded (" in log.toPlainText(), True, within=60)
+        assert "on this computer: found crashed room-RM_crash-" in log.toPlainText()
+        await eventually(lambda: window.recordings.model.total, 1, within=20)
+        info = window.recordings.model.info(0)
+        assert info.room_name == "crashed room"
+        assert info.extra == {"recordedBy": "console"}
+        assert info.duration > 2.0
+        assert not list(spool_dir().glob("*.json"))
+        closed = next_emission(window.closed)
+        window.close()
+        await closed
+        await asyncio.wait_for(lifetime, 20)
+
+    try:
+        qloop.run_until_complete(scenario())
+    finally:
+        window.close()
+        qapp.setQuitOnLastWindowClosed(True)
