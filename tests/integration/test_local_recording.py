@@ -267,3 +267,25 @@ async def test_storage_down_at_stop_keeps_the_recording_until_it_comes_back(
     finally:
         await local.aclose()
         await store.aclose()
+
+
+async def test_limits_stop_a_recording_by_themselves(stack: Stack, app_room: str) -> None:
+    statuses: list[RecordingStatusChanged] = []
+    stack.recorder.events.subscribe(RecordingStatusChanged, statuses.append)
+    room_id = (await stack.server.get_room(app_room)).sid  # type: ignore[union-attr]
+    began = time.monotonic()
+    await stack.local.start(app_room, room_id, FrameTap(), "console-limited", max_duration=1.5)
+    await eventually(lambda: statuses[-1].status, RecordingStatus.STOPPED, within=30)
+    assert time.monotonic() - began >= 1.5
+    assert not stack.local.is_recording(app_room)
+
+    someone_there = [True]
+    await stack.local.start(app_room, room_id, FrameTap(), "console-limited",
+                            stop_when_empty_after=1.0, occupied=lambda: someone_there[0])
+    await asyncio.sleep(2.0)
+    assert stack.local.is_recording(app_room)  # people are there: it goes on
+    someone_there[0] = False
+    left = time.monotonic()
+    await eventually(lambda: statuses[-1].status, RecordingStatus.STOPPED, within=30)
+    assert time.monotonic() - left >= 1.0
+    assert len(await stack.catalog.list_recordings(room_id)) == 2

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -47,6 +48,7 @@ class _Running:
     recording: LocalRecording
     token: str | None  # of the "being recorded" lock
     limit: asyncio.TimerHandle | None = None
+    empty_watch: asyncio.Task[None] | None = None
 
 
 class LocalRecorder:
@@ -73,9 +75,13 @@ class LocalRecorder:
         return running.recording.stats if running else None
 
     async def start(self, room: str, room_id: str, tap: FrameTap, identity: str,
-                    max_duration: float | None = None) -> SpooledRecording:
+                    max_duration: float | None = None, *,
+                    stop_when_empty_after: float | None = None,
+                    occupied: Callable[[], bool] | None = None) -> SpooledRecording:
         """Record ``room`` (joined as ``identity``, frames through ``tap``).
 
+        Stops by itself after ``max_duration`` s, and after ``stop_when_empty_after`` s
+        in which ``occupied()`` (anyone else in the room?) stayed False.
         AlreadyRecording if anything records it; the status is STARTED on return.
         """
         recorder = self.recorder
@@ -96,6 +102,9 @@ class LocalRecorder:
             loop = asyncio.get_running_loop()
             running.limit = loop.call_later(max_duration, self._spawn_stop, room,
                                             "its maximum duration was reached")
+        if stop_when_empty_after is not None and occupied is not None:
+            running.empty_watch = asyncio.ensure_future(
+                self._stop_when_empty(room, stop_when_empty_after, occupied))
         return running.spooled
 
     async def _begin(self, room: str, room_id: str, tap: FrameTap, identity: str,
@@ -145,6 +154,8 @@ class LocalRecorder:
                 raise NotRecording(f"This console is not recording {room!r}.")
             if running.limit is not None:
                 running.limit.cancel()
+            if running.empty_watch is not None:
+                running.empty_watch.cancel()
             spooled = running.spooled
             await recorder.publish_status(room, RecordingStatus.STOPPING, spooled.id)
             stats = await asyncio.to_thread(running.recording.stop)
@@ -206,6 +217,21 @@ class LocalRecorder:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _stop_when_empty(self, room: str, grace: float,
+                               occupied: Callable[[], bool]) -> None:
+        """Stop once nobody else has been in the room for ``grace`` seconds."""
+        loop = asyncio.get_running_loop()
+        empty_since: float | None = None
+        while room in self._running:
+            if occupied():
+                empty_since = None
+            elif empty_since is None:
+                empty_since = loop.time()
+            elif loop.time() - empty_since >= grace:
+                self._spawn_stop(room, f"everyone had left for {grace:g} s")
+                return
+            await asyncio.sleep(min(1.0, grace / 4))
 
     def _spawn_stop(self, room: str, why: str) -> None:
         """Stop from a timer or the worker thread's failure (on the loop)."""

@@ -56,14 +56,17 @@ class LocalRecordingControls(QObject):
     def recording(self, room: str) -> bool:
         return self.local.is_recording(room)
 
-    async def start(self, session: RoomSession, room: str,
-                    max_duration: float | None = None) -> SpooledRecording:
+    async def start(self, session: RoomSession, room: str, max_duration: float | None = None,
+                    stop_when_empty_after: float | None = None) -> SpooledRecording:
         tap = FrameTap()
         session.attach_tap(tap)
         try:
             room_id = await session.room.sid
             identity = session.room.local_participant.identity
-            spooled = await self.local.start(room, room_id, tap, identity, max_duration)
+            spooled = await self.local.start(
+                room, room_id, tap, identity, max_duration,
+                stop_when_empty_after=stop_when_empty_after,
+                occupied=lambda: bool(session.participants))
         except BaseException:
             session.detach_tap()
             raise

@@ -591,7 +591,8 @@ class MainWindow(QMainWindow):
                 self.local_recording.choice.setChecked(True)
         if self.session is None:
             raise EgressUnavailable("The console left the room before the recording started.")
-        return await self.local_recording.start(self.session, room, options.max_duration)
+        return await self.local_recording.start(self.session, room, options.max_duration,
+                                                 options.stop_when_empty_after)
 
     def _egress_answer(self, info: api.EgressInfo | SpooledRecording) -> None:
         if isinstance(info, SpooledRecording):
