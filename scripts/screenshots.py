@@ -25,6 +25,7 @@ async def take(window: MainWindow, folder: Path) -> None:
     app = create_application()
     await asyncio.sleep(1.0)  # let the first paint land
     app.primaryScreen().grabWindow(0).save(str(folder / "join.png"))
+    await _settings_shot(window, folder)
     cfg = StackConfig.for_profile("dev")
     await window.services.server.ensure_room("demo")  # this app's room, before anyone joins
     bots = await start_bots(cfg.livekit_url, "devkey", "secret", "demo", 3,
@@ -96,6 +97,20 @@ async def take(window: MainWindow, folder: Path) -> None:
         if window.status is not _stopped():
             await window.services.recorder.stop("demo")
         await asyncio.gather(*(b.stop() for b in bots))
+
+
+async def _settings_shot(window: MainWindow, folder: Path) -> None:
+    """The settings dialog after Test connection answered."""
+    from recconsole.ui.settings_dialog import SettingsDialog
+
+    window.edit_settings()
+    dialog = window.findChild(SettingsDialog)
+    dialog.test_button.click()
+    while not dialog.results.text() or not dialog.test_button.isEnabled():
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.3)
+    dialog.grab().save(str(folder / "settings.png"))
+    dialog.reject()
 
 
 async def _leave(cfg: StackConfig, bots: list[PublisherBot]) -> None:

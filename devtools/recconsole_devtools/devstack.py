@@ -39,6 +39,9 @@ AZURITE_VERSION: Final = "3.35.0"
 # go.sum (the build runs with -mod=readonly and go mod verify).
 EGRESS_MODULE: Final = "github.com/livekit/egress"
 EGRESS_VERSION: Final = "v1.8.6"
+# The binary's folder names the changes made to the module too, so a changed build never
+# takes the place of a binary an older checkout runs.
+EGRESS_BUILD: Final = f"egress-{EGRESS_VERSION}-aacparse"
 EGRESS_NOSUMDB: Final = "github.com/livekit/egress"
 PNPM: Final = "pnpm@9.15.9"  # builds egress's web template from its lockfile
 # The template's lockfile pins @livekit/egress-sdk 0.2.0, which the npm registry no
@@ -246,18 +249,27 @@ def build_go_binary(cfg: StackConfig, module: str, version: str, package: str, n
     return target
 
 
+EGRESS_ADD_ENCODER: Final = "\t\treturn b.bin.AddElement(faac)\n"
+EGRESS_ADD_ENCODER_PARSED: Final = (
+    '\t\taacParse, err := gst.NewElement("aacparse")\n'
+    "\t\tif err != nil {\n\t\t\treturn errors.ErrGstPipelineError(err)\n\t\t}\n"
+    "\t\treturn b.bin.AddElements(faac, aacParse)\n")
+
+
 def build_egress(cfg: StackConfig) -> Path:
     """Build the egress service from its Go module (cgo, Debian's GStreamer) once.
 
     Two changes to the module's copy: its web template (``template-default``) is
     built with pnpm from the npm registry and embedded, as its Dockerfile does; and
     the AAC encoder element ``faac``, which Debian does not ship, becomes
-    ``voaacenc`` (gstreamer1.0-plugins-bad; same input, same bitrate property). The
+    ``voaacenc`` (gstreamer1.0-plugins-bad; same input, same bitrate property), followed
+    by ``aacparse``: unlike faac, voaacenc does not mark its output framed, which MP4
+    accepts but the MPEG-TS muxer of HLS segments and live streams refuses. The
     template's lockfile moves to an npm package version the registry still serves.
     The binary is named ``egress``: the service runs each recording as
     ``egress run-handler``, found on PATH.
     """
-    folder = cfg.bin_dir / f"egress-{EGRESS_VERSION}"
+    folder = cfg.bin_dir / EGRESS_BUILD
     binary = folder / "egress"
     if binary.exists():
         return binary
@@ -275,7 +287,10 @@ def build_egress(cfg: StackConfig) -> Path:
     if 'gst.NewElement("faac")' not in code:
         raise StackError(f"{what}: {audio.name} no longer creates a faac element; check the AAC"
                          " encoder change")
-    audio.write_text(code.replace('gst.NewElement("faac")', 'gst.NewElement("voaacenc")'))
+    if EGRESS_ADD_ENCODER not in code:
+        raise StackError(f"{what}: {audio.name} no longer adds the faac element as expected")
+    audio.write_text(code.replace('gst.NewElement("faac")', 'gst.NewElement("voaacenc")')
+                     .replace(EGRESS_ADD_ENCODER, EGRESS_ADD_ENCODER_PARSED))
     template = src / "template-default"
     lock = template / "pnpm-lock.yaml"
     text = lock.read_text()
@@ -510,7 +525,7 @@ def _egress_command(cfg: StackConfig) -> list[str]:
 
 
 def _egress_env(cfg: StackConfig) -> dict[str, str]:
-    binary_dir = cfg.bin_dir / f"egress-{EGRESS_VERSION}"
+    binary_dir = cfg.bin_dir / EGRESS_BUILD
     home = cfg.state / "data" / "egress-home"
     home.mkdir(parents=True, exist_ok=True)
     # TMPDIR: egress leaves a folder per handler behind, emptied here at each start. It

@@ -1,6 +1,7 @@
 """Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
 the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms;
-``recconsole record`` records a room without a window (see cli_record)."""
+``recconsole record`` starts, stops or looks at a room's recording (``--local``: records
+it on this computer, without a window)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recconsole import __version__
-from recconsole.cli_record import add_record_command, run_record
 from recconsole.core.errors import ConsoleError
 from recconsole.core.redaction import install_redaction
 from recconsole.settings import ENV_NAMES, Settings, SettingsError, load_settings
@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     room_actions = rooms.add_subparsers(dest="rooms_command")
     close = room_actions.add_parser("close", help="close a room: everyone in it is disconnected")
     close.add_argument("room")
-    add_record_command(commands)
+    from recconsole.cli_record import add_record_parser  # no Qt, no egress calls yet
+
+    add_record_parser(commands)
     return parser
 
 
@@ -111,11 +113,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
 
     if args.command == "record":
-        try:
-            return asyncio.run(run_record(settings, args))
-        except ConsoleError as err:
-            print(f"recconsole record: {err}", file=sys.stderr)
-            return 1
+        from recconsole.cli_record import run_record  # not for the window
+
+        return asyncio.run(run_record(settings, args))
 
     from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
 

@@ -104,7 +104,7 @@ def print_table(snapshot: RoomsSnapshot, counts: Counter[str] | None) -> None:
             r.metadata_status.value if r.metadata_status else "-",
             _clock(now - r.recording_since) if r.recording_since else "",
             str(counts.get(r.name, 0)) if counts is not None else "?"))
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(HEADERS)]
+    widths = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(HEADERS)]
     for row in (HEADERS, *rows):
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
               .rstrip())

@@ -88,6 +88,11 @@ _SPECS: Final = (
     _Spec("RECORDING_START_TIMEOUT", "recording_start_timeout", "20", "float"),
     # A custom recording layout: the web page egress records instead of its own grid.
     _Spec("RECORDING_LAYOUT_URL", "recording_layout_url", ""),
+    # What a start records unless the moderator (or the command line) says otherwise.
+    _Spec("RECORDING_LAYOUT", "recording_layout", "grid"),
+    _Spec("RECORDING_CONTENT", "recording_content", "audio+video"),
+    _Spec("RECORDING_PRESET", "recording_preset", ""),
+    _Spec("RECORDING_OUTPUT", "recording_output", "mp4"),
     _Spec("APP_SERVER_URL", "app_server_url", ""),
     _Spec("REDIS_URL", "redis_url", ""),
     _Spec("WEBHOOK_FORWARD_URLS", "webhook_forward_urls", ""),
@@ -139,6 +144,10 @@ class Settings:
     recording_url_expiry: int = 3600
     recording_start_timeout: float = 20.0
     recording_layout_url: str = ""
+    recording_layout: str = "grid"
+    recording_content: str = "audio+video"
+    recording_preset: str = ""  # empty: egress's default (720p30)
+    recording_output: str = "mp4"
     app_server_url: str = ""
     redis_url: str = ""
     webhook_forward_urls: str = ""  # comma-separated
@@ -180,6 +189,7 @@ class Settings:
         _check_choice("PLAYBACK_AUTH", self.playback_auth, PLAYBACK_AUTH_MODES)
         _check_choice("RECORDING_UPLOAD", self.recording_upload, RECORDING_UPLOADS)
         _check_choice("RECORDINGS_STORAGE", self.recordings_storage, STORAGE_KINDS)
+        self._check_recording_defaults()
         if not 0 < self.server_port < 65536:
             raise SettingsError(f"SERVER_PORT must be a TCP port, not {self.server_port}")
         if not self.s3_bucket:
@@ -188,6 +198,30 @@ class Settings:
             raise SettingsError(f"RECORDINGS_PATH must end with '/', not {self.recordings_path!r}")
         if self.recording_url_expiry <= 0 or self.recording_start_timeout <= 0:
             raise SettingsError("RECORDING_URL_EXPIRY and RECORDING_START_TIMEOUT must be > 0")
+
+    def _check_recording_defaults(self) -> None:
+        from recconsole.core.recording_options import (  # the values' one definition
+            BadRecordingOptions,
+            Content,
+            Layout,
+            OutputFormat,
+            Preset,
+            parse_choice,
+        )
+
+        try:
+            parse_choice(Layout, self.recording_layout, "RECORDING_LAYOUT")
+            parse_choice(Content, self.recording_content, "RECORDING_CONTENT")
+            if self.recording_preset:
+                parse_choice(Preset, self.recording_preset, "RECORDING_PRESET")
+            if (parse_choice(OutputFormat, self.recording_output, "RECORDING_OUTPUT")
+                    is OutputFormat.OGG and parse_choice(
+                        Content, self.recording_content, "RECORDING_CONTENT")
+                    is not Content.AUDIO_ONLY):
+                raise BadRecordingOptions(
+                    "RECORDING_OUTPUT=ogg holds audio only: set RECORDING_CONTENT=audio")
+        except BadRecordingOptions as err:
+            raise SettingsError(str(err)) from None
 
     @classmethod
     def from_env(

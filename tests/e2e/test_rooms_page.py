@@ -81,7 +81,7 @@ def test_rooms_follow_livekit_webhooks_as_bots_join_and_leave(
             await lk.room.create_room(api.CreateRoomRequest(
                 name=short, departure_timeout=1, metadata=json.dumps({"createdBy": "other"})))
             await eventually(lambda: _text(page.model, short, 1), "other")
-            assert "Live from LiveKit's webhooks" in page.source.text()
+            await eventually(lambda: "Live from LiveKit's webhooks" in page.source.text(), True)
 
             joined = unique_room("joined")  # made by the first bot that joins
             bots = await start_bots(url, API_KEY, API_SECRET, joined, 2, SMALL)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel
+from PySide6.QtCore import QItemSelectionModel, Qt
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.recording_status import RecordingStatus
@@ -88,3 +88,21 @@ def test_without_egress_nothing_is_called_a_disagreement(model: RoomsModel) -> N
                               "no egress service", NOW))
     assert model.data(model.index(0, RECORDING)) == "unknown"
     assert model.data(model.index(0, 6)) == "STARTED"
+
+
+def test_sorting_is_the_models_own_and_new_rooms_take_their_place(
+    model: RoomsModel, qtbot: QtBot,
+) -> None:
+    proxy = rooms_proxy(model)
+    model.apply(_snapshot(_room("b", people=1), _room("a", people=5), _room("c", people=3)))
+    selection = QItemSelectionModel(proxy)
+    proxy.sort(2, Qt.SortOrder.DescendingOrder)  # participants, most first
+    shown = lambda: [proxy.data(proxy.index(r, 0)) for r in range(proxy.rowCount())]  # noqa: E731
+    assert shown() == ["a", "c", "b"]
+    selection.select(proxy.index(1, 0), QItemSelectionModel.SelectionFlag.Select)
+    model.apply(_snapshot(_room("b", people=1), _room("a", people=5), _room("c", people=3),
+                          _room("d", people=4)))
+    assert shown() == ["a", "d", "c", "b"]
+    assert [proxy.data(i) for i in selection.selectedIndexes()] == ["c"]
+    proxy.setFilterFixedString("C")
+    assert shown() == ["c"]

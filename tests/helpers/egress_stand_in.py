@@ -32,6 +32,7 @@ class StandInEgressServer(LiveKitServer):
         self.start_entered = asyncio.Event()
         self.starts = 0
         self.stops: list[str] = []
+        self.requests: list[api.RoomCompositeEgressRequest | api.ParticipantEgressRequest] = []
 
     async def list_egress(self, room_name: str, *, active: bool = True) -> list[api.EgressInfo]:
         # No room name: every room's, as the real ListEgress answers.
@@ -42,10 +43,12 @@ class StandInEgressServer(LiveKitServer):
     async def get_egress(self, egress_id: str) -> api.EgressInfo | None:
         return self.egresses.get(egress_id)
 
-    async def start_room_composite(
-        self, room_name: str, output: api.EncodedFileOutput, *, layout_url: str = ""
+    async def start_egress(
+        self, request: api.RoomCompositeEgressRequest | api.ParticipantEgressRequest
     ) -> api.EgressInfo:
         self.starts += 1
+        self.requests.append(request)
+        room_name = request.room_name
         self.start_entered.set()
         if self.start_gate is not None:
             await self.start_gate.wait()
@@ -54,8 +57,10 @@ class StandInEgressServer(LiveKitServer):
             egress_id=egress_id, room_name=room_name, status=api.EgressStatus.EGRESS_STARTING,
             started_at=time.time_ns(),
         )
-        info.room_composite.CopyFrom(api.RoomCompositeEgressRequest(
-            room_name=room_name, file_outputs=[output]))
+        if isinstance(request, api.ParticipantEgressRequest):
+            info.participant.CopyFrom(request)
+        else:
+            info.room_composite.CopyFrom(request)
         self.egresses[egress_id] = info
         answer = api.EgressInfo()
         answer.CopyFrom(info)

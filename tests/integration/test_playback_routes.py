@@ -150,3 +150,33 @@ async def test_url_route_answers_per_strategy(
     finally:
         await runner.cleanup()
     assert json.loads(body) == {"recordingUrl": f"/recordings/{NAME}"}
+
+
+HLS = "daily-RM_abc-2024-06-13T101010-a1b2c3.m3u8"
+PLAYLIST = ("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.000,\n"
+            "daily-RM_abc-2024-06-13T101010-a1b2c3/segment_00000.ts\n#EXTINF:2.500,\n"
+            "daily-RM_abc-2024-06-13T101010-a1b2c3/segment_00001.ts\n#EXT-X-ENDLIST\n")
+
+
+async def test_an_hls_recording_plays_through_the_proxy_segments_and_all(
+    served: tuple[str, RecordingsCatalog],
+) -> None:
+    base, catalog = served
+    await catalog.store.write_bytes(catalog.recording_key(HLS), PLAYLIST.encode(),
+                                    "application/vnd.apple.mpegurl")
+    segment = "daily-RM_abc-2024-06-13T101010-a1b2c3/segment_00001.ts"
+    await catalog.store.write_bytes(catalog.segment_key(segment), BODY, "video/mp2t")
+    status, headers, body = await _get(f"{base}/recordings/{HLS}")
+    assert status == 200
+    assert headers["Content-Type"].startswith("application/vnd.apple.mpegurl")
+    lines = body.decode().splitlines()
+    # Each segment is a PROXY path (on loopback no link needs signing).
+    assert lines[4] == "/recordings/daily-RM_abc-2024-06-13T101010-a1b2c3%2Fsegment_00000.ts"
+    assert lines[0] == "#EXTM3U"
+    status, headers, body = await _get(base + lines[6])
+    assert (status, headers["Content-Type"], body) == (200, "video/mp2t", BODY)
+    # Only a segment beside a playlist: never a metadata file or anything else.
+    status, _, _ = await _get(f"{base}/recordings/.metadata%2Fx.ts")
+    assert status == 400
+    status, _, _ = await _get(f"{base}/recordings/loose.ts")
+    assert status == 400

@@ -106,7 +106,7 @@ async def test_record_start_local_records_for_its_duration_and_uploads(
     name, statuses = room
     code, out, err = await _finish(
         await _recconsole(env, tmp_path, "record", "start", name, "--local", "--duration", "4",
-                          "--size", "640x360", "--fps", "25"))
+                          "--width", "640", "--height", "360", "--fps", "25"))
     assert code == 0, err
     assert "stopping: 4 s recorded" in err
     key = out.strip()
@@ -154,3 +154,12 @@ async def test_ctrl_c_stops_the_recorder_cleanly_and_uploads(
     assert code == 0, err
     assert "stopping: interrupted" in err
     await _check_stored(env, out.strip(), name, at_least=2.0)
+
+
+async def test_egress_only_options_are_refused_with_local(
+    env: dict[str, str], tmp_path: Path,
+) -> None:
+    code, _out, err = await _finish(await _recconsole(
+        env, tmp_path, "record", "start", "some-room", "--local", "--layout", "speaker"))
+    assert code == 2
+    assert "--layout apply to egress recordings only" in err

@@ -273,11 +273,19 @@ class LiveKitServer:
         """Record the room into ``output``; ``layout_url``: a custom layout page to record."""
         request = api.RoomCompositeEgressRequest(room_name=room_name, file_outputs=[output],
                                                  custom_base_url=layout_url)
+        return await self.start_egress(request)
+
+    async def start_egress(
+        self, request: api.RoomCompositeEgressRequest | api.ParticipantEgressRequest
+    ) -> api.EgressInfo:
+        """Start a room or participant recording; EgressUnavailable if nothing answers."""
+        if isinstance(request, api.ParticipantEgressRequest):
+            call = self.lkapi.egress.start_participant_egress(request)
+        else:
+            call = self.lkapi.egress.start_room_composite_egress(request)
         try:
             async with asyncio.timeout(self.egress_start_timeout):
-                return await self._call("start the recording",
-                                        self.lkapi.egress.start_room_composite_egress(request),
-                                        egress=True)
+                return await self._call("start the recording", call, egress=True)
         except TimeoutError:
             raise EgressUnavailable(
                 f"The egress service did not answer within {self.egress_start_timeout:.0f} s:"

@@ -23,7 +23,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
@@ -31,6 +30,12 @@ from typing import Any, Protocol
 
 from livekit import api
 
+from recconsole.core.egress_requests import (
+    build_outputs,
+    new_tag,
+    participant_request,
+    room_composite_request,
+)
 from recconsole.core.errors import (
     AlreadyRecording,
     ConsoleError,
@@ -51,18 +56,27 @@ from recconsole.core.recording_limits import (
     StartedRecording,
     StartedRecordings,
 )
+from recconsole.core.recording_options import (
+    BadRecordingOptions,
+    Content,
+    Layout,
+    OutputFormat,
+    Preset,
+    RecordingOptions,
+    parse_choice,
+)
 from recconsole.core.recording_status import RecordingStatus, egress_is_active, status_from_egress
 from recconsole.core.room_locks import LocalRoomLocks, RoomLocks
 from recconsole.settings import Settings
 
 log = logging.getLogger(__name__)
 
-FILE_TEMPLATE = "{room_name}-{room_id}-{time}"
 # The room metadata key naming the participant that records the room itself (a console
 # recording locally, see recconsole.realtime.local_recorder), while it does.
 LOCAL_RECORDER_KEY = "localRecorder"
-# The tag after {time} that marks a file template as a console's (see file_output).
-_CONSOLE_TEMPLATE = re.compile(r"\{time\}-[0-9a-f]{6}\.mp4$")
+# The tag after {time} that marks a file template as a console's (see file_output); an
+# each-participant session's files share its first six digits.
+_CONSOLE_TEMPLATE = re.compile(r"\{time\}-(?:[0-9a-f]{6}){1,2}\.(?:mp4|ogg|m3u8)$")
 
 
 class RecordingLocks(Protocol):
@@ -85,6 +99,7 @@ class StartOptions:
 
     max_duration: float | None = None  # seconds, then stop by itself
     stop_when_empty_after: float | None = None  # seconds with nobody but the console left
+    recording: RecordingOptions | None = None  # None: the recorder's defaults
 
 
 Upload = api.S3Upload | api.AzureBlobUpload | None
@@ -141,6 +156,18 @@ def upload_from_settings(
     return None
 
 
+def options_from_settings(settings: Settings) -> RecordingOptions:
+    """The recording options a start uses by default (RECORDING_LAYOUT, _CONTENT, _PRESET,
+    _OUTPUT); BadRecordingOptions if they do not go together (OGG with video)."""
+    return RecordingOptions(
+        layout=parse_choice(Layout, settings.recording_layout, "RECORDING_LAYOUT"),
+        content=parse_choice(Content, settings.recording_content, "RECORDING_CONTENT"),
+        preset=parse_choice(Preset, settings.recording_preset, "RECORDING_PRESET")
+        if settings.recording_preset else None,
+        output=parse_choice(OutputFormat, settings.recording_output, "RECORDING_OUTPUT"),
+    ).validate()
+
+
 class Recorder:
     """Starts, stops, watches and reconciles room recordings on one LiveKit server."""
 
@@ -151,6 +178,7 @@ class Recorder:
         recordings_path: str = "recordings/",
         upload: Upload | UploadSource = None,
         layout_url: str = "",
+        options: RecordingOptions | None = None,
         locks: RoomLocks | None = None,
         recording_locks: RecordingLocks | None = None,
         started: StartedRecordings | None = None,
@@ -166,6 +194,9 @@ class Recorder:
         self.recordings_path = recordings_path
         self.upload = upload
         self.layout_url = layout_url  # a custom recording layout; empty: egress's grid
+        self.options = options or RecordingOptions()  # what a start records unless told
+        # Each-participant recordings going on: room → (options, session tag, upload).
+        self.sessions: dict[str, tuple[RecordingOptions, str, Upload]] = {}
         self.locks: RoomLocks = locks or LocalRoomLocks()
         self.recording_locks: RecordingLocks | None = recording_locks
         self.started: StartedRecordings = started or MemoryStartedRecordings()
@@ -188,19 +219,10 @@ class Recorder:
         recordings of a room started in the same second never get the same name.
         No manifest beside the file (the tutorial asks egress for none either).
         """
-        tag = secrets.token_hex(3)
-        output = api.EncodedFileOutput(
-            file_type=api.EncodedFileType.MP4,
-            filepath=f"{self.recordings_path}{FILE_TEMPLATE}-{tag}.mp4",
-            disable_manifest=True,
-        )
         if upload is None and not callable(self.upload):
             upload = self.upload
-        if isinstance(upload, api.S3Upload):
-            output.s3.CopyFrom(upload)
-        elif isinstance(upload, api.AzureBlobUpload):
-            output.azure.CopyFrom(upload)
-        return output
+        return build_outputs(RecordingOptions(), self.recordings_path, upload,
+                             new_tag()).file_outputs[0]
 
     async def active_recording(self, room: str) -> api.EgressInfo | None:
         """The room's recording egress that is starting or active, if any."""
@@ -208,7 +230,11 @@ class Recorder:
         return next((e for e in egresses if egress_is_active(e)), None)
 
     async def start(self, room: str, options: StartOptions = StartOptions()) -> api.EgressInfo:
-        """Start recording ``room``; AlreadyRecording if it is, EgressUnavailable if it can't."""
+        """Start recording ``room``; AlreadyRecording if it is, EgressUnavailable if it can't,
+        BadRecordingOptions (before asking egress) for options it cannot make.
+
+        With each-participant options, returns the first participant's egress."""
+        recording = (options.recording or self.options).validate()
         async with self.locks.hold(room):
             token = None
             if self.recording_locks:
@@ -228,39 +254,126 @@ class Recorder:
                         f"The room {room!r} is already being recorded by"
                         f" {describe_starter(active)} (egress {active.egress_id}).")
                 upload = await self.upload() if callable(self.upload) else self.upload
-                info = await self.server.start_room_composite(room, self.file_output(upload),
-                                                              layout_url=self.layout_url)
+                infos = await self._request(room, recording, upload)
+            except ConsoleError as err:
+                if self.recording_locks and token:
+                    await self.recording_locks.release(room, token)
+                if not isinstance(err, AlreadyRecording | EgressUnavailable
+                                  | BadRecordingOptions):
+                    # Egress refused the request: the room says so, as egress put it.
+                    await self._publish(room, RecordingStatus.FAILED, "", str(err))
+                raise
             except BaseException:
                 if self.recording_locks and token:
                     await self.recording_locks.release(room, token)
                 raise
+            info = infos[0]
             if self.recording_locks and token:
                 await self.recording_locks.bind(room, token, info.egress_id)
-            now = self._clock()
-            await self.started.add(StartedRecording(
-                egress_id=info.egress_id, room=room, started=now,
-                stop_at=now + options.max_duration if options.max_duration else None,
-                stop_when_empty_after=options.stop_when_empty_after,
-                consoles=tuple(sorted(self.console_identities))))
-            log.info("recording %s of room %r: %s", info.egress_id, room,
-                     api.EgressStatus.Name(info.status))
+            for each in infos:
+                await self._started(room, each, options)
             await self._publish(room, status_from_egress(info.status), info.egress_id, info.error)
+        for each in infos:
+            self._spawn(self._watch_start(room, each.egress_id))
+        return info
+
+    async def _request(self, room: str, recording: RecordingOptions,
+                       upload: Upload) -> list[api.EgressInfo]:
+        """Ask egress for what ``recording`` says: one room file, or participants' files."""
+        if not recording.individual:
+            outputs = build_outputs(recording, self.recordings_path, upload, new_tag())
+            return [await self.server.start_egress(
+                room_composite_request(room, recording, outputs, self.layout_url))]
+        session = new_tag()
+        if recording.participant:
+            people = [recording.participant]
+        else:
+            people = [p.identity for p in await self.server.list_participants(room)
+                      if self._recordable(p)]
+            if not people:
+                raise BadRecordingOptions(
+                    f"Nobody in the room {room!r} to record separately (the console and"
+                    " other recorders do not count).")
+        infos = [await self._start_participant(room, identity, recording, session, upload)
+                 for identity in people]
+        if recording.each_participant:
+            self.sessions[room] = (recording, session, upload)
+        return infos
+
+    async def _start_participant(self, room: str, identity: str, recording: RecordingOptions,
+                                 session: str, upload: Upload) -> api.EgressInfo:
+        mine = recording.for_participant(identity)
+        outputs = build_outputs(mine, self.recordings_path, upload, session + new_tag())
+        return await self.server.start_egress(participant_request(room, identity, mine, outputs))
+
+    def _recordable(self, participant: api.ParticipantInfo) -> bool:
+        """Someone whose recording means something: not a console, not an egress."""
+        return (participant.identity not in self.console_identities
+                and participant.kind != api.ParticipantInfo.Kind.EGRESS
+                and not participant.identity.startswith("EG_"))
+
+    async def participant_joined(self, room: str, participant: api.ParticipantInfo) -> \
+            api.EgressInfo | None:
+        """Someone joined: record them too if the room is recorded each participant
+        separately by this recorder (None if not, or if they are recorded already)."""
+        session = self.sessions.get(room)
+        if session is None or not self._recordable(participant):
+            return None
+        recording, tag, upload = session
+        async with self.locks.hold(room):
+            if self.sessions.get(room) is not session:
+                return None  # stopped meanwhile
+            live = await self.server.list_egress(room, active=True)
+            if any(e.WhichOneof("request") == "participant"
+                   and e.participant.identity == participant.identity
+                   and egress_is_active(e) for e in live):
+                return None
+            info = await self._start_participant(room, participant.identity, recording, tag,
+                                                 upload)
+            await self._started(room, info, StartOptions())
+        log.info("recording %s of %r in room %r (each participant)", info.egress_id,
+                 participant.identity, room)
         self._spawn(self._watch_start(room, info.egress_id))
         return info
 
+    async def _started(self, room: str, info: api.EgressInfo, options: StartOptions) -> None:
+        now = self._clock()
+        await self.started.add(StartedRecording(
+            egress_id=info.egress_id, room=room, started=now,
+            stop_at=now + options.max_duration if options.max_duration else None,
+            stop_when_empty_after=options.stop_when_empty_after,
+            consoles=tuple(sorted(self.console_identities))))
+        log.info("recording %s of room %r: %s", info.egress_id, room,
+                 api.EgressStatus.Name(info.status))
+
     async def stop(self, room: str) -> api.EgressInfo:
-        """Stop the room's recording; NotRecording if there is none."""
+        """Stop the room's recording (all files of a participants' session together);
+        NotRecording if there is none."""
         async with self.locks.hold(room):
-            active = await self.active_recording(room)
-            if active is None:
+            live = [e for e in await self.server.list_egress(room, active=True)
+                    if egress_is_active(e)]
+            if not live:
+                self.sessions.pop(room, None)
                 raise NotRecording(f"The room {room!r} is not being recorded.")
-            info = await self.server.stop_egress(active.egress_id)
-            await self.started.finish(active.egress_id)
-            # Ending is not recording: the next start may come at once (its egress_ended
-            # then finds the lock is another recording's and leaves it).
-            await self._release(room, active.egress_id)
+            group = [e for e in live if session_of(e)]
+            targets = group if session_of(live[0]) else live[:1]
+            self.sessions.pop(room, None)
+            stopped = []
+            for active in targets:
+                try:
+                    stopped.append(await self.server.stop_egress(active.egress_id))
+                except ConsoleError:
+                    if active is targets[0]:
+                        raise
+                    continue  # it ended by itself meanwhile
+                await self.started.finish(active.egress_id)
+                # Ending is not recording: the next start may come at once (its egress_ended
+                # then finds the lock is another recording's and leaves it).
+                await self._release(room, active.egress_id)
+            info = stopped[0]
             await self._publish(room, status_from_egress(info.status), info.egress_id, info.error)
-        self._spawn(self._watch_stop(room, info.egress_id))
+        for each in stopped:
+            self._spawn(self._watch_stop(room, each.egress_id))
         return info
 
     async def reconcile(self, room: str) -> RecordingStatus | None:
@@ -379,6 +492,8 @@ class Recorder:
         Another app's recording is always kept (it does not look for twins itself);
         between consoles, the smaller egress id is kept, which every console agrees on.
         """
+        if ours.WhichOneof("request") != "room_composite":
+            return False  # a participant's file records beside anything
         others = [e for e in await self.server.list_egress(room, active=True)
                   if egress_is_active(e) and e.egress_id != ours.egress_id
                   and e.WhichOneof("request") == "room_composite"]  # a track egress is no twin
@@ -435,10 +550,27 @@ class Recorder:
         self._spawn(self._watch_stop(recording.room, recording.egress_id))
 
 
+def _templates(egress: api.EgressInfo) -> list[str]:
+    request = egress.participant if egress.WhichOneof("request") == "participant" \
+        else egress.room_composite
+    return ([o.filepath for o in request.file_outputs]
+            + [o.playlist_name for o in request.segment_outputs])
+
+
 def started_by_console(egress: api.EgressInfo) -> bool:
     """Whether a console asked for this egress (its file template carries the console's tag)."""
-    return any(_CONSOLE_TEMPLATE.search(output.filepath)
-               for output in egress.room_composite.file_outputs)
+    return any(_CONSOLE_TEMPLATE.search(t) for t in _templates(egress))
+
+
+def session_of(egress: api.EgressInfo) -> str:
+    """The session tag a console's participant recording shares with the other files of
+    its session ("" for anything else)."""
+    if egress.WhichOneof("request") != "participant":
+        return ""
+    for template in _templates(egress):
+        if (match := _CONSOLE_TEMPLATE.search(template)) and len(match[0]) > 20:
+            return match[0][7:13]
+    return ""
 
 
 def describe_starter(egress: api.EgressInfo) -> str:

@@ -20,7 +20,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from livekit import api
 
@@ -30,6 +30,7 @@ from recconsole.core.recorder import Recorder, StartOptions
 from recconsole.core.recording_status import RecordingStatus, status_from_egress
 
 CONCURRENCY: Final = 8  # calls in flight when acting on many rooms
+SUMMARY_CHUNK: Final = 250  # rooms read between two turns of the event loop
 Source = Literal["microphone", "camera"]
 _SOURCES: Final = {"microphone": api.TrackSource.MICROPHONE, "camera": api.TrackSource.CAMERA}
 
@@ -159,8 +160,13 @@ class RoomsOverview:
             raise egresses
         else:
             egress_known, note, by_room = True, "", _egress_by_room(egresses)
-        return RoomsSnapshot([summarize(room, by_room.get(room.name)) for room in rooms],
-                             egress_known, note, taken_at)
+        summaries: list[RoomSummary] = []
+        for start in range(0, len(rooms), SUMMARY_CHUNK):
+            if start:
+                await asyncio.sleep(0)  # let the event loop breathe between chunks
+            summaries.extend(summarize(room, by_room.get(room.name))
+                             for room in rooms[start:start + SUMMARY_CHUNK])
+        return RoomsSnapshot(summaries, egress_known, note, taken_at)
 
     async def counts(self, room: str) -> Counts:
         """Participants and publishers now (ListRooms lags by up to 5 s)."""
@@ -168,6 +174,11 @@ class RoomsOverview:
                   if not p.permission.hidden]
         tracks = {p.identity: describe_tracks(p) for p in people}
         return Counts(len(people), sum(1 for p in people if p.tracks), tracks)
+
+    async def counts_of(self, rooms: Iterable[str]) -> dict[str, Counts]:
+        """:meth:`counts` of several rooms, a few at a time (one that fails is left out)."""
+        found = await each(list(rooms), self.counts)
+        return {room: counts for room, counts in found.items() if isinstance(counts, Counts)}
 
 
 class RoomControl:
@@ -214,24 +225,24 @@ class RoomControl:
         return status
 
     async def close_many(self, rooms: list[str]) -> dict[str, Exception | None]:
-        return await each(rooms, self.close)
+        return failures(await each(rooms, self.close))
 
     async def start_many(self, rooms: list[str],
                          options: StartOptions | None = None) -> dict[str, Exception | None]:
         chosen = options or StartOptions()
-        return await each(rooms, lambda room: self.recorder.start(room, chosen))
+        return failures(await each(rooms, lambda room: self.recorder.start(room, chosen)))
 
     async def stop_many(self, rooms: list[str]) -> dict[str, Exception | None]:
-        return await each(rooms, self.recorder.stop)
+        return failures(await each(rooms, self.recorder.stop))
 
     async def fix_many(self, rooms: list[str]) -> dict[str, Exception | None]:
-        return await each(rooms, self.fix_status)
+        return failures(await each(rooms, self.fix_status))
 
 
 async def each(
     rooms: list[str], act: Callable[[str], Awaitable[object]], limit: int = CONCURRENCY
-) -> dict[str, Exception | None]:
-    """Do ``act`` to every room, a few at a time: None where it worked, else the error."""
+) -> dict[str, Any]:
+    """Do ``act`` to every room, a few at a time: what it returned, else the error."""
     gate = asyncio.Semaphore(limit)
 
     async def one(room: str) -> object:
@@ -239,9 +250,14 @@ async def each(
             return await act(room)
 
     outcomes = await asyncio.gather(*(one(room) for room in rooms), return_exceptions=True)
-    results: dict[str, Exception | None] = {}
+    results: dict[str, Any] = {}
     for room, outcome in zip(rooms, outcomes, strict=True):
         if isinstance(outcome, BaseException) and not isinstance(outcome, Exception):
             raise outcome
-        results[room] = outcome if isinstance(outcome, Exception) else None
+        results[room] = outcome
     return results
+
+
+def failures(results: dict[str, Any]) -> dict[str, Exception | None]:
+    """Per room: None where the action worked, else its error."""
+    return {room: out if isinstance(out, Exception) else None for room, out in results.items()}

@@ -115,10 +115,11 @@ async def record_here(
         await server.aclose()
 
 
-async def stop_recording(settings: Settings, room: str, say: Say) -> int:
+async def stop_local_recording(settings: Settings, room: str, say: Say) -> int | None:
     """Ask the console recording ``room`` on its computer to stop; wait for the upload.
 
-    A room recorded by an egress is stopped through the egress API instead.
+    Returns the exit code (0 stopped, 1 failed), or None when no console records the
+    room on its computer (an egress recording is stopped another way).
     """
     async with LiveKitServer(settings.livekit_url, settings.livekit_api_key,
                              settings.livekit_api_secret.value,
@@ -128,13 +129,7 @@ async def stop_recording(settings: Settings, room: str, say: Say) -> int:
             raise RoomNotFound(f"The room {room!r} does not exist.")
         recorder_identity = parse_metadata(info.metadata).get(LOCAL_RECORDER_KEY)
         if not isinstance(recorder_identity, str) or not recorder_identity:
-            recorder = Recorder(server, recordings_path=settings.recordings_path)
-            try:
-                egress = await recorder.stop(room)
-            finally:
-                await recorder.aclose()
-            say(f"stopped the egress recording {egress.egress_id}")
-            return 0
+            return None
         await server.send_to(room, recorder_identity, STOP_LOCAL_RECORDING_TOPIC)
         say(f"asked {recorder_identity} to stop recording {room!r}; waiting for the upload")
         loop = asyncio.get_running_loop()

@@ -126,9 +126,12 @@ class WebhookEffects:
         An egress aborted before it recorded, or failed before uploading, has no file
         (its result has no size): no metadata for a recording that does not exist.
         """
-        if not egress.file_results or egress.file_results[0].size <= 0:
+        produced = egress.file_results or egress.segment_results
+        if not produced or produced[0].size <= 0:
             log.info("egress %s ended %s with no file: no metadata", egress.egress_id,
                      api.EgressStatus.Name(egress.status))
+            if produced and egress.status != api.EgressStatus.EGRESS_COMPLETE:
+                await self._remove_empty(egress)
             return
         info = RecordingInfo.from_egress(egress, self.catalog.recordings_path)
         try:
@@ -147,6 +150,24 @@ class WebhookEffects:
         except KeyRefused as err:  # the store will never take this name
             raise PermanentError(f"metadata of {egress.egress_id}: {err}") from None
         self.events.publish(RecordingSaved(info.name, egress.room_name))
+
+    async def _remove_empty(self, egress: api.EgressInfo) -> None:
+        """An egress that failed before recording anything may still have uploaded an
+        empty file (a live stream refused at once, say): remove it, so no recording
+        that holds nothing is listed."""
+        try:
+            info = RecordingInfo.from_egress(egress, self.catalog.recordings_path)
+            self.catalog.recording_key(info.name)
+        except (ValueError, RecordingNameError):
+            return
+        try:
+            if (await self.catalog.store.head(self.catalog.recording_key(info.name))).size > 0:
+                return  # something was written after all: keep it, listed as it is
+        except ObjectNotFound:
+            return
+        await self.catalog.delete(info.name)
+        log.info("egress %s failed before recording: its empty file %s removed",
+                 egress.egress_id, info.name)
 
     async def _room_status(
         self, room: str, egress: api.EgressInfo

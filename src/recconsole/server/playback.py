@@ -25,7 +25,13 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from recconsole.core.recording_info import RecordingNameError, media_type
+from recconsole.core.recording_info import (
+    HLS_SUFFIX,
+    SEGMENT_SUFFIX,
+    RecordingNameError,
+    media_type,
+    segment_names,
+)
 from recconsole.settings import Settings
 from recconsole.storage.base import InvalidRange, ObjectNotFound, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
@@ -161,7 +167,10 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     if refused is not None:
         return refused
     try:
-        key = catalog.recording_key(name)
+        if name.endswith(HLS_SUFFIX) and "Range" not in request.headers:
+            return await _playlist(request, name)
+        key = (catalog.segment_key(name) if name.endswith(SEGMENT_SUFFIX)
+               else catalog.recording_key(name))
         obj = await catalog.store.head(key)
     except RecordingNameError:
         return _error(400, "Invalid recording name")
@@ -177,7 +186,8 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
     response = web.StreamResponse(
         status=206 if span else 200,
         headers={"Accept-Ranges": "bytes",
-                 "Content-Type": media_type(name) or "application/octet-stream"},
+                 "Content-Type": media_type(name) or ("video/mp2t" if name.endswith(
+                     SEGMENT_SUFFIX) else "application/octet-stream")},
     )
     if span:
         response.headers["Content-Range"] = f"bytes {start}-{end}/{obj.size}"
@@ -194,6 +204,19 @@ async def get_recording(request: web.Request) -> web.StreamResponse:
         raise ConnectionResetError("storage failed") from None
     await response.write_eof()
     return response
+
+
+async def _playlist(request: web.Request, name: str) -> web.Response:
+    """An HLS playlist whose segments are PROXY links too (signed when links must be:
+    a player fetches each segment without the playlist's query)."""
+    catalog, access = request.app[CATALOG], request.app[ACCESS]
+    text = (await catalog.store.read_bytes(catalog.recording_key(name))).decode()
+    lines = text.splitlines()
+    expiry = request.app[SETTINGS].recording_url_expiry
+    for number, segment in segment_names(name, text):
+        lines[number] = (access.link(segment, expiry) if access.required
+                         else recording_path(segment))
+    return web.Response(text="\n".join(lines) + "\n", content_type=media_type(name))
 
 
 async def get_recording_url(request: web.Request) -> web.Response:

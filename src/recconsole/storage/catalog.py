@@ -1,9 +1,10 @@
 """The recordings in a store, in the OpenVidu advanced tutorial's layout.
 
-The recordings are the ``.mp4`` objects directly under ``recordings_path``; each may
-have a metadata file under ``recordings_path + ".metadata/"``. A listing reads both
-folders at once, joins them by name, fetches metadata files concurrently (a bounded
-number at a time) and keeps them by ETag, so the next listing fetches only what changed.
+The recordings are the ``.mp4`` (``.ogg``, HLS ``.m3u8``) objects directly under
+``recordings_path``; each may have a metadata file under
+``recordings_path + ".metadata/"``. A listing reads both folders at once, joins them by
+name, fetches metadata files concurrently (a bounded number at a time) and keeps them
+by ETag, so the next listing fetches only what changed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from recconsole.core.recording_info import (
+    HLS_SUFFIX,
     METADATA_DIR,
     MetadataState,
     RecordingInfo,
@@ -24,8 +26,10 @@ from recconsole.core.recording_info import (
     media_type,
     metadata_name,
     parse_recording_name,
+    segments_folder,
     validate_recording_file,
     validate_recording_name,
+    validate_segment_name,
 )
 from recconsole.storage.base import ObjectInfo, ObjectNotFound, ObjectStore, is_folder
 
@@ -86,6 +90,10 @@ class RecordingsCatalog:
         """The key of a recording's metadata file."""
         return self.metadata_path + metadata_name(validate_recording_file(name))
 
+    def segment_key(self, name: str) -> str:
+        """The key of an HLS recording's segment; RecordingNameError if it is not one."""
+        return self.recordings_path + validate_segment_name(name)
+
     def manifest_key(self, name: str) -> str:
         """The key of the manifest an egress may have written beside the recording."""
         return self.recordings_path + manifest_name(validate_recording_file(name))
@@ -127,6 +135,11 @@ class RecordingsCatalog:
         await self.store.delete(key)
         await self.store.delete(meta_key)
         await self.store.delete(self.manifest_key(name))
+        if name.endswith(HLS_SUFFIX):  # the playlist's segments, in their folder
+            folder = self.recordings_path + segments_folder(name)
+            async for page in self.store.list_pages(folder, recursive=True):
+                for obj in page:
+                    await self.store.delete(obj.key)
         self._cache.pop(metadata_name(name), None)
 
     async def playback_url(self, name: str, expires_in: int = 3600) -> str:

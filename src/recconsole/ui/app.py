@@ -16,7 +16,7 @@ from recconsole import APP_NAME, __version__
 from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
-from recconsole.core.recorder import Recorder, upload_from_settings
+from recconsole.core.recorder import Recorder, options_from_settings, upload_from_settings
 from recconsole.realtime.local_recorder import LocalRecorder
 from recconsole.realtime.spool import Spool, spool_dir
 from recconsole.server.listener import SharedState, WebhookListener
@@ -82,6 +82,7 @@ def build_services(settings: Settings) -> ConsoleServices:
     recorder = Recorder(server, recordings_path=settings.recordings_path,
                         upload=upload_from_settings(settings, s3_keys.upload_keys),
                         layout_url=settings.recording_layout_url,
+                        options=options_from_settings(settings),
                         recording_locks=shared.locks, started=shared.started,
                         start_timeout=settings.recording_start_timeout, events=events)
     catalog = RecordingsCatalog(store, settings.recordings_path)

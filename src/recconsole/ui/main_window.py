@@ -38,7 +38,9 @@ from recconsole.core.errors import EgressUnavailable
 from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
+from recconsole.core.recording_info import HLS_SUFFIX
 from recconsole.core.recording_limits import LimitEnforcer
+from recconsole.core.recording_options import BadRecordingOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.rooms import RoomControl, RoomsOverview, Source
 from recconsole.core.tokens import fetch_token, mint_token
@@ -54,6 +56,7 @@ from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
 from recconsole.ui.local_media import LocalMedia
 from recconsole.ui.local_recording_controls import LocalRecordingControls
+from recconsole.ui.recording_options_panel import RecordingOptionsButton
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
 from recconsole.ui.rooms_page import RoomsPage
@@ -197,6 +200,8 @@ class MainWindow(QMainWindow):
         self.record_button = QPushButton("Start recording")
         self.record_button.setObjectName("record")
         self.record_button.setEnabled(False)
+        self.options_button = RecordingOptionsButton(
+            self.services.recorder.options, self._prefs)
         self.badge = QLabel()
         self.badge.setObjectName("badge")
         self.clock = QLabel()
@@ -219,8 +224,8 @@ class MainWindow(QMainWindow):
             button.setCheckable(True)
         bar = QHBoxLayout()
         widgets: list[QWidget] = [self.room_label, self.record_button,
-                                  self.local_recording.menu_button, self.badge, self.clock,
-                                  self.local_recording.figures]
+                                  self.local_recording.menu_button, self.options_button,
+                                  self.badge, self.clock, self.local_recording.figures]
         for widget in widgets:
             bar.addWidget(widget)
         # The stage takes the room left in the bar and never widens the window (a long
@@ -320,6 +325,8 @@ class MainWindow(QMainWindow):
         b.stateChanged.connect(self._on_state)
         b.participantJoined.connect(view.add_participant)
         b.participantLeft.connect(view.remove_participant)
+        b.participantJoined.connect(self._participant_joined)
+        b.participantLeft.connect(lambda _who: self._offer_participants())
         b.videoAdded.connect(lambda sid, who: view.add_video(sid, who))
         b.videoRemoved.connect(lambda sid, _who: view.remove_video(sid))
         b.audioAdded.connect(view.add_audio)
@@ -337,6 +344,9 @@ class MainWindow(QMainWindow):
         view.muteRequested.connect(self.mute_participant)
         view.removeRequested.connect(self.remove_participant)
         self.rooms.joinRequested.connect(self.join_room)
+        self.rooms.recording_options = self.options_button.options  # as the Record button's
+        self.rooms.start_button.setToolTip(
+            "Record the selected rooms with the options beside the room's Record button.")
         self.rooms.recordingsRequested.connect(self.show_recordings_of)
         model = self.recordings.model
         for changed in (model.rowsInserted, model.rowsRemoved, model.modelReset):
@@ -566,10 +576,15 @@ class MainWindow(QMainWindow):
             self.runner.run(recorder.stop(room), on_success=self._egress_answer,
                             on_failure=self._record_failed)
             return
+        try:
+            recording = self.options_button.options().validate()
+        except BadRecordingOptions as err:
+            self._record_failed(str(err))
+            return
         options = StartOptions(
             max_duration=self.max_minutes.value() * 60 or None,
             stop_when_empty_after=STOP_WHEN_EMPTY_AFTER if self.stop_when_empty.isChecked()
-            else None)
+            else None, recording=recording)
         self._options = options
         self._since = time.monotonic()
         here = self.local_recording.choice.isChecked()
@@ -593,6 +608,19 @@ class MainWindow(QMainWindow):
             raise EgressUnavailable("The console left the room before the recording started.")
         return await self.local_recording.start(self.session, room, options.max_duration,
                                                  options.stop_when_empty_after)
+
+    def _participant_joined(self, identity: str, _name: str) -> None:
+        """Offer them in the options; record them too while each participant is."""
+        self._offer_participants()
+        recorder = self.services.recorder
+        if self.room_name and self.room_name in recorder.sessions:
+            self.runner.run(recorder.participant_joined(
+                self.room_name, api.ParticipantInfo(identity=identity)))
+
+    def _offer_participants(self) -> None:
+        consoles = self.services.recorder.console_identities
+        self.options_button.form.set_participants(
+            sorted(i for i in self.room_view.participants() if i not in consoles))
 
     def _egress_answer(self, info: api.EgressInfo | SpooledRecording) -> None:
         if isinstance(info, SpooledRecording):
@@ -752,9 +780,10 @@ class MainWindow(QMainWindow):
             self.room_recordings.recording_saved(event.name)
 
     async def _playback_url(self, name: str) -> str:
-        """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route."""
+        """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route
+        (always for HLS: a presigned playlist cannot sign the segments it lists)."""
         settings = self.settings
-        if settings.recording_playback_strategy == "PROXY":
+        if settings.recording_playback_strategy == "PROXY" or name.endswith(HLS_SUFFIX):
             self.services.catalog.recording_key(name)  # refuses unsafe names
             link = self.playback_access.link(name, settings.recording_url_expiry)
             return f"http://127.0.0.1:{settings.server_port}{link}"

@@ -19,7 +19,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from recconsole.core.recording_info import MetadataState, RecordingInfo
 
 RecordingRole: Final = Qt.ItemDataRole.UserRole + 1  # the RecordingInfo of a row
-COLUMNS: Final = ("Name", "Room", "Started", "Duration", "Size")
+COLUMNS: Final = ("Name", "Room", "Started", "Duration", "Size", "Recording")
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -35,6 +35,34 @@ def human_size(size: int) -> str:
 def human_duration(seconds: float) -> str:
     whole = round(seconds)
     return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def recording_kind(info: RecordingInfo) -> str:
+    """What a recording holds, from its metadata's extra keys: the room (layout, options)
+    or one participant, with the session that groups files recorded together."""
+    extra = info.extra
+    found = extra.get("options")
+    options: dict[str, Any] = found if isinstance(found, dict) else {}
+    parts: list[str] = []
+    if extra.get("kind") == "participant":
+        who = str(extra.get("participant", "?"))
+        parts.append(f"{who}'s screen" if extra.get("screenShare") else who)
+        session = str(extra.get("session", ""))
+        if session:
+            parts.append(f"session {session.rsplit('-', 1)[-1]}")
+    else:
+        parts.append(f"room, {extra.get('layout', 'grid')}")
+    content = {"audio": "audio only", "video": "video only"}.get(options.get("content", ""))
+    parts += [p for p in (content, options.get("preset"), str(options.get("output", "")).upper()
+                          or None) if p]
+    if extra.get("status"):
+        parts.append(f"{extra['status']}: {extra.get('error', '')}".rstrip(": "))
+    return ", ".join(parts)
+
+
+def _kind_key(info: RecordingInfo) -> str:
+    """Sorts a session's files together, room recordings first."""
+    return f"{info.extra.get('session', '')}|{info.extra.get('participant', '')}"
 
 
 def local_time(started_ms: int) -> str:
@@ -87,7 +115,7 @@ class RecordingsModel(QAbstractTableModel):
             return info
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(info, column)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column >= 3:
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (3, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and info.metadata is not MetadataState.OK:
             return ("No metadata file: details come from the bucket listing."
@@ -107,6 +135,8 @@ class RecordingsModel(QAbstractTableModel):
             if info.metadata is MetadataState.UNREADABLE:
                 return "metadata unreadable"
             return human_duration(info.duration) if info.duration else "—"
+        if column == 5:
+            return recording_kind(info)
         return human_size(info.size)
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
@@ -206,9 +236,9 @@ class RecordingsModel(QAbstractTableModel):
         rows = np.flatnonzero(mask)
         key: Any
         column = self._sort_column
-        if column in (0, 1):
+        if column in (0, 1, 5):
             texts = [self._rows[int(i)].name if column == 0 else self._rows[int(i)].room_name
-                     for i in rows]
+                     if column == 1 else _kind_key(self._rows[int(i)]) for i in rows]
             key = np.array(texts, dtype=object)
         else:
             key = (self._started, self._duration, self._size)[column - 2][rows]

@@ -88,6 +88,10 @@ class RoomView(QWidget):
 
     # --- participants -----------------------------------------------------------
 
+    def participants(self) -> list[str]:
+        """The identities of everyone in the room (but this console)."""
+        return list(self._names)
+
     def add_participant(self, identity: str, name: str) -> None:
         self._names[identity] = name
         self._refresh_people()

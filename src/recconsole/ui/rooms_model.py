@@ -2,9 +2,11 @@
 
 A snapshot (see :mod:`recconsole.core.rooms`) replaces what the model knows in one
 pass: rooms that went are removed in contiguous runs, new ones inserted in one
-block at the end, and changed rows reported with one ``dataChanged``, so a
-thousand rooms cost a handful of model signals, not thousands. A filter and sort
-proxy sits between it and the view (:func:`rooms_proxy`).
+block, and changed rows reported with one ``dataChanged``, so a thousand rooms
+cost a handful of model signals, not thousands. The model sorts itself (one key
+per row, then one reorder; a sorting proxy would call back into Python for every
+comparison); a proxy only filters by name (:func:`rooms_proxy`). Ages and clocks
+are computed when a cell is drawn, so time passing costs no model signal at all.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ _EGRESS_TEXT: Final = {RecordingStatus.STARTING: "Starting…", RecordingStatus.
                        RecordingStatus.STOPPING: "Stopping…", RecordingStatus.STOPPED: "Ended",
                        RecordingStatus.FAILED: "Failed"}
 _WARNING = QBrush(QColor("#f6ad55"))
+_ROLES: Final = frozenset({Qt.ItemDataRole.DisplayRole, SortRole, RoomRole,
+                           Qt.ItemDataRole.TextAlignmentRole, Qt.ItemDataRole.ToolTipRole,
+                           Qt.ItemDataRole.BackgroundRole})
 Index = QModelIndex | QPersistentModelIndex
 
 
@@ -69,6 +74,8 @@ class RoomsModel(QAbstractTableModel):
         self.egress_known = True
         self.disagreement_after = 10.0
         self.now = time.time
+        self._sort_column: int | None = None
+        self._sort_order = Qt.SortOrder.AscendingOrder
 
     # --- Qt model -----------------------------------------------------------------------
 
@@ -85,7 +92,7 @@ class RoomsModel(QAbstractTableModel):
         return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid():
+        if role not in _ROLES or not index.isValid():  # a view asks for ten roles per cell
             return None
         room, column = self._rows[index.row()], index.column()
         if role == Qt.ItemDataRole.DisplayRole:
@@ -185,6 +192,8 @@ class RoomsModel(QAbstractTableModel):
         if changed:
             self.dataChanged.emit(self.index(min(changed), 0),
                                   self.index(max(changed), len(COLUMNS) - 1))
+        if fresh or changed:
+            self._reorder()
         return set(fresh), gone
 
     def remove_rooms(self, names: set[str]) -> None:
@@ -205,12 +214,36 @@ class RoomsModel(QAbstractTableModel):
     def set_recordings(self, counts: dict[str, int]) -> None:
         self.recordings = counts
         self._column_changed(STORED)
+        if self._sort_column == STORED:
+            self._reorder()
 
     def tick(self) -> None:
-        """Age and recording time move on; disagreements that lasted show."""
+        """Note how long disagreements have lasted (ages and clocks are read when drawn)."""
         self._track_disagreements()
-        for column in (AGE, RECORDING, 6, ELAPSED):
-            self._column_changed(column)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort_column, self._sort_order = column, order
+        self._reorder()
+
+    def _reorder(self) -> None:
+        """Put rows in the chosen order; selections follow their room."""
+        column = self._sort_column
+        if column is None or len(self._rows) < 2:
+            return
+        keys = [self._sort_value(room, column) for room in self._rows]
+        order = sorted(range(len(self._rows)), key=keys.__getitem__,
+                       reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        if order == list(range(len(order))):
+            return
+        self.layoutAboutToBeChanged.emit()
+        persistent = self.persistentIndexList()
+        names = [self._rows[p.row()].name for p in persistent]
+        self._rows = [self._rows[i] for i in order]
+        self._row_of = {room.name: row for row, room in enumerate(self._rows)}
+        self.changePersistentIndexList(persistent, [
+            self.index(self._row_of[name], p.column()) for p, name in zip(
+                persistent, names, strict=True)])
+        self.layoutChanged.emit()
 
     def _column_changed(self, column: int) -> None:
         if self._rows:
@@ -238,12 +271,20 @@ class RoomsModel(QAbstractTableModel):
             self._row_of = {room.name: row for row, room in enumerate(self._rows)}
 
 
+class _FilterProxy(QSortFilterProxyModel):
+    """Filters; sorting is passed on to the rooms model, which does it in one pass."""
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        source = self.sourceModel()
+        if source is not None:
+            source.sort(column, order)
+
+
 def rooms_proxy(model: RoomsModel, parent: QObject | None = None) -> QSortFilterProxyModel:
-    """Filter by room name (any case), sort by :data:`SortRole`."""
-    proxy = QSortFilterProxyModel(parent)
+    """Filter by room name (any case); rows keep the model's own order."""
+    proxy = _FilterProxy(parent)
     proxy.setSourceModel(model)
     proxy.setFilterKeyColumn(0)
     proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
-    proxy.setSortRole(SortRole)
     proxy.setDynamicSortFilter(True)
     return proxy

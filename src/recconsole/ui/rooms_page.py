@@ -12,7 +12,7 @@ The page says which of the two it runs on.
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
@@ -37,8 +37,9 @@ from PySide6.QtWidgets import (
 
 from recconsole.core.events import EventBus, RecordingStatusChanged, WebhookReceived
 from recconsole.core.recorder import StartOptions
+from recconsole.core.recording_options import RecordingOptions
 from recconsole.core.rooms import Counts, RoomControl, RoomsOverview, RoomsSnapshot
-from recconsole.ui.rooms_model import RoomRole, RoomsModel, rooms_proxy
+from recconsole.ui.rooms_model import RECORDING, RoomRole, RoomsModel, rooms_proxy
 from recconsole.ui.tasks import AsyncRunner, user_message
 
 STOP_WHEN_EMPTY_AFTER: Final = 30.0  # as in the room view
@@ -73,12 +74,17 @@ class RoomsPage(QWidget):
         self.poll_every, self.check_every = poll_every, check_every
         self.grace = 5.0  # how long a webhook may trail a change a poll already saw
         self.confirm: Callable[[str], bool] = self._ask
+        # What a start records (the window hands in its recording options form's choice);
+        # None: the recorder's defaults.
+        self.recording_options: Callable[[], RecordingOptions | None] = lambda: None
         self.webhooks_seen = False
         self._heard: dict[str, float] = {}  # room -> when a webhook last spoke of it
         self._unheard: dict[str, float] = {}  # room a poll saw change -> since when
         self._refreshing = self._again = self._polled = False
         self._filled = False
         self._to_count: set[str] = set()
+        self._gone: dict[str, float] = {}  # room -> when it was known to have closed
+        self._dropping: set[str] = set()  # rooms that finished, still shown
         self._counting = False
         self.model = RoomsModel(self)
         self.proxy = rooms_proxy(self.model, self)
@@ -136,9 +142,11 @@ class RoomsPage(QWidget):
         self.table.verticalHeader().hide()
         self.table.setWordWrap(False)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # Sized once, from a sample: sizing to contents on every change measures each time.
+        header.setResizeContentsPrecision(100)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setResizeContentsPrecision(100)  # measure a sample, not every room
+        self._sized = False
 
         top = QHBoxLayout()
         top.addWidget(self.filter, 1)
@@ -183,6 +191,10 @@ class RoomsPage(QWidget):
         self._recount.setSingleShot(True)
         self._recount.setInterval(100)
         self._recount.timeout.connect(self._count)
+        self._drop = QTimer(self)  # rooms that finished, removed together
+        self._drop.setSingleShot(True)
+        self._drop.setInterval(50)
+        self._drop.timeout.connect(self._drop_gone)
         self._ticker = QTimer(self)  # ages and recording clocks move on
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick)
@@ -203,7 +215,7 @@ class RoomsPage(QWidget):
 
     def stop(self) -> None:
         """No more work (the event loop is closing)."""
-        for timer in (self._poll, self._coalesce, self._recount, self._ticker):
+        for timer in (self._poll, self._coalesce, self._recount, self._ticker, self._drop):
             timer.stop()
         for unsubscribe in self._unsubscribe:
             unsubscribe()
@@ -228,9 +240,20 @@ class RoomsPage(QWidget):
 
     def _show_snapshot(self, snapshot: RoomsSnapshot) -> None:
         polled, self._polled = self._polled, False
+        if self._gone:  # asked before a room closed: it must not come back
+            self._gone = {room: at for room, at in self._gone.items() if at > time.time() - 60}
+            snapshot = dataclasses.replace(snapshot, rooms=[
+                room for room in snapshot.rooms
+                if self._gone.get(room.name, 0.0) < snapshot.taken_at])
         came, went = self.model.apply(snapshot)
+        if not self._sized and snapshot.rooms:
+            self._sized = True
+            self.table.resizeColumnsToContents()
+            widest = self.table.fontMetrics().horizontalAdvance("⚠ Not recording") + 24
+            self.table.setColumnWidth(RECORDING, max(self.table.columnWidth(RECORDING), widest))
+        now = time.monotonic()
+        self._heard = {room: at for room, at in self._heard.items() if now - at < 60}
         if polled and self._filled:
-            now = time.monotonic()
             for room in came | went:
                 if now - self._heard.get(room, -1e9) > self.grace:
                     self._unheard.setdefault(room, now)
@@ -266,11 +289,14 @@ class RoomsPage(QWidget):
             self.webhooks_seen = True
             if self._poll.isActive():
                 self._poll.start(int(1000 * self.check_every))
-        self._show_source()
+            self._show_source()
         if not self.active:
             return
         if event.event == "room_finished":
-            self.model.remove_rooms({event.room})
+            self._gone[event.room] = time.time()
+            self._dropping.add(event.room)
+            if not self._drop.isActive():
+                self._drop.start()
         elif event.event in WHOLE_SERVER:
             self._soon()
         elif event.event in ONE_ROOM and event.room:
@@ -278,27 +304,18 @@ class RoomsPage(QWidget):
             if not self._recount.isActive():
                 self._recount.start()
 
+    def _drop_gone(self) -> None:
+        dropping, self._dropping = self._dropping, set()
+        self.model.remove_rooms(dropping)
+
     def _count(self) -> None:
         if self._counting:
             self._recount.start()
             return
         rooms, self._to_count = self._to_count, set()
         self._counting = True
-        self.runner.run(self._counts(rooms), on_success=self._show_counts,
+        self.runner.run(self.overview.counts_of(rooms), on_success=self._show_counts,
                         on_failure=lambda _message: self._show_counts({}))
-
-    async def _counts(self, rooms: set[str]) -> dict[str, Counts]:
-        gate = asyncio.Semaphore(8)
-
-        async def one(room: str) -> tuple[str, Counts | BaseException]:
-            async with gate:
-                try:
-                    return room, await self.overview.counts(room)
-                except Exception as err:  # noqa: BLE001 — a room that went is no error
-                    return room, err
-
-        found = await asyncio.gather(*(one(room) for room in rooms))
-        return {room: counts for room, counts in found if isinstance(counts, Counts)}
 
     def _show_counts(self, counts: dict[str, Counts]) -> None:
         self._counting = False
@@ -307,6 +324,7 @@ class RoomsPage(QWidget):
 
     def _tick(self) -> None:
         self.model.tick()
+        self.table.viewport().update()  # ages and recording clocks move on
         now = time.monotonic()
         if self._unheard and any(now - since > self.grace for since in self._unheard.values()):
             self._unheard.clear()
@@ -361,7 +379,7 @@ class RoomsPage(QWidget):
         return StartOptions(
             max_duration=self.max_minutes.value() * 60 or None,
             stop_when_empty_after=STOP_WHEN_EMPTY_AFTER if self.stop_when_empty.isChecked()
-            else None)
+            else None, recording=self.recording_options())
 
     def start_selected(self) -> None:
         self._act("Recording started", self.control.start_many(self.selected_rooms(),
@@ -391,6 +409,7 @@ class RoomsPage(QWidget):
         failed = {room: user_message(error) for room, error in results.items() if error}
         worked = [room for room, error in results.items() if error is None]
         if done == "Closed":
+            self._gone.update(dict.fromkeys(worked, time.time()))
             self.model.remove_rooms(set(worked))
         self.progress.setText(f"{done} in {len(worked)} room{'s' if len(worked) != 1 else ''}"
                               + (f"; {len(failed)} could not" if failed else ""))

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from recconsole.core.errors import ConsoleError, EgressUnavailable
 from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.recording_options import Content, Layout, OutputFormat, Preset
 from recconsole.settings import (
     COMMAND_LINE,
     DEFAULT,
@@ -62,6 +63,10 @@ GROUPS = (  # (title, ((setting, label), ...))
                 ("APP_SERVER_URL", "Tokens from (optional)"))),
     ("Recording", (("RECORDING_UPLOAD", "Egress uploads to"),
                    ("RECORDING_START_TIMEOUT", "Start timeout (s)"),
+                   ("RECORDING_LAYOUT", "Default layout"),
+                   ("RECORDING_CONTENT", "Default content"),
+                   ("RECORDING_PRESET", "Default quality"),
+                   ("RECORDING_OUTPUT", "Default file"),
                    ("RECORDING_LAYOUT_URL", "Layout page (optional)"),
                    ("APP_NAME", "App name (createdBy)"))),
     ("Recordings storage", (("RECORDINGS_STORAGE", "Kept in"),
@@ -85,7 +90,11 @@ FIELDS = tuple(field for _, fields in GROUPS for field in fields)
 CHOICES = {"RECORDINGS_STORAGE": STORAGE_KINDS,
            "RECORDING_PLAYBACK_STRATEGY": PLAYBACK_STRATEGIES,
            "RECORDING_UPLOAD": RECORDING_UPLOADS,
-           "PLAYBACK_AUTH": PLAYBACK_AUTH_MODES}
+           "PLAYBACK_AUTH": PLAYBACK_AUTH_MODES,
+           "RECORDING_LAYOUT": tuple(m.value for m in Layout),
+           "RECORDING_CONTENT": tuple(m.value for m in Content),
+           "RECORDING_PRESET": ("", *(m.value for m in Preset)),  # "": egress's default
+           "RECORDING_OUTPUT": tuple(m.value for m in OutputFormat)}
 STORAGE_GROUPS = {"s3": "S3", "azure": "Azure", "local": "Local folder"}
 # Where a value came from, as the dialog says it.
 SOURCE_WORDS = {COMMAND_LINE: "from the command line", ENVIRONMENT: "from the environment",
