@@ -307,10 +307,12 @@ class Recorder:
         return await self.server.start_egress(participant_request(room, identity, mine, outputs))
 
     def _recordable(self, participant: api.ParticipantInfo) -> bool:
-        """Someone whose recording means something: not a console, not an egress."""
+        """Someone whose recording means something: not a console, not an egress, not a
+        hidden participant (an observer, a console recording on its computer)."""
         return (participant.identity not in self.console_identities
                 and participant.kind != api.ParticipantInfo.Kind.EGRESS
-                and not participant.identity.startswith("EG_"))
+                and not participant.identity.startswith("EG_")
+                and not participant.permission.hidden)
 
     async def participant_joined(self, room: str, participant: api.ParticipantInfo) -> \
             api.EgressInfo | None:
