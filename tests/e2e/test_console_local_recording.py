@@ -78,6 +78,7 @@ def test_without_egress_the_window_records_on_this_computer_and_uploads(
             await eventually(lambda: window.status, RecordingStatus.STARTED, within=30)
             started = time.monotonic()
             assert window.local_recording.choice.isChecked()
+            assert not window.options_button.isEnabled()  # egress's options: not used here
             assert "Recording on this computer instead" in window.event_log.toPlainText()
             assert window.record_button.text() == "Stop recording"
             await eventually(lambda: "MB" in window.local_recording.figures.text(), True)

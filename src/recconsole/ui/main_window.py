@@ -344,6 +344,7 @@ class MainWindow(QMainWindow):
         view.muteRequested.connect(self.mute_participant)
         view.removeRequested.connect(self.remove_participant)
         self.rooms.joinRequested.connect(self.join_room)
+        self.local_recording.choice.toggled.connect(self._recording_here)
         self.rooms.recording_options = self.options_button.options  # as the Record button's
         self.rooms.start_button.setToolTip(
             "Record the selected rooms with the options beside the room's Record button.")
@@ -576,8 +577,9 @@ class MainWindow(QMainWindow):
             self.runner.run(recorder.stop(room), on_success=self._egress_answer,
                             on_failure=self._record_failed)
             return
-        try:
-            recording = self.options_button.options().validate()
+        here = self.local_recording.choice.isChecked()
+        try:  # the options are egress's: a recording made here is the grid as MP4
+            recording = None if here else self.options_button.options().validate()
         except BadRecordingOptions as err:
             self._record_failed(str(err))
             return
@@ -587,7 +589,6 @@ class MainWindow(QMainWindow):
             else None, recording=recording)
         self._options = options
         self._since = time.monotonic()
-        here = self.local_recording.choice.isChecked()
         self._stage_text = ("starting the recording on this computer" if here
                             else "asking the egress service to start")
         self._update_stage()
@@ -608,6 +609,17 @@ class MainWindow(QMainWindow):
             raise EgressUnavailable("The console left the room before the recording started.")
         return await self.local_recording.start(self.session, room, options.max_duration,
                                                  options.stop_when_empty_after)
+
+    def _recording_here(self, here: bool) -> None:
+        """The recording options are egress's: not offered while Record records here."""
+        self.options_button.setEnabled(not here)
+        if here:
+            self.options_button.setToolTip(
+                "Recorded on this computer: the room's grid as MP4 (these options are for"
+                " the egress service).")
+        else:
+            self.options_button.setToolTip(
+                f"Recording options: {self.options_button.options().describe()}")
 
     def _participant_joined(self, identity: str, _name: str) -> None:
         """Offer them in the options; record them too while each participant is."""
