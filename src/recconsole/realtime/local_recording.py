@@ -168,8 +168,8 @@ class LocalRecording:
             size = self.path.stat().st_size
         except OSError:
             size = 0
-        elapsed = self._elapsed if self._stop.is_set() or not self.started else (
-            self._clock() - self.started)
+        ended = self._stop.is_set() or (self._thread is not None and not self.running)
+        elapsed = self._elapsed if ended or not self.started else self._clock() - self.started
         return RecordingStats(elapsed, size, self.frames, self.dropped)
 
     def _run(self) -> None:
@@ -178,6 +178,7 @@ class LocalRecording:
         try:
             self._loop(writer)
         except Exception as err:  # the file up to here is kept; the owner is told
+            self._elapsed = self.frames / self.fps + self.dropped / self.fps
             self.error = f"The local recording stopped: {err}"
             log.exception("local recording of %s failed", self.path.name)
         finally:
