@@ -1,6 +1,7 @@
 """Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
 the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms;
-``recconsole record`` starts, stops or looks at a room's recording."""
+``recconsole record`` starts, stops or looks at a room's recording (``--local``: records
+it on this computer, without a window)."""
 
 from __future__ import annotations
 

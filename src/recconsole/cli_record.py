@@ -1,5 +1,9 @@
 """``recconsole record start|stop|status ROOM``: a room's recording from a script.
 
+``record start ROOM --local [--duration S]`` records the room on this computer without a
+window instead of asking egress (see :mod:`recconsole.realtime.headless_recorder`);
+``record stop ROOM`` stops such a recording too, from any machine with the API key.
+
 Exit codes a script can rely on: 0 done, 2 a bad option (refused before anything is
 sent), 3 already recording, 4 not recording, 5 no egress service, 1 anything else
 (server unreachable, credentials refused, egress refused the request). Errors are one
@@ -11,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from livekit import api
 
@@ -36,6 +40,9 @@ from recconsole.core.recording_options import (
 )
 from recconsole.core.recording_status import egress_is_active
 from recconsole.settings import Settings
+
+if TYPE_CHECKING:  # the recording modules load only when --local is used
+    from recconsole.realtime.local_recorder import OutputFormat as LocalFormat
 
 EXIT_ERROR: Final = 1
 EXIT_BAD_OPTION: Final = 2
@@ -79,6 +86,12 @@ def add_record_parser(commands: Any) -> None:
     start.add_argument("--max-duration", type=float, metavar="SECONDS",
                        help="stop by itself after this long (kept by a running listener)")
     start.add_argument("--json", action="store_true", help="print the result as JSON")
+    start.add_argument("--local", action="store_true",
+                       help="record on this computer, not with egress: join hidden, record"
+                            " the room's grid and sound (--width, --height, --fps; default"
+                            " 1280x720 at 30), upload to the recordings storage")
+    start.add_argument("--duration", type=float, metavar="SECONDS",
+                       help="with --local: stop after this long (as --max-duration)")
     for name, what in (("stop", "stop a room's recording"),
                        ("status", "the room's recordings going on, if any")):
         action = actions.add_parser(name, help=what)
@@ -121,6 +134,28 @@ def options_from_args(settings: Settings, args: argparse.Namespace) -> Recording
 
 async def run_record(settings: Settings, args: argparse.Namespace) -> int:
     """Run ``record start|stop|status``; returns the exit code."""
+    from recconsole.realtime.headless_recorder import (  # loaded only for this command
+        record_here,
+        stop_local_recording,
+    )
+
+    try:
+        if args.record_command == "start" and args.local:
+            key = await record_here(settings, args.room, args.duration or args.max_duration,
+                                    _say, local_output(args))
+            if key is not None:
+                print(key)
+            return 0 if key is not None else EXIT_ERROR
+        if args.record_command == "stop":
+            code = await stop_local_recording(settings, args.room, _say)
+            if code is not None:
+                return code
+    except BadRecordingOptions as err:
+        return _fail(args, err, EXIT_BAD_OPTION)
+    except AlreadyRecording as err:
+        return _fail(args, err, EXIT_ALREADY_RECORDING)
+    except ConsoleError as err:
+        return _fail(args, err, EXIT_ERROR)
     try:
         options = options_from_args(settings, args) if args.record_command == "start" else None
     except BadRecordingOptions as err:
@@ -147,6 +182,31 @@ async def run_record(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(args, err, EXIT_BAD_OPTION)
     except ConsoleError as err:
         return _fail(args, err, EXIT_ERROR)
+
+
+_EGRESS_ONLY: Final = ("layout", "audio_only", "video_only", "preset", "video_bitrate",
+                       "audio_bitrate", "keyframe_interval", "output", "hls", "stream",
+                       "participant", "each_participant", "screen_share", "json")
+
+
+def local_output(args: argparse.Namespace) -> LocalFormat:
+    """The picture ``record start --local`` records; BadRecordingOptions for egress options."""
+    given = [f"--{n.replace('_', '-')}" for n in _EGRESS_ONLY if getattr(args, n)]
+    if given:
+        raise BadRecordingOptions(f"--local records the room's grid as MP4: {', '.join(given)}"
+                                  " apply to egress recordings only.")
+    from recconsole.realtime.local_recorder import OutputFormat as LocalFormat
+
+    width, height, fps = args.width or 1280, args.height or 720, args.fps or 30
+    if not (16 <= width <= 4096 and 16 <= height <= 4096 and width % 2 == 0
+            and height % 2 == 0 and 1 <= fps <= 60):
+        raise BadRecordingOptions(f"--local records an even size from 16 to 4096 at 1 to 60"
+                                  f" fps, not {width}x{height} at {fps}.")
+    return LocalFormat(width, height, fps)
+
+
+def _say(text: str) -> None:
+    print(f"recconsole record: {text}", file=sys.stderr, flush=True)
 
 
 async def _act(recorder: Recorder, args: argparse.Namespace,

@@ -21,6 +21,7 @@ from recconsole.core.errors import AlreadyRecording, EgressUnavailable, NotRecor
 from recconsole.core.events import LimitReached, RecordingStatusChanged, StatusPolled
 from recconsole.core.livekit_server import LiveKitServer, ws_url
 from recconsole.core.recorder import Recorder, StartOptions, started_by_console
+from recconsole.core.recording_options import RecordingOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.server.registry import FileStartedRecordings
@@ -290,3 +291,25 @@ async def test_a_webhook_just_after_the_poll_is_not_reported_missing_stand_in(
     await asyncio.wait_for(recorder.idle(), 15)
     assert polled == []
     await recorder.aclose()
+
+
+async def test_each_participant_leaves_out_hidden_participants_stand_in(
+    stand_in: StandInEgressServer, livekit_server: StackConfig,
+) -> None:
+    name = unique_room("each-hidden")
+    await stand_in.ensure_room(name)
+    url = ws_url(livekit_server.livekit_url)
+    person, observer = rtc.Room(), rtc.Room()
+    await person.connect(url, mint_token(API_KEY, API_SECRET, name, "person"))
+    await observer.connect(url, mint_token(API_KEY, API_SECRET, name, "recorder-hidden",
+                                           observer=True))
+    try:
+        recorder = Recorder(stand_in)
+        await recorder.start(name, StartOptions(
+            recording=RecordingOptions(each_participant=True)))
+        egresses = await stand_in.list_egress(name)
+        assert [e.participant.identity for e in egresses] == ["person"]
+        await recorder.aclose()
+    finally:
+        await observer.disconnect()
+        await person.disconnect()

@@ -25,6 +25,7 @@ import pytest_asyncio
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo, RecordingNameError
 from recconsole.settings import Settings
+from recconsole.storage import s3
 from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
@@ -191,6 +192,22 @@ async def test_written_object_reads_back_with_its_size_tag_and_date(
     assert abs(info.last_modified - datetime.now(UTC)) < timedelta(minutes=5)
     assert await store.exists(key)
     assert not await store.exists(prefix + "a/missing")
+
+
+@pytest.mark.asyncio
+async def test_a_file_is_uploaded_whole_in_parts_where_it_is_large(
+    store: ObjectStore, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(s3, "MULTIPART_PART", 5 * 1024 * 1024)  # S3's smallest part
+    path = tmp_path / "recording.mp4"
+    data = os.urandom(11 * 1024 * 1024 + 7)  # three parts on S3
+    path.write_bytes(data)
+    await store.write_file(prefix + "r.mp4", path, "video/mp4")
+    info = await store.head(prefix + "r.mp4")
+    assert info.size == len(data)
+    if isinstance(store, S3Store):
+        assert info.etag.endswith("-3")  # S3's tag of an object uploaded in three parts
+    assert await store.read_bytes(prefix + "r.mp4") == data
 
 
 @pytest.mark.asyncio

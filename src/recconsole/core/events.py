@@ -76,6 +76,14 @@ class LimitReached:
 
 
 @dataclass(frozen=True)
+class LocalRecordingNotice:
+    """What a recording made on this computer went through (spooled, uploaded, kept)."""
+
+    room: str
+    message: str
+
+
+@dataclass(frozen=True)
 class EffectDeadLettered:
     """A webhook effect was given up on; it waits in the dead letters for a replay."""
 

@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RECORDING_DELETED_TOPIC: Final = "RECORDING_DELETED"
+# Sent by the server API (never by a participant) to a console recording a room on its
+# own computer: stop and upload.
+STOP_LOCAL_RECORDING_TOPIC: Final = "recconsole-stop-local-recording"
 
 
 def ws_url(url: str) -> str:
@@ -176,13 +179,16 @@ class LiveKitServer:
         return metadata
 
     async def set_recording_status(
-        self, name: str, status: RecordingStatus, error: str | None = None
+        self, name: str, status: RecordingStatus, error: str | None = None,
+        more: dict[str, Any] | None = None,
     ) -> None:
         """Publish the room's recording state to everyone in it (RoomMetadataChanged).
 
         ``recordingError`` says why a FAILED recording failed; any other status clears it.
+        ``more``: other metadata keys changed in the same update.
         """
-        changes: dict[str, Any] = {"recordingStatus": status.value, "recordingError": None}
+        changes: dict[str, Any] = {**(more or {}), "recordingStatus": status.value,
+                                   "recordingError": None}
         if status is RecordingStatus.FAILED:
             changes["recordingError"] = error or "the recording failed"
         await self.update_metadata(name, changes)
@@ -240,6 +246,12 @@ class LiveKitServer:
                                 topic=RECORDING_DELETED_TOPIC)
         ))
         return True
+
+    async def send_to(self, room: str, identity: str, topic: str, payload: bytes = b"") -> None:
+        """A reliable data message from the server to one participant of the room."""
+        await self._call("send a message", self.lkapi.room.send_data(
+            api.SendDataRequest(room=room, data=payload, kind=api.DataPacket.Kind.RELIABLE,
+                                topic=topic, destination_identities=[identity])))
 
     # --- egress -------------------------------------------------------------------
 

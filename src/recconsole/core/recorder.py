@@ -71,6 +71,9 @@ from recconsole.settings import Settings
 
 log = logging.getLogger(__name__)
 
+# The room metadata key naming the participant that records the room itself (a console
+# recording locally, see recconsole.realtime.local_recorder), while it does.
+LOCAL_RECORDER_KEY = "localRecorder"
 # The tag after {time} that marks a file template as a console's (see file_output); an
 # each-participant session's files share its first six digits.
 _CONSOLE_TEMPLATE = re.compile(r"\{time\}-(?:[0-9a-f]{6}){1,2}\.(?:mp4|ogg|m3u8)$")
@@ -241,6 +244,10 @@ class Recorder:
                         f"The room {room!r} is already being recorded (or a recording is"
                         " starting) by a console sharing this lock.")
             try:
+                if await self.recorded_locally(room):
+                    raise AlreadyRecording(
+                        f"The room {room!r} is already being recorded by a console, on its"
+                        " own computer.")
                 active = await self.active_recording(room)
                 if active is not None:
                     raise AlreadyRecording(
@@ -300,10 +307,12 @@ class Recorder:
         return await self.server.start_egress(participant_request(room, identity, mine, outputs))
 
     def _recordable(self, participant: api.ParticipantInfo) -> bool:
-        """Someone whose recording means something: not a console, not an egress."""
+        """Someone whose recording means something: not a console, not an egress, not a
+        hidden participant (an observer, a console recording on its computer)."""
         return (participant.identity not in self.console_identities
                 and participant.kind != api.ParticipantInfo.Kind.EGRESS
-                and not participant.identity.startswith("EG_"))
+                and not participant.identity.startswith("EG_")
+                and not participant.permission.hidden)
 
     async def participant_joined(self, room: str, participant: api.ParticipantInfo) -> \
             api.EgressInfo | None:
@@ -381,13 +390,29 @@ class Recorder:
             active = await self.active_recording(room)
         except EgressUnavailable:
             active = None  # no egress service: nothing can be recording
-        if active is not None:
+        if active is not None or await self.recorded_locally(room):
             return status
         log.info("room %r said %s with no recording running: now STOPPED", room, status.value)
         if self.recording_locks:
             await self.recording_locks.release(room)
         await self._publish(room, RecordingStatus.STOPPED)
         return RecordingStatus.STOPPED
+
+    async def recorded_locally(self, room: str) -> bool:
+        """Whether a console in the room says it records the room on its own computer."""
+        info = await self.server.get_room(room)
+        recorder = parse_metadata(info.metadata).get(LOCAL_RECORDER_KEY) if info else None
+        if not isinstance(recorder, str) or not recorder:
+            return False
+        present = await self.server.list_participants(room)
+        return any(p.identity == recorder for p in present)
+
+    async def publish_status(
+        self, room: str, status: RecordingStatus, recording_id: str = "", error: str = "",
+        more: dict[str, Any] | None = None,
+    ) -> None:
+        """Set the room's ``recordingStatus`` (and ``more`` keys) and tell subscribers."""
+        await self._publish(room, status, recording_id, error, more)
 
     async def reconcile_all(self) -> dict[str, RecordingStatus | None]:
         """Reconcile every room this app created; returns the rooms that changed."""
@@ -425,10 +450,11 @@ class Recorder:
             log.error("recording watcher failed: %s", task.exception())
 
     async def _publish(
-        self, room: str, status: RecordingStatus, egress_id: str = "", error: str = ""
+        self, room: str, status: RecordingStatus, egress_id: str = "", error: str = "",
+        more: dict[str, Any] | None = None,
     ) -> None:
         try:
-            await self.server.set_recording_status(room, status, error or None)
+            await self.server.set_recording_status(room, status, error or None, more)
         except ConsoleError as err:  # the room may be gone; the egress state is what counts
             log.warning("could not set the recording status of %r: %s", room, err)
         self.events.publish(RecordingStatusChanged(room, status, egress_id, error))

@@ -6,7 +6,8 @@ Each video stream keeps only its newest frame (a ring of one): frames that come
 faster than they are taken are dropped, never queued. Remote audio comes to
 :meth:`SessionEvents.audio_frame` as 48 kHz mono 16-bit frames (when the session
 is made with ``audio=True``). The window adapts the callbacks to Qt signals;
-tests and benchmarks use them directly.
+tests and benchmarks use them directly. A recording made on this computer gets
+the same frames through :meth:`RoomSession.attach_tap`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from recconsole.core.livekit_server import parse_metadata, ws_url
 from recconsole.core.redaction import redact
 from recconsole.realtime.audio import CHANNELS as AUDIO_CHANNELS
 from recconsole.realtime.audio import SAMPLE_RATE as AUDIO_RATE
+from recconsole.realtime.local_recording import FrameTap
 from recconsole.realtime.local_tracks import LocalAudio, LocalVideo
 
 log = logging.getLogger(__name__)
@@ -92,6 +94,8 @@ class RoomSession:
         self.room = rtc.Room()
         self.state = SessionState.DISCONNECTED
         self._pumps: dict[str, asyncio.Task[None]] = {}
+        self._tracks: dict[str, tuple[rtc.TrackKind.ValueType, str]] = {}  # sid → kind, who
+        self.tap: FrameTap | None = None
         self._wire()
 
     def _set_state(self, state: SessionState, reason: str = "") -> None:
@@ -100,8 +104,7 @@ class RoomSession:
 
     def _wire(self) -> None:
         room, events = self.room, self.events
-        room.on("participant_connected",
-                lambda p: events.participant_joined(p.identity, p.name or p.identity))
+        room.on("participant_connected", self._on_participant_connected)
         room.on("participant_disconnected", lambda p: events.participant_left(p.identity))
         room.on("track_subscribed", self._on_track_subscribed)
         room.on("track_unsubscribed", self._on_track_unsubscribed)
@@ -117,6 +120,26 @@ class RoomSession:
         room.on("reconnecting", lambda: self._set_state(SessionState.RECONNECTING))
         room.on("reconnected", lambda: self._set_state(SessionState.CONNECTED))
         room.on("disconnected", self._on_disconnected)
+
+    def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
+        name = participant.name or participant.identity
+        if self.tap is not None:
+            self.tap.participant_joined(participant.identity, name)
+        self.events.participant_joined(participant.identity, name)
+
+    def attach_tap(self, tap: FrameTap) -> None:
+        """Hand ``tap`` every frame from now on, as well as to the events (a recording)."""
+        for identity, name in self.participants.items():
+            tap.participant_joined(identity, name)
+        for sid, (kind, identity) in self._tracks.items():
+            if kind == rtc.TrackKind.KIND_VIDEO:
+                tap.video_added(sid, identity)
+            else:
+                tap.audio_added(sid)
+        self.tap = tap
+
+    def detach_tap(self) -> None:
+        self.tap = None
 
     def _on_disconnected(self, reason: object) -> None:
         if self.state is not SessionState.DISCONNECTED:  # not after a disconnect() of ours
@@ -186,14 +209,20 @@ class RoomSession:
         self, track: rtc.Track, publication: rtc.RemoteTrackPublication,
         participant: rtc.RemoteParticipant,
     ) -> None:
+        tap, sid = self.tap, publication.sid
         if track.kind == rtc.TrackKind.KIND_VIDEO:
-            self.events.video_added(publication.sid, participant.identity)
-            pump = self._pump(publication.sid, track)
+            if tap is not None:
+                tap.video_added(sid, participant.identity)
+            self.events.video_added(sid, participant.identity)
+            pump = self._pump(sid, track)
         elif track.kind == rtc.TrackKind.KIND_AUDIO and self.audio:
-            self.events.audio_added(publication.sid, participant.identity)
-            pump = self._pump_audio(publication.sid, track)
+            if tap is not None:
+                tap.audio_added(sid)
+            self.events.audio_added(sid, participant.identity)
+            pump = self._pump_audio(sid, track)
         else:
             return
+        self._tracks[sid] = (track.kind, participant.identity)
         self._pumps[publication.sid] = asyncio.ensure_future(pump)
 
     def _on_track_unsubscribed(
@@ -204,9 +233,15 @@ class RoomSession:
         if pump is None:
             return
         pump.cancel()
+        self._tracks.pop(publication.sid, None)
+        tap = self.tap
         if track.kind == rtc.TrackKind.KIND_AUDIO:
+            if tap is not None:
+                tap.audio_removed(publication.sid)
             self.events.audio_removed(publication.sid, participant.identity)
         else:
+            if tap is not None:
+                tap.video_removed(publication.sid)
             self.events.video_removed(publication.sid, participant.identity)
 
     async def _pump(self, track_sid: str, track: rtc.Track) -> None:
@@ -215,6 +250,8 @@ class RoomSession:
         try:
             async for event in stream:
                 self.events.video_frame(track_sid, event.frame)
+                if self.tap is not None:
+                    self.tap.video_frame(track_sid, event.frame)
         finally:
             await stream.aclose()
 
@@ -225,5 +262,7 @@ class RoomSession:
         try:
             async for event in stream:
                 self.events.audio_frame(track_sid, event.frame)
+                if self.tap is not None:
+                    self.tap.audio_frame(track_sid, event.frame)
         finally:
             await stream.aclose()

@@ -7,11 +7,13 @@ Failures surface as :class:`StoreError` with a message a user can read.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Final
 
 DEFAULT_CHUNK_SIZE: Final = 256 * 1024
@@ -153,6 +155,16 @@ class ObjectStore(ABC):
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
         """Create or replace an object."""
+
+    async def write_file(
+        self, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Create or replace an object with a local file's content (a recording).
+
+        This default reads the file whole; stores for large files override it.
+        """
+        data = await asyncio.to_thread(path.read_bytes)
+        await self.write_bytes(key, data, content_type)
 
     async def write_json(self, key: str, obj: object) -> None:
         """Create or replace an object holding ``obj`` as compact JSON."""

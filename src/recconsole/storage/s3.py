@@ -22,10 +22,13 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote_plus, urlsplit
 
 import aiohttp
+from boto3.exceptions import S3UploadFailedError
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -62,6 +65,8 @@ _CREDENTIAL_CODES: Final = frozenset(
 _KEY_CODES: Final = frozenset({"XMinioInvalidObjectName", "XMinioInvalidResourceName",
                                "KeyTooLongError", "InvalidObjectName"})
 _MAX_PRESIGN_SECONDS: Final = 7 * 24 * 3600
+# Recordings above this size are uploaded in parts of this size (S3 multipart).
+MULTIPART_PART: Final = 16 * 1024 * 1024
 
 
 class _Signer:
@@ -345,6 +350,18 @@ class S3Store(ObjectStore):
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
     ) -> None:
         await self._call("put_object", key, Key=key, Body=data, ContentType=content_type)
+
+    async def write_file(
+        self, key: str, path: Path, content_type: str = "application/octet-stream"
+    ) -> None:
+        """Upload a file; above ``MULTIPART_PART`` bytes in parts (each part retried)."""
+        transfer = TransferConfig(multipart_threshold=MULTIPART_PART,
+                                  multipart_chunksize=MULTIPART_PART, max_concurrency=4)
+        try:
+            await self._call("upload_file", key, Filename=str(path), Key=key,
+                             ExtraArgs={"ContentType": content_type}, Config=transfer)
+        except S3UploadFailedError as err:  # boto3 wraps the service's error in words
+            raise StoreError(f"upload of {key!r} to {self._endpoint} failed: {err}") from err
 
     async def delete(self, key: str) -> None:
         await self._call("delete_object", key, Key=key)

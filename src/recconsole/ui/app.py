@@ -18,6 +18,8 @@ from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, options_from_settings, upload_from_settings
+from recconsole.realtime.local_recorder import LocalRecorder
+from recconsole.realtime.spool import Spool, spool_dir
 from recconsole.server.shared_state import SharedState
 from recconsole.settings import Settings
 from recconsole.storage.base import StoreError
@@ -90,8 +92,9 @@ def build_services(settings: Settings) -> ConsoleServices:
                         start_timeout=settings.recording_start_timeout, events=events)
     catalog = RecordingsCatalog(store, settings.recordings_path,
                                 index=RecordingsIndex(recordings_index_path()))
+    local = LocalRecorder(recorder, catalog, Spool(spool_dir()))
     return ConsoleServices(settings, server, recorder, catalog, events,
-                           RecordingsService(catalog, server), shared)
+                           RecordingsService(catalog, server), shared, local)
 
 
 async def start_listener(window: MainWindow) -> WebhookListener | None:
@@ -122,6 +125,8 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
 async def shutdown(window: MainWindow, listener: WebhookListener | None = None) -> None:
     """Leave the room and close connections after the window has closed."""
     window.stop_timers()
+    # A recording made here first: it uploads through the store the listener closes.
+    await window.local_recording.stop_all("the console quit")
     await window.runner.cancel_all()
     if window.limits_task is not None:
         window.limits_task.cancel()
@@ -131,6 +136,7 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
         await listener.stop()  # closes the shared store too
     else:
         await window.services.catalog.store.aclose()
+    await window.services.local.aclose()
     if window.session is not None:
         await window.media.aclose()
         await window.session.disconnect()
@@ -192,6 +198,7 @@ async def run_window(window: MainWindow) -> ConsoleServices | None:
     window.settingsApplied.connect(apply)
     listener = await start_listener(window)
     window.recordings.refresh()
+    window.runner.run(window.services.local.recover())  # what a crash or outage left
     await ended.wait()
     await shutdown(window, listener)
     return applied[-1] if applied else None

@@ -11,6 +11,7 @@ from recconsole.core.events import (
     EffectDeadLettered,
     EventBus,
     LimitReached,
+    LocalRecordingNotice,
     RecordingSaved,
     RecordingStatusChanged,
     WebhookReceived,
@@ -34,6 +35,7 @@ class EventLog(QPlainTextEdit):
         events.subscribe(DuplicateStopped, self._duplicate)
         events.subscribe(LimitReached, self._limit)
         events.subscribe(EffectDeadLettered, self._dead)
+        events.subscribe(LocalRecordingNotice, self._local)
 
     def add(self, text: str) -> None:
         self.appendPlainText(f"{datetime.now():%H:%M:%S}  {text}")
@@ -56,6 +58,9 @@ class EventLog(QPlainTextEdit):
 
     def _limit(self, event: LimitReached) -> None:
         self.add(f"recording {event.egress_id} of room {event.room} stopped: {event.why}")
+
+    def _local(self, event: LocalRecordingNotice) -> None:
+        self.add(f"room {event.room} · on this computer: {event.message}")
 
     def _dead(self, event: EffectDeadLettered) -> None:
         self.add(f"webhook {event.kind} of room {event.room} given up ({event.reason});"

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole import __version__
+from recconsole.core.errors import EgressUnavailable
 from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
@@ -43,7 +44,9 @@ from recconsole.core.recording_options import BadRecordingOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.rooms import RoomControl, RoomsOverview, Source
 from recconsole.core.tokens import fetch_token, mint_token
+from recconsole.realtime.local_recorder import LocalRecorder
 from recconsole.realtime.session import RoomSession, SessionState
+from recconsole.realtime.spool import SpooledRecording
 from recconsole.server.playback_access import PlaybackAccess
 from recconsole.server.shared_state import SharedState
 from recconsole.settings import Settings, development_defaults
@@ -52,6 +55,7 @@ from recconsole.storage.recordings import RecordingsService
 from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
 from recconsole.ui.local_media import LocalMedia
+from recconsole.ui.local_recording_controls import LocalRecordingControls
 from recconsole.ui.recording_options_panel import RecordingOptionsButton
 from recconsole.ui.recordings_page import RecordingsPage
 from recconsole.ui.room_view import RoomView
@@ -98,6 +102,7 @@ class ConsoleServices:
     events: EventBus
     recordings: RecordingsService
     shared: SharedState
+    local: LocalRecorder  # recordings made on this computer
 
 
 class MainWindow(QMainWindow):
@@ -154,6 +159,7 @@ class MainWindow(QMainWindow):
         self.rooms = RoomsPage(
             RoomsOverview(services.server), self.control, services.events, self.runner,
             webhook_url=f"http://127.0.0.1:{self.settings.server_port}/livekit/webhook")
+        self.local_recording = LocalRecordingControls(services.local, self)
         self.confirm: Callable[[str], bool] = self._ask  # moderation asks first
         self._build(room)
         self._wire()
@@ -217,8 +223,9 @@ class MainWindow(QMainWindow):
         for button in (self.camera_button, self.microphone_button):
             button.setCheckable(True)
         bar = QHBoxLayout()
-        widgets: list[QWidget] = [self.room_label, self.record_button, self.options_button,
-                                  self.badge, self.clock]
+        widgets: list[QWidget] = [self.room_label, self.record_button,
+                                  self.local_recording.menu_button, self.options_button,
+                                  self.badge, self.clock, self.local_recording.figures]
         for widget in widgets:
             bar.addWidget(widget)
         # The stage takes the room left in the bar and never widens the window (a long
@@ -337,6 +344,7 @@ class MainWindow(QMainWindow):
         view.muteRequested.connect(self.mute_participant)
         view.removeRequested.connect(self.remove_participant)
         self.rooms.joinRequested.connect(self.join_room)
+        self.local_recording.choice.toggled.connect(self._recording_here)
         self.rooms.recording_options = self.options_button.options  # as the Record button's
         self.rooms.start_button.setToolTip(
             "Record the selected rooms with the options beside the room's Record button.")
@@ -402,14 +410,19 @@ class MainWindow(QMainWindow):
         self.show_error(message)
 
     def leave(self) -> None:
-        session, self.session = self.session, None
-        if session is None:
+        if self.session is None:
             return
+        if self.local_recording.recording(self.room_name) and not self.confirm(
+                "This computer is recording the room. Stop the recording (it is uploaded)"
+                " and leave?"):
+            return
+        session, self.session = self.session, None
         self.leave_button.setEnabled(False)
         self.record_button.setEnabled(False)
         self.runner.run(self._leave(session), on_success=lambda _: self._left())
 
     async def _leave(self, session: RoomSession) -> None:
+        await self.local_recording.stop_all("the console left the room")
         await self.media.aclose()
         await session.disconnect()
 
@@ -542,6 +555,8 @@ class MainWindow(QMainWindow):
         self._show_connection(f"{text}{f': {why}' if why else ''}  ·  {self.settings.livekit_url}")
         if state == SessionState.DISCONNECTED and self.session is not None and reason:
             self.session = None
+            if self.local_recording.recording(self.room_name):
+                self.runner.run(self.local_recording.stop_all(f"disconnected: {why}"))
             self.show_error(f"Disconnected from the room: {why}.")
             self._left()
 
@@ -555,12 +570,16 @@ class MainWindow(QMainWindow):
         if not room:
             return
         self.record_button.setEnabled(False)
+        if self.local_recording.recording(room):
+            self.runner.run(self.local_recording.stop(room), on_failure=self._record_failed)
+            return
         if self.status in (RecordingStatus.STARTED, RecordingStatus.STARTING):
             self.runner.run(recorder.stop(room), on_success=self._egress_answer,
                             on_failure=self._record_failed)
             return
-        try:
-            recording = self.options_button.options().validate()
+        here = self.local_recording.choice.isChecked()
+        try:  # the options are egress's: a recording made here is the grid as MP4
+            recording = None if here else self.options_button.options().validate()
         except BadRecordingOptions as err:
             self._record_failed(str(err))
             return
@@ -570,10 +589,37 @@ class MainWindow(QMainWindow):
             else None, recording=recording)
         self._options = options
         self._since = time.monotonic()
-        self._stage_text = "asking the egress service to start"
+        self._stage_text = ("starting the recording on this computer" if here
+                            else "asking the egress service to start")
         self._update_stage()
-        self.runner.run(recorder.start(room, options), on_success=self._egress_answer,
+        self.runner.run(self._start_recording(room, options), on_success=self._egress_answer,
                         on_failure=self._record_failed)
+
+    async def _start_recording(
+        self, room: str, options: StartOptions
+    ) -> api.EgressInfo | SpooledRecording:
+        """Start the egress, or record on this computer (chosen, or no egress service)."""
+        if not self.local_recording.choice.isChecked():
+            try:
+                return await self.services.recorder.start(room, options)
+            except EgressUnavailable as err:
+                self.event_log.add(f"{err} Recording on this computer instead.")
+                self.local_recording.choice.setChecked(True)
+        if self.session is None:
+            raise EgressUnavailable("The console left the room before the recording started.")
+        return await self.local_recording.start(self.session, room, options.max_duration,
+                                                 options.stop_when_empty_after)
+
+    def _recording_here(self, here: bool) -> None:
+        """The recording options are egress's: not offered while Record records here."""
+        self.options_button.setEnabled(not here)
+        if here:
+            self.options_button.setToolTip(
+                "Recorded on this computer: the room's grid as MP4 (these options are for"
+                " the egress service).")
+        else:
+            self.options_button.setToolTip(
+                f"Recording options: {self.options_button.options().describe()}")
 
     def _participant_joined(self, identity: str, _name: str) -> None:
         """Offer them in the options; record them too while each participant is."""
@@ -588,7 +634,12 @@ class MainWindow(QMainWindow):
         self.options_button.form.set_participants(
             sorted(i for i in self.room_view.participants() if i not in consoles))
 
-    def _egress_answer(self, info: api.EgressInfo) -> None:
+    def _egress_answer(self, info: api.EgressInfo | SpooledRecording) -> None:
+        if isinstance(info, SpooledRecording):
+            self._stage_text = ""
+            self.record_button.setEnabled(True)
+            self._update_stage()
+            return
         self._started_at = info.started_at / 1e9 if info.started_at else None
         if info.status == api.EgressStatus.EGRESS_STARTING:
             self._egress_id = info.egress_id
@@ -793,6 +844,13 @@ class MainWindow(QMainWindow):
         self.rooms.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        # Asked only of a moderator closing the window; a signal or a program closing it
+        # stops the recording cleanly on the way out (see app.shutdown).
+        if (event.spontaneous() and self.local_recording.recording(self.room_name)
+                and not self.confirm("This computer is recording the room. Stop the recording"
+                                     " (it is uploaded) and quit?")):
+            event.ignore()
+            return
         super().closeEvent(event)
         if event.isAccepted():
             self.closed.emit()

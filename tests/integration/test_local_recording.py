@@ -1,0 +1,291 @@
+"""Recording a room on this computer: a real LiveKit server with no egress service,
+publisher bots, and MinIO as the recordings store.
+
+The console's session hands its frames to the recording; the file lands in MinIO
+at the tutorial's path with the tutorial's metadata, and the room's status moves
+as with an egress. A recording dropped without a stop (a crash) is found in the
+spool by the next start and uploaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import signal
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import pytest_asyncio
+from livekit import rtc
+
+from recconsole.core.errors import AlreadyRecording, EgressUnavailable
+from recconsole.core.events import LocalRecordingNotice, RecordingStatusChanged
+from recconsole.core.livekit_server import LiveKitServer, parse_metadata, ws_url
+from recconsole.core.recorder import Recorder
+from recconsole.core.recording_info import parse_recording_name
+from recconsole.core.recording_status import RecordingStatus
+from recconsole.core.tokens import mint_token
+from recconsole.realtime.local_recorder import LocalRecorder, OutputFormat
+from recconsole.realtime.local_recording import FrameTap
+from recconsole.realtime.session import RoomSession, SessionEvents
+from recconsole.realtime.spool import Spool
+from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.s3 import S3Store
+from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
+from recconsole_devtools.devstack import (
+    API_KEY,
+    API_SECRET,
+    MINIO_PASSWORD,
+    MINIO_USER,
+    S3_BUCKET,
+    DevStack,
+    StackConfig,
+)
+from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.waiting import eventually
+
+pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
+
+TONE_HZ = 730.0  # the bots' tone: nothing else here makes this one
+RECORD_FOR = 5.0
+SMALL = OutputFormat(640, 360, 30)  # the 2-core machine runs LiveKit and bots beside it
+
+
+@dataclass
+class Stack:
+    server: LiveKitServer
+    recorder: Recorder
+    catalog: RecordingsCatalog
+    local: LocalRecorder
+    spool: Spool
+
+
+@pytest_asyncio.fixture
+async def stack(livekit_server: StackConfig, minio_server: StackConfig,
+                tmp_path: Path) -> AsyncIterator[Stack]:
+    server = LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=TEST_APP)
+    recorder = Recorder(server, recordings_path="recordings/")
+    store = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1", S3_BUCKET)
+    catalog = RecordingsCatalog(store, "recordings/")
+    spool = Spool(tmp_path / "spool")
+    local = LocalRecorder(recorder, catalog, spool, output=SMALL, retry_delay=0.2)
+    yield Stack(server, recorder, catalog, local, spool)
+    await local.aclose()
+    await recorder.aclose()
+    await store.aclose()
+    await server.aclose()
+
+
+@pytest_asyncio.fixture
+async def room_with_bots(
+    livekit_server: StackConfig, stack: Stack
+) -> AsyncIterator[tuple[str, list[PublisherBot]]]:
+    room = unique_room("local-rec")
+    await stack.server.ensure_room(room)
+    bots = await start_bots(livekit_server.livekit_url, API_KEY, API_SECRET, room, 2,
+                            BotOptions(width=320, height=180, fps=15, tone_hz=TONE_HZ))
+    yield room, bots
+    await asyncio.gather(*(bot.stop() for bot in bots))
+
+
+async def _join(livekit_url: str, room: str, identity: str) -> tuple[RoomSession, FrameTap]:
+    token = mint_token(API_KEY, API_SECRET, room, identity, "Console", observer=True)
+    session = RoomSession(livekit_url, token, SessionEvents(), audio=True)
+    await session.connect()
+    tap = FrameTap()
+    session.attach_tap(tap)
+    await eventually(lambda: len(session._tracks), 4, within=20)  # 2 bots x video + audio
+    return session, tap
+
+
+async def _watch(livekit_url: str, room: str) -> tuple[rtc.Room, list[str]]:
+    watcher, statuses = rtc.Room(), []
+    watcher.on("room_metadata_changed", lambda _old, new: statuses.append(
+        str(parse_metadata(new).get("recordingStatus"))))
+    await watcher.connect(ws_url(livekit_url),
+                          mint_token(API_KEY, API_SECRET, room, "watcher", observer=True))
+    return watcher, statuses
+
+
+async def test_a_room_is_recorded_on_this_computer_into_the_store_as_egress_would(
+    livekit_server: StackConfig, stack: Stack, room_with_bots: tuple[str, list[PublisherBot]],
+) -> None:
+    room, _bots = room_with_bots
+    with pytest.raises(EgressUnavailable):  # why the console records it itself
+        await stack.recorder.start(room)
+    await stack.recorder.reconcile(room)
+    session, tap = await _join(livekit_server.livekit_url, room, "console-local")
+    watcher, statuses = await _watch(livekit_server.livekit_url, room)
+    notices: list[str] = []
+    stack.recorder.events.subscribe(LocalRecordingNotice, lambda e: notices.append(e.message))
+    try:
+        room_id = (await stack.server.get_room(room)).sid  # type: ignore[union-attr]
+        spooled = await stack.local.start(room, room_id, tap, "console-local")
+        started = time.monotonic()
+        await eventually(lambda: "STARTED" in statuses, True)
+        # Anyone else starting (an egress, another console) is told it is recorded.
+        with pytest.raises(AlreadyRecording):
+            await stack.recorder.start(room)
+        with pytest.raises(AlreadyRecording):
+            await stack.local.start(room, room_id, FrameTap(), "another-console")
+        # Another console joining does not take the room's status for a stale one.
+        assert (await stack.recorder.reconcile(room)).value == "STARTED"  # type: ignore[union-attr]
+        while time.monotonic() - started < RECORD_FOR:
+            await asyncio.sleep(0.2)
+            stats = stack.local.stats(room)
+            assert stats is not None
+            assert stats.size > 0
+        info = await stack.local.stop(room)
+        elapsed = time.monotonic() - started
+        await eventually(lambda: statuses[-1:], ["STOPPED"])
+    finally:
+        await session.disconnect()
+        await watcher.disconnect()
+    assert statuses == ["STARTING", "STARTED", "STOPPING", "STOPPED"]
+    assert info is not None
+    assert info.id == spooled.id
+    assert info.id.startswith("LOCAL_")
+    assert info.extra == {"recordedBy": "console"}
+    assert parse_recording_name(info.name) is not None
+    assert info.name.startswith(f"{room}-{room_id}-")
+    assert info.name.endswith(".mp4")
+    stored = await stack.catalog.get(info.name)
+    assert stored == info
+    assert stored.extra == {"recordedBy": "console"}
+    assert any(info.name in n and "uploaded" in n for n in notices)
+    assert not list(stack.spool.folder.iterdir())  # nothing left behind once uploaded
+
+    data = await stack.catalog.store.read_bytes(stack.catalog.recording_key(info.name))
+    content = read_content(data)
+    print(f"\nlocal: duration {content.duration:.2f} s, elapsed {elapsed:.2f} s,"
+          f" pitch {content.pitch:.1f} Hz, change {content.change:.1f}")
+    assert content.size == (SMALL.width, SMALL.height)
+    assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+    assert content.change > 1.0, "the recorded video does not move"
+    assert content.duration == pytest.approx(elapsed, abs=0.5)
+    assert info.duration == pytest.approx(content.duration, abs=0.1)
+
+
+async def test_a_recording_killed_mid_way_is_uploaded_playable_at_the_next_start(
+    stack: Stack,
+) -> None:
+    room, room_id = unique_room("local-crash"), "RM_crashed1"
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.helpers.spooling_recorder", str(stack.spool.folder), room,
+        room_id, stdout=asyncio.subprocess.PIPE, cwd=Path(__file__).parents[2])
+    assert child.stdout is not None
+    line = await asyncio.wait_for(child.stdout.readline(), 60)
+    assert line.startswith(b"recording LOCAL_"), line
+    await asyncio.sleep(1.0)
+    child.send_signal(signal.SIGKILL)  # a crash: no flush, no close
+    await child.wait()
+    [spooled] = stack.spool.pending()
+
+    notices: list[str] = []
+    stack.recorder.events.subscribe(LocalRecordingNotice, lambda e: notices.append(e.message))
+    recovered = await stack.local.recover()
+    assert [r.name for r in recovered] == [spooled.name]
+    assert notices[0].startswith(f"found {spooled.name}")
+    stored = await stack.catalog.get(spooled.name)
+    assert stored.id == spooled.id
+    assert stored.extra == {"recordedBy": "console"}
+    assert stored.duration > 2.0
+    data = await stack.catalog.store.read_bytes(stack.catalog.recording_key(spooled.name))
+    content = read_content(data)  # it plays: every picture and sample decodes
+    assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+    assert content.change > 1.0
+    assert content.duration == pytest.approx(stored.duration, abs=0.2)
+    assert not spooled.plan.exists()
+    assert not spooled.video.exists()
+
+
+@dataclass
+class Content:
+    """What a recorded MP4 holds, read with PyAV."""
+
+    pitch: float  # strongest frequency of the audio, Hz
+    change: float  # mean luma difference between frames 2 s apart
+    duration: float  # s
+    size: tuple[int, int]
+
+
+def read_content(data: bytes) -> Content:
+    with av.open(io.BytesIO(data)) as container:
+        audio = container.streams.audio[0]
+        rate = audio.rate
+        pcm = np.concatenate([f.to_ndarray().mean(axis=0) for f in container.decode(audio)])
+        audio_end = len(pcm) / rate
+    with av.open(io.BytesIO(data)) as container:
+        video = container.streams.video[0]
+        base, step = float(video.time_base or 0), 1 / float(video.average_rate or 30)
+        size = (video.codec_context.width, video.codec_context.height)
+        lumas = [(f.pts * base, f.to_ndarray(format="gray").astype(float))
+                 for f in container.decode(video)]
+    tail = pcm[rate:] if len(pcm) > 2 * rate else pcm
+    spectrum = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
+    pitch = float(np.fft.rfftfreq(len(tail), 1 / rate)[int(np.argmax(spectrum[1:])) + 1])
+    first = lumas[0][0]
+    later = next((i for i, (t, _) in enumerate(lumas) if t >= first + 2.0), len(lumas) - 1)
+    change = float(np.abs(lumas[0][1] - lumas[later][1]).mean())
+    duration = max(audio_end, lumas[-1][0] + step) - min(first, 0.0)
+    return Content(pitch, change, duration, size)
+
+
+async def test_storage_down_at_stop_keeps_the_recording_until_it_comes_back(
+    livekit_server: StackConfig, private_minio: DevStack, stack: Stack, app_room: str,
+) -> None:
+    store = S3Store(private_minio.cfg.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
+                    S3_BUCKET)
+    catalog = RecordingsCatalog(store, "recordings/")
+    local = LocalRecorder(stack.recorder, catalog, stack.spool, output=SMALL,
+                          upload_attempts=2, retry_delay=0.1)
+    statuses: list[RecordingStatusChanged] = []
+    stack.recorder.events.subscribe(RecordingStatusChanged, statuses.append)
+    try:
+        room_id = (await stack.server.get_room(app_room)).sid  # type: ignore[union-attr]
+        spooled = await local.start(app_room, room_id, FrameTap(), "console-offline")
+        await eventually(lambda: local.stats(app_room).size > 0, True)  # type: ignore[union-attr]
+        private_minio.stop("minio")
+        assert await local.stop(app_room) is None
+        last = statuses[-1]
+        assert last.status is RecordingStatus.FAILED
+        assert "kept in" in last.error
+        assert "uploaded at the next start" in last.error
+        assert spooled.plan.exists()
+
+        private_minio.start("minio")
+        [recovered] = await local.recover()
+        assert recovered.name == spooled.name
+        assert (await catalog.get(spooled.name)).id == spooled.id
+        assert not spooled.plan.exists()
+    finally:
+        await local.aclose()
+        await store.aclose()
+
+
+async def test_limits_stop_a_recording_by_themselves(stack: Stack, app_room: str) -> None:
+    statuses: list[RecordingStatusChanged] = []
+    stack.recorder.events.subscribe(RecordingStatusChanged, statuses.append)
+    room_id = (await stack.server.get_room(app_room)).sid  # type: ignore[union-attr]
+    began = time.monotonic()
+    await stack.local.start(app_room, room_id, FrameTap(), "console-limited", max_duration=1.5)
+    await eventually(lambda: statuses[-1].status, RecordingStatus.STOPPED, within=30)
+    assert time.monotonic() - began >= 1.5
+    assert not stack.local.is_recording(app_room)
+
+    someone_there = [True]
+    await stack.local.start(app_room, room_id, FrameTap(), "console-limited",
+                            stop_when_empty_after=1.0, occupied=lambda: someone_there[0])
+    await asyncio.sleep(2.0)
+    assert stack.local.is_recording(app_room)  # people are there: it goes on
+    someone_there[0] = False
+    left = time.monotonic()
+    await eventually(lambda: statuses[-1].status, RecordingStatus.STOPPED, within=30)
+    assert time.monotonic() - left >= 1.0
+    assert len(await stack.catalog.list_recordings(room_id)) == 2
