@@ -279,6 +279,10 @@ class Recorder:
                 room_composite_request(room, recording, outputs, self.layout_url))]
         session = new_tag()
         if recording.participant:
+            present = {p.identity for p in await self.server.list_participants(room)}
+            if recording.participant not in present:
+                raise BadRecordingOptions(
+                    f"{recording.participant!r} is not in the room {room!r}: nobody to record.")
             people = [recording.participant]
         else:
             people = [p.identity for p in await self.server.list_participants(room)
