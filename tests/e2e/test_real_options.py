@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -25,8 +26,10 @@ from PySide6.QtWidgets import QApplication
 from recconsole.core.errors import ConsoleError
 from recconsole.core.livekit_server import LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
-from recconsole.core.recording_info import MetadataState, RecordingInfo, segments_folder
+from recconsole.core.recording_info import RecordingInfo, segments_folder
 from recconsole.core.recording_options import (
+    Advanced,
+    BadRecordingOptions,
     Content,
     Layout,
     OutputFormat,
@@ -253,34 +256,37 @@ async def test_hls_is_a_playlist_and_its_segments_listed_once(
     assert left == []
 
 
-@pytest.mark.parametrize("options", [
-    RecordingOptions(participant="nobody-by-that-name"),
-    RecordingOptions(streams=("rtmp://127.0.0.1:9/live/nothing-listens",)),
-], ids=["unknown participant", "unreachable stream"])
-async def test_what_egress_refuses_ends_failed_with_its_reason(
-    recorder: Recorder, listener: WebhookListener, room: str, options: RecordingOptions,
+async def test_a_participant_not_in_the_room_is_refused_before_egress_is_asked(
+    recorder: Recorder, listener: WebhookListener, room: str,
 ) -> None:
+    with pytest.raises(BadRecordingOptions, match="'nobody-here' is not in the room"):
+        await recorder.start(room, StartOptions(
+            recording=RecordingOptions(participant="nobody-here")))
+    assert await _live(recorder.server, room) == []
+    assert await listener.locks.owner(room) is None
+
+
+async def test_what_egress_refuses_ends_failed_with_its_reason(
+    recorder: Recorder, listener: WebhookListener, room: str, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An odd width, let past the console's own checks (which refuse it first) so that
+    # the egress service itself judges the request.
+    monkeypatch.setattr(RecordingOptions, "validate", lambda self: self)
     server = recorder.server
-    try:
-        await recorder.start(room, StartOptions(recording=options))
-    except ConsoleError as err:  # refused at once: the room says so as well
-        print(f"refused at start: {err}")
-    await eventually(lambda: server.recording_status(room), RecordingStatus.FAILED, within=60)
-    await eventually(lambda: _live(server, room), [], within=60)
-    reason = await server.last_failure(room)
-    print(f"egress said: {reason}")
-    assert reason
-    assert reason in (await server.get_room(room) or api.Room()).metadata
-    await eventually(lambda: listener.locks.owner(room), None, within=30)
+    with pytest.raises(ConsoleError) as refused:
+        await recorder.start(room, StartOptions(recording=RecordingOptions(
+            advanced=Advanced(width=1281, height=720, fps=30))))
+    reason = str(refused.value)
+    assert "width" in reason
+    assert await server.recording_status(room) is RecordingStatus.FAILED
+    metadata = (await server.get_room(room) or api.Room()).metadata
+    assert json.loads(metadata)["recordingError"] == reason  # egress's words, to everyone
+    assert await listener.locks.owner(room) is None  # the next start may come at once
+    assert await _live(server, room) == []
     found = await server.get_room(room)
     assert found is not None
-    # Nothing is listed as a good recording: no file, or (egress wrote some of it before
-    # failing) one whose metadata says it FAILED and why. An empty file is removed.
-    for row in await listener.catalog.list_recordings(found.sid):
-        assert row.metadata is MetadataState.OK
-        assert row.extra["status"] == "FAILED"
-        assert row.extra["error"] == reason
-        assert row.size > 0
+    assert await listener.catalog.list_recordings(found.sid) == []  # nothing half-written
+    await _record(recorder, room, RecordingOptions(content=Content.AUDIO_ONLY))
 
 
 async def _play(url: str) -> float:

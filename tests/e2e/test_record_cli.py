@@ -8,12 +8,16 @@ import json
 import os
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from livekit import api
 
 from recconsole.cli_record import EXIT_ALREADY_RECORDING, EXIT_NO_EGRESS, EXIT_NOT_RECORDING
 from recconsole.core.livekit_server import LiveKitServer
+from recconsole.server.listener import WebhookListener
+from recconsole.settings import Settings
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import TEST_APP, unique_room
@@ -91,3 +95,38 @@ async def test_without_an_egress_service_the_exit_code_says_so(
     assert "egress" in str(answer["error"])
     # One line says it (PyJWT may warn above it about the dev stack's short secret).
     assert err.strip().splitlines()[-1].startswith("recconsole record start: Recording is not")
+
+
+async def test_each_participant_from_a_script_and_a_listener_records_newcomers(
+    egress_stack: StackConfig, room: str, tmp_path: Path,
+) -> None:
+    cfg = egress_stack
+    settings = Settings.from_env({**cfg.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""})
+    listener = WebhookListener(settings, data_dir=tmp_path / "listener", reconcile_every=None)
+    await listener.start()
+    late: list[PublisherBot] = []
+
+    async def active() -> int:
+        return sum(e.status == api.EgressStatus.EGRESS_ACTIVE
+                   for e in await listener.server.list_egress(room, active=True))
+
+    try:
+        code, started, err = await _record(cfg, "start", room, "--each-participant")
+        assert code == 0, err
+        assert [e["participant"] for e in started["egresses"]] == ["bot-1"]  # type: ignore
+        await eventually(active, 1, within=60)
+        # Nothing of the script runs now: the listener hears of the newcomer and records
+        # them in the same session.
+        late = await start_bots(cfg.livekit_url, API_KEY, API_SECRET, room, 1,
+                                BotOptions(width=320, height=180, fps=15), prefix="late")
+        await eventually(active, 2, within=60)
+        code, status, _ = await _record(cfg, "status", room)
+        egresses = status["egresses"]
+        assert sorted(e["participant"] for e in egresses) == ["bot-1", "late-1"]  # type: ignore
+        assert len({e["session"] for e in egresses}) == 1  # type: ignore[union-attr]
+        code, _, err = await _record(cfg, "stop", room)
+        assert code == 0, err
+        await eventually(active, 0, within=60)
+    finally:
+        await asyncio.gather(*(bot.stop() for bot in late))
+        await listener.stop()

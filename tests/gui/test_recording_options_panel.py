@@ -77,6 +77,8 @@ def test_one_participant_or_each(qtbot: QtBot, prefs: QSettings) -> None:
     form.who.setCurrentIndex(2)
     assert form.options().each_participant
     assert form.options().participant == ""
+    # Who is recorded is not remembered: the next window records the room.
+    assert _button(qtbot, prefs).options() == DEFAULTS
 
 
 def test_problems_show_as_they_are_typed(qtbot: QtBot, prefs: QSettings) -> None:

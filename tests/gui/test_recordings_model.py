@@ -105,3 +105,28 @@ def test_rows_without_or_with_unreadable_metadata_say_so(
     assert model.index(1, 3).data() == "metadata unreadable"
     assert model.index(0, 3).data() == "—"
     assert "No metadata file" in model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
+
+
+def test_the_recording_column_says_what_each_file_is_and_sorts_sessions_together(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, _ = table
+    room = _rec(1, extra={"kind": "room", "layout": "speaker",
+                          "options": {"content": "audio", "preset": "1080p30", "output": "hls"}})
+    alice = _rec(2, extra={"kind": "participant", "participant": "alice",
+                           "session": "RM_x-aaaaaa"})
+    bob = _rec(4, extra={"kind": "participant", "participant": "bob", "screenShare": True,
+                         "session": "RM_x-aaaaaa", "status": "FAILED", "error": "gone"})
+    other = _rec(3, extra={"kind": "participant", "participant": "carol",
+                           "session": "RM_x-bbbbbb"})
+    model.merge([room, alice, bob, other, _rec(5)])
+    texts = {model.info(r).id: model.index(r, 5).data() for r in range(5)}
+    assert texts == {
+        "EG_1": "room, speaker, audio only, 1080p30, HLS",
+        "EG_2": "alice, session aaaaaa",
+        "EG_4": "bob's screen, session aaaaaa, FAILED: gone",
+        "EG_3": "carol, session bbbbbb",
+        "EG_5": "room, grid",  # the tutorial's own metadata: no extra keys
+    }
+    model.sort(5, Qt.SortOrder.AscendingOrder)
+    assert [model.info(r).id for r in range(5)][-3:] == ["EG_2", "EG_4", "EG_3"]

@@ -21,7 +21,7 @@ FILE_TEMPLATE: Final = "{room_name}-{room_id}-{time}"
 SEGMENTS_PREFIX: Final = "segment"
 HLS_SEGMENT_SECONDS: Final = 4
 
-_PRESETS: Final = {
+PRESETS: Final = {
     Preset.P720_30: api.EncodingOptionsPreset.H264_720P_30,
     Preset.P720_60: api.EncodingOptionsPreset.H264_720P_60,
     Preset.P1080_30: api.EncodingOptionsPreset.H264_1080P_30,
@@ -90,7 +90,7 @@ def _attach(output: api.EncodedFileOutput | api.SegmentedFileOutput, upload: Upl
 def encoding(options: RecordingOptions) -> dict[str, api.EncodingOptions | int]:
     """The request's ``preset`` or ``advanced`` field (nothing: egress's default)."""
     if options.preset is not None:
-        return {"preset": _PRESETS[options.preset]}
+        return {"preset": PRESETS[options.preset]}
     if options.advanced is not None:
         a = options.advanced
         return {"advanced": api.EncodingOptions(

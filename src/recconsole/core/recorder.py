@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from livekit import api
 
 from recconsole.core.egress_requests import (
+    PRESETS,
     build_outputs,
     new_tag,
     participant_request,
@@ -57,6 +58,7 @@ from recconsole.core.recording_limits import (
     StartedRecordings,
 )
 from recconsole.core.recording_options import (
+    Advanced,
     BadRecordingOptions,
     Content,
     Layout,
@@ -74,6 +76,9 @@ log = logging.getLogger(__name__)
 # The room metadata key naming the participant that records the room itself (a console
 # recording locally, see recconsole.realtime.local_recorder), while it does.
 LOCAL_RECORDER_KEY = "localRecorder"
+
+# How long a session just started is believed while the egress list does not show it yet.
+SESSION_LISTING_GRACE = 10.0
 # The tag after {time} that marks a file template as a console's (see file_output); an
 # each-participant session's files share its first six digits.
 _CONSOLE_TEMPLATE = re.compile(r"\{time\}-(?:[0-9a-f]{6}){1,2}\.(?:mp4|ogg|m3u8)$")
@@ -197,6 +202,8 @@ class Recorder:
         self.options = options or RecordingOptions()  # what a start records unless told
         # Each-participant recordings going on: room → (options, session tag, upload).
         self.sessions: dict[str, tuple[RecordingOptions, str, Upload]] = {}
+        self._joined: dict[tuple[str, str], set[str]] = {}  # (room, session) → started
+        self._session_since: dict[str, float] = {}
         self.locks: RoomLocks = locks or LocalRoomLocks()
         self.recording_locks: RecordingLocks | None = recording_locks
         self.started: StartedRecordings = started or MemoryStartedRecordings()
@@ -286,6 +293,10 @@ class Recorder:
                 room_composite_request(room, recording, outputs, self.layout_url))]
         session = new_tag()
         if recording.participant:
+            present = {p.identity for p in await self.server.list_participants(room)}
+            if recording.participant not in present:
+                raise BadRecordingOptions(
+                    f"{recording.participant!r} is not in the room {room!r}: nobody to record.")
             people = [recording.participant]
         else:
             people = [p.identity for p in await self.server.list_participants(room)
@@ -298,6 +309,7 @@ class Recorder:
                  for identity in people]
         if recording.each_participant:
             self.sessions[room] = (recording, session, upload)
+            self._session_since[room] = self._clock()
         return infos
 
     async def _start_participant(self, room: str, identity: str, recording: RecordingOptions,
@@ -316,27 +328,51 @@ class Recorder:
 
     async def participant_joined(self, room: str, participant: api.ParticipantInfo) -> \
             api.EgressInfo | None:
-        """Someone joined: record them too if the room is recorded each participant
-        separately by this recorder (None if not, or if they are recorded already)."""
-        session = self.sessions.get(room)
-        if session is None or not self._recordable(participant):
+        """Someone joined: record them too if the room is being recorded each participant
+        separately (None if not, or if they are recorded already).
+
+        The session is this recorder's own, or one another console or the command line
+        started, read from the room's live recordings (its files share a session tag), so
+        a listener records newcomers of sessions it did not start.
+        """
+        if not self._recordable(participant):
             return None
-        recording, tag, upload = session
         async with self.locks.hold(room):
-            if self.sessions.get(room) is not session:
-                return None  # stopped meanwhile
-            live = await self.server.list_egress(room, active=True)
-            if any(e.WhichOneof("request") == "participant"
-                   and e.participant.identity == participant.identity
-                   and egress_is_active(e) for e in live):
+            live = [e for e in await self.server.list_egress(room, active=True)
+                    if egress_is_active(e)]
+            session = self._live_session(room, live)
+            if session is None:
+                return None
+            recording, tag, upload = session
+            started = self._joined.setdefault((room, tag), set())
+            if participant.identity in started or any(
+                    e.WhichOneof("request") == "participant"
+                    and e.participant.identity == participant.identity for e in live):
                 return None
             info = await self._start_participant(room, participant.identity, recording, tag,
                                                  upload)
+            started.add(participant.identity)
             await self._started(room, info, StartOptions())
         log.info("recording %s of %r in room %r (each participant)", info.egress_id,
                  participant.identity, room)
         self._spawn(self._watch_start(room, info.egress_id))
         return info
+
+    def _live_session(self, room: str, live: list[api.EgressInfo]
+                      ) -> tuple[RecordingOptions, str, Upload] | None:
+        """The each-participant session going on in ``room``, if any."""
+        tags = {session_of(e): e for e in live if session_of(e)}
+        mine = self.sessions.get(room)
+        if mine is not None and (mine[1] in tags or self._clock() - self._session_since.get(
+                room, 0.0) < SESSION_LISTING_GRACE):
+            return mine  # going on (just started: the egress list may not show it yet)
+        if mine is not None:
+            del self.sessions[room]  # stopped from elsewhere
+        if not tags:
+            return None
+        tag, egress = next(iter(tags.items()))
+        upload = None if callable(self.upload) else self.upload
+        return options_from_egress(egress), tag, upload
 
     async def _started(self, room: str, info: api.EgressInfo, options: StartOptions) -> None:
         now = self._clock()
@@ -562,6 +598,22 @@ def _templates(egress: api.EgressInfo) -> list[str]:
 def started_by_console(egress: api.EgressInfo) -> bool:
     """Whether a console asked for this egress (its file template carries the console's tag)."""
     return any(_CONSOLE_TEMPLATE.search(t) for t in _templates(egress))
+
+
+def options_from_egress(egress: api.EgressInfo) -> RecordingOptions:
+    """The each-participant options a participant's egress was started with."""
+    request = egress.participant
+    preset = next((p for p, value in PRESETS.items() if value == request.preset), None) \
+        if request.WhichOneof("options") == "preset" else None
+    advanced = None
+    if request.WhichOneof("options") == "advanced":
+        a = request.advanced
+        advanced = Advanced(a.width, a.height, int(a.framerate), a.video_bitrate,
+                            a.audio_bitrate, a.key_frame_interval)
+    return RecordingOptions(
+        preset=preset, advanced=advanced, screen_share=request.screen_share,
+        output=OutputFormat.HLS if request.segment_outputs else OutputFormat.MP4,
+        each_participant=True)
 
 
 def session_of(egress: api.EgressInfo) -> str:

@@ -12,11 +12,12 @@ import logging
 from pathlib import Path
 
 from aiohttp import web
+from livekit import api
 
 from recconsole.core.errors import ConsoleError
-from recconsole.core.events import EffectDeadLettered, EventBus
+from recconsole.core.events import EffectDeadLettered, EventBus, WebhookReceived
 from recconsole.core.livekit_server import LiveKitServer
-from recconsole.core.recorder import Recorder
+from recconsole.core.recorder import Recorder, upload_from_settings
 from recconsole.server.app import init_app, start_server
 from recconsole.server.durable_queue import DurableQueue, Effect, QueueBusy, QueueStatus
 from recconsole.server.effects import WebhookEffects
@@ -57,6 +58,7 @@ class WebhookListener:
         server: LiveKitServer | None = None,
         shared: SharedState | None = None,
         reconcile_every: float | None = 300.0,
+        joiners: Recorder | None = None,
     ) -> None:
         self.settings = settings
         self.events = events or EventBus()
@@ -71,8 +73,16 @@ class WebhookListener:
         self._own_shared = shared is None
         self.shared = shared or SharedState.from_settings(settings, data_dir)
         self.locks = self.shared.locks
-        self.recorder = Recorder(self.server, recording_locks=self.locks,
-                                 started=self.shared.started, events=self.events)
+        self.recorder = Recorder(
+            self.server, recordings_path=settings.recordings_path,
+            upload=upload_from_settings(settings), recording_locks=self.locks,
+            started=self.shared.started, events=self.events)
+        # Each participant separately: whoever joins while it runs is recorded too, by
+        # ``joiners`` (the window's recorder, which also hears of them from its session)
+        # or this listener's own.
+        self.joiners = joiners or self.recorder
+        self._joining: set[asyncio.Task[None]] = set()
+        self._unsubscribe = self.events.subscribe(WebhookReceived, self._participant_joined)
         self.reconcile_every = reconcile_every
         self.stop_timeout = 10.0
         self.forwarder = (
@@ -118,6 +128,19 @@ class WebhookListener:
                 self.reconcile_every)))
         log.info("listening for LiveKit webhooks on %s", self.url)
 
+    def _participant_joined(self, event: WebhookReceived) -> None:
+        if event.event != "participant_joined" or not event.room or not event.detail:
+            return
+        task = asyncio.ensure_future(self._record_newcomer(event.room, event.detail))
+        self._joining.add(task)
+        task.add_done_callback(self._joining.discard)
+
+    async def _record_newcomer(self, room: str, identity: str) -> None:
+        try:
+            await self.joiners.participant_joined(room, api.ParticipantInfo(identity=identity))
+        except ConsoleError as err:
+            log.warning("could not record %r, who joined %r: %s", identity, room, err)
+
     def _dead(self, effect: Effect, reason: str) -> None:
         self.events.publish(EffectDeadLettered(effect.room, effect.kind, effect.event_id, reason))
 
@@ -152,6 +175,10 @@ class WebhookListener:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._tasks = []
+        self._unsubscribe()
+        for joining in list(self._joining):
+            joining.cancel()
+        await asyncio.gather(*self._joining, return_exceptions=True)
         await self.recorder.aclose()
         await self.queue.close()
         if self.forwarder is not None:

@@ -106,7 +106,8 @@ async def start_listener(window: MainWindow) -> WebhookListener | None:
 
     services = window.services
     listener = WebhookListener(services.settings, services.events, store=services.catalog.store,
-                               server=services.server, shared=services.shared)
+                               server=services.server, shared=services.shared,
+                               joiners=services.recorder)
     try:
         await listener.start()
     except (OSError, ConsoleError) as err:

@@ -624,7 +624,7 @@ class MainWindow(QMainWindow):
     def _participant_joined(self, identity: str, _name: str) -> None:
         """Offer them in the options; record them too while each participant is."""
         self._offer_participants()
-        recorder = self.services.recorder
+        recorder = self.services.recorder  # the listener's webhook may ask it too: once
         if self.room_name and self.room_name in recorder.sessions:
             self.runner.run(recorder.participant_joined(
                 self.room_name, api.ParticipantInfo(identity=identity)))

@@ -1,15 +1,17 @@
 """The recording options beside the Record button: a button that opens a compact form.
 
-What the moderator picks is remembered per user (QSettings, as JSON); what was never
-picked comes from the settings (RECORDING_LAYOUT, ...). Problems egress would refuse
-show under the form as they are typed, and the Record button's start is refused with
-the same words.
+How to record (layout, content, quality, file, streams) is remembered per user
+(QSettings, as JSON); what was never picked comes from the settings (RECORDING_LAYOUT,
+...). Who is recorded (the room, one participant, each) is chosen afresh in each
+window. Problems egress would refuse show under the form as they are typed, and the
+Record button's start is refused with the same words.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from typing import Final
 
 from PySide6.QtCore import QSettings, Signal
@@ -226,13 +228,18 @@ class RecordingOptionsButton(QToolButton):
         if not raw:
             return self.defaults
         try:
-            return RecordingOptions.from_json(json.loads(str(raw)))
+            return replace(RecordingOptions.from_json(json.loads(str(raw))), participant="",
+                           screen_share=False, each_participant=False)
         except (ValueError, BadRecordingOptions) as err:
             log.warning("remembered recording options ignored: %s", err)
             return self.defaults
 
     def _changed(self) -> None:
-        self._prefs.setValue(PREFS_KEY, json.dumps(self.form.options().to_json()))
+        # Who is recorded is this session's choice: each start of a new window records
+        # the room until told otherwise; how it is recorded is remembered.
+        how = replace(self.form.options(), participant="", screen_share=False,
+                      each_participant=False)
+        self._prefs.setValue(PREFS_KEY, json.dumps(how.to_json()))
         self._show()
         self.changed.emit()
 

@@ -62,7 +62,8 @@ def recording_kind(info: RecordingInfo) -> str:
 
 def _kind_key(info: RecordingInfo) -> str:
     """Sorts a session's files together, room recordings first."""
-    return f"{info.extra.get('session', '')}|{info.extra.get('participant', '')}"
+    session = str(info.extra.get("session", ""))
+    return f"{1 if session else 0}{session}|{info.extra.get('participant', '')}"
 
 
 def local_time(started_ms: int) -> str:
