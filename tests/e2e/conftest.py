@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import qasync
 import shiboken6
-from PySide6.QtCore import SignalInstance
+from PySide6.QtCore import QSettings, SignalInstance
 from PySide6.QtWidgets import QApplication
 
 from recconsole_devtools.devstack import StackConfig
@@ -74,3 +75,11 @@ def next_emission(signal: SignalInstance) -> asyncio.Future[tuple[Any, ...]]:
 
     signal.connect(fire)
     return future
+
+
+@pytest.fixture(autouse=True)
+def _own_preferences(tmp_path: Path) -> None:
+    """Each test's window preferences (QSettings) start empty: Qt would otherwise keep
+    one user folder for the whole process, and one test's choices would reach the next."""
+    for kind in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(kind, QSettings.Scope.UserScope, str(tmp_path / "preferences"))

@@ -287,12 +287,40 @@ class LiveKitServer:
             async with asyncio.timeout(self.egress_start_timeout):
                 return await self._call("start the recording", call, egress=True)
         except TimeoutError:
+            # A busy egress may take the request after all: if it did, that is our
+            # recording, not a missing service (falling back would record the room twice).
+            late = await self._egress_of(request)
+            if late is not None:
+                return late
             raise EgressUnavailable(
                 f"The egress service did not answer within {self.egress_start_timeout:.0f} s:"
                 " it may not be deployed or connected to this server."
             ) from None
 
+    async def _egress_of(
+        self, request: api.RoomCompositeEgressRequest | api.ParticipantEgressRequest
+    ) -> api.EgressInfo | None:
+        """The egress started from ``request`` (known by its outputs' paths), if any."""
+        ours = _output_paths(request)
+        try:
+            async with asyncio.timeout(self.egress_start_timeout):
+                found = await self.list_egress(request.room_name, active=False)
+        except (TimeoutError, ConsoleError):
+            return None
+        kind = "participant" if isinstance(request, api.ParticipantEgressRequest) else (
+            "room_composite")
+        return next((e for e in found if e.WhichOneof("request") == kind
+                     and ours & _output_paths(getattr(e, kind))), None)
+
     async def stop_egress(self, egress_id: str) -> api.EgressInfo:
         return await self._call("stop the recording", self.lkapi.egress.stop_egress(
             api.StopEgressRequest(egress_id=egress_id)
         ), egress=True)
+
+
+def _output_paths(
+    request: api.RoomCompositeEgressRequest | api.ParticipantEgressRequest,
+) -> set[str]:
+    """The file paths and segment prefixes a request records to (our tags make them unique)."""
+    return ({o.filepath for o in request.file_outputs if o.filepath}
+            | {o.filename_prefix for o in request.segment_outputs if o.filename_prefix})
