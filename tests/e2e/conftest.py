@@ -32,6 +32,11 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     # its socket) run before the loop closes; left pending, their sockets leak.
     for _ in range(3):
         loop.run_until_complete(asyncio.sleep(0))
+    # A connection still open now (a webhook LiveKit posted while the listener closed,
+    # lingering) is cut: the loop that served it is going away.
+    for transport in list(loop._transports.values()):  # type: ignore[attr-defined]
+        transport.abort()
+    loop.run_until_complete(asyncio.sleep(0))
     asyncio.set_event_loop(None)
     loop.close()
     # qasync's timer object keeps its Qt timers registered after close(); whatever
