@@ -190,7 +190,8 @@ async def test_a_maximum_duration_is_kept_by_a_headless_listener_after_the_windo
     """The window starts a recording limited to a few seconds and closes. `recconsole
     listen`, started afterwards on the same data folder, stops it when its time is up."""
     data = tmp_path / "data"
-    window = Recorder(server, started=SharedState.from_settings(settings, data).started)
+    window = Recorder(server, started=SharedState.from_settings(settings, data).started,
+                      start_timeout=60)  # a slow egress start is not what this tests
     started = await window.start(room, StartOptions(max_duration=4))
     await window.aclose()  # closed: nothing of the window is left to stop it
     env = {**os.environ, **settings.to_env(), "SERVER_PORT": str(egress_stack.ports.webhook)}

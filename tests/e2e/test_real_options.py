@@ -59,8 +59,9 @@ def settings(egress_stack: StackConfig) -> Settings:
 
 @pytest_asyncio.fixture
 async def server(settings: Settings) -> AsyncIterator[LiveKitServer]:
+    # Patient with an egress that starts several recordings at once on two cores.
     async with LiveKitServer(settings.livekit_url, API_KEY, API_SECRET,
-                             app_name=TEST_APP) as s:
+                             app_name=TEST_APP, egress_start_timeout=45) as s:
         yield s
 
 
