@@ -186,20 +186,31 @@ def listener_port(devstack: DevStack) -> int:
     return devstack.cfg.extra_webhook_ports[0]
 
 
+def _private(devstack: DevStack, name: str, offset: int) -> Iterator[DevStack]:
+    """A ``name`` service of one test's own, which the test may stop and start again."""
+    cfg = StackConfig.for_profile("test", offset=devstack.cfg.offset + offset)
+    stack = DevStack(cfg)
+    stack.down([name])
+    shutil.rmtree(cfg.state, ignore_errors=True)
+    try:
+        stack.start(name)
+    except StackError as err:
+        stack.down([name])
+        pytest.fail(f"cannot start a private {name} for this test: {err}", pytrace=False)
+    yield stack
+    stack.down([name])
+
+
 @pytest.fixture
 def private_minio(devstack: DevStack) -> Iterator[DevStack]:
     """A MinIO of this test's own, which the test may stop and start again."""
-    cfg = StackConfig.for_profile("test", offset=devstack.cfg.offset + 70)
-    stack = DevStack(cfg)
-    stack.down(["minio"])
-    shutil.rmtree(cfg.state, ignore_errors=True)
-    try:
-        stack.start("minio")
-    except StackError as err:
-        stack.down(["minio"])
-        pytest.fail(f"cannot start a private MinIO for this test: {err}", pytrace=False)
-    yield stack
-    stack.down(["minio"])
+    yield from _private(devstack, "minio", 70)
+
+
+@pytest.fixture
+def private_livekit(devstack: DevStack) -> Iterator[DevStack]:
+    """A LiveKit server of this test's own, which the test stops and starts again."""
+    yield from _private(devstack, "livekit", 80)
 
 
 @pytest_asyncio.fixture

@@ -4,8 +4,6 @@ out a restart of the LiveKit server, all through the window against real servers
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterator
 
 import pytest
 from livekit import rtc
@@ -15,7 +13,7 @@ from recconsole.settings import Settings
 from recconsole.ui.app import build_services, shutdown
 from recconsole.ui.main_window import MainWindow
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
-from recconsole_devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig, StackError
+from recconsole_devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.waiting import eventually
@@ -110,22 +108,6 @@ def test_leave_rejoin_and_observer(
             await shutdown(window)
 
     qloop.run_until_complete(scenario())
-
-
-@pytest.fixture
-def private_livekit(devstack: DevStack) -> Iterator[DevStack]:
-    """A LiveKit server of this test's own, which the test stops and starts again."""
-    cfg = StackConfig.for_profile("test", offset=devstack.cfg.offset + 80)
-    stack = DevStack(cfg)
-    stack.down(["livekit"])
-    shutil.rmtree(cfg.state, ignore_errors=True)
-    try:
-        stack.start("livekit")
-    except StackError as err:
-        stack.down(["livekit"])
-        pytest.fail(f"cannot start a private LiveKit for this test: {err}", pytrace=False)
-    yield stack
-    stack.down(["livekit"])
 
 
 def test_the_window_rides_out_a_restart_of_the_livekit_server(
