@@ -32,11 +32,7 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     # its socket) run before the loop closes; left pending, their sockets leak.
     for _ in range(3):
         loop.run_until_complete(asyncio.sleep(0))
-    # A connection still open now (a webhook LiveKit posted while the listener closed,
-    # lingering) is cut: the loop that served it is going away.
-    for transport in list(loop._transports.values()):  # type: ignore[attr-defined]
-        transport.abort()
-    loop.run_until_complete(asyncio.sleep(0))
+    _cut_connections(loop)
     asyncio.set_event_loop(None)
     loop.close()
     # qasync's timer object keeps its Qt timers registered after close(); whatever
@@ -51,6 +47,29 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     # collector, they may be freed from a worker thread of a later test, which Qt
     # refuses ("Timers cannot be stopped from another thread") or crashes on.
     gc.collect()
+
+
+def _cut_connections(loop: asyncio.AbstractEventLoop) -> None:
+    """Cut every connection still open (a webhook LiveKit posted while the listener
+    closed, lingering): the loop that served it is going away.
+
+    An aborted transport closes its socket in a callback; the loop runs until each has,
+    as Qt does not promise to run zero-delay callbacks in the order they were made.
+    One that still has not after a few rounds is closed here and now.
+    """
+    def still_open() -> list[Any]:
+        return [t for t in list(loop._transports.values())  # type: ignore[attr-defined]
+                if getattr(t, "_sock", None) is not None]
+
+    for _ in range(20):
+        transports = still_open()
+        if not transports:
+            return
+        for transport in transports:
+            transport.abort()
+        loop.run_until_complete(asyncio.sleep(0.005))
+    for transport in still_open():
+        transport._call_connection_lost(None)
 
 
 class _ClosedLoopTimer:
