@@ -74,8 +74,10 @@ def add_recordings_parser(commands: Any) -> None:
 
 async def run_recordings(settings: Settings, args: argparse.Namespace) -> int:
     """Run ``recordings list|delete|url``; returns the exit code."""
+    logger = logging.getLogger("recconsole")
+    level = logger.level
     if not args.verbose:  # the service logs each deletion: the command says it already
-        logging.getLogger("recconsole").setLevel(logging.WARNING)
+        logger.setLevel(logging.WARNING)
     _tolerant_stdout()
     try:
         if args.recordings_command == "delete":
@@ -85,6 +87,8 @@ async def run_recordings(settings: Settings, args: argparse.Namespace) -> int:
         return await _list(settings, args)
     except Refused as err:
         return _fail(args, str(err), err.code)
+    finally:
+        logger.setLevel(level)
 
 
 def _catalog(settings: Settings) -> RecordingsCatalog:
