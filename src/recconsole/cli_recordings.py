@@ -104,6 +104,12 @@ def _catalog(settings: Settings) -> RecordingsCatalog:
         raise Refused(str(err), EXIT_BAD_OPTION) from None
 
 
+def delete_exit_code(results: dict[str, Exception | None]) -> int:
+    """0 when every name was deleted, else the code every failure shares, or 1."""
+    codes = {_failure_code(err) for err in results.values() if err is not None}
+    return 0 if not codes else codes.pop() if len(codes) == 1 else EXIT_ERROR
+
+
 def _failure_code(err: BaseException) -> int:
     from recconsole.core.errors import RecordingInProgress
     from recconsole.core.recording_info import RecordingNameError
@@ -269,8 +275,7 @@ async def _delete(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         await catalog.store.aclose()
     failed = {name: err for name, err in results.items() if err is not None}
-    codes = {_failure_code(err) for err in failed.values()}
-    code = 0 if not failed else codes.pop() if len(codes) == 1 else EXIT_ERROR
+    code = delete_exit_code(results)
     for name, problem in failed.items():
         print(f"recconsole recordings delete: {_message(name, problem, ' not deleted')}",
               file=sys.stderr)

@@ -172,9 +172,12 @@ async def test_list_url_and_delete_in_the_tutorial_layout(backend: Backend) -> N
         assert abs(se - link["expiresAt"] / 1000) <= 2
     assert await _get(link["url"]) == (200, body)
 
-    code, out, err = await _cli(env, "delete", mp4, hls, bare)
+    # A metadata file whose recording is gone (a deletion cut short) goes too.
+    orphan = f"{room}-RM_a1-2024-06-13T101016-eeeeee.mp4"
+    await catalog.save_metadata(RecordingInfo("EG_o", orphan, room, "RM_a1", 1, 1.0, 1))
+    code, out, err = await _cli(env, "delete", mp4, hls, bare, orphan)
     assert (code, err) == (0, "")
-    assert out.splitlines() == [f"deleted {mp4}", f"deleted {hls}", f"deleted {bare}"]
+    assert out.splitlines() == [f"deleted {n}" for n in (mp4, hls, bare, orphan)]
     # Nothing of them is left for the tutorial's server (or anyone) to list: no file,
     # no metadata, no manifest, no segment.
     keep = {catalog.recording_key(n) for n in (ogg, sub, other)} | {

@@ -18,12 +18,16 @@ from recconsole.cli import build_parser, main
 from recconsole.cli_recordings import (
     EXIT_BAD_OPTION,
     EXIT_ERROR,
+    EXIT_IN_PROGRESS,
     EXIT_NO_SUCH_RECORDING,
     MAX_EXPIRES,
+    delete_exit_code,
     print_table,
     recording_json,
 )
-from recconsole.core.recording_info import MetadataState, RecordingInfo
+from recconsole.core.errors import RecordingInProgress, ServerUnreachable
+from recconsole.core.recording_info import MetadataState, RecordingInfo, RecordingNameError
+from recconsole.storage.base import ObjectNotFound, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore
 
@@ -239,3 +243,15 @@ def test_the_command_loads_no_storage_code_until_it_runs() -> None:
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          timeout=60, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_deletion_exits_with_the_code_every_failure_shares_else_1() -> None:
+    missing, busy = ObjectNotFound("k"), RecordingInProgress("busy")
+    assert delete_exit_code({"a": None, "b": None}) == 0
+    assert delete_exit_code({"a": None, "b": missing, "c": ObjectNotFound("k2")}) == \
+        EXIT_NO_SUCH_RECORDING
+    assert delete_exit_code({"a": busy, "b": None}) == EXIT_IN_PROGRESS == 7
+    assert delete_exit_code({"a": RecordingNameError("x")}) == EXIT_BAD_OPTION
+    assert delete_exit_code({"a": StoreError("down")}) == EXIT_ERROR
+    assert delete_exit_code({"a": ServerUnreachable("down")}) == EXIT_ERROR
+    assert delete_exit_code({"a": missing, "b": busy}) == EXIT_ERROR
