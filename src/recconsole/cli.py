@@ -1,7 +1,8 @@
 """Command line entry point: ``recconsole`` opens the window; ``recconsole listen`` runs
 the webhook listener headless; ``recconsole rooms`` lists (or closes) the server's rooms;
 ``recconsole record`` starts, stops or looks at a room's recording (``--local``: records
-it on this computer, without a window)."""
+it on this computer, without a window); ``recconsole recordings`` lists, deletes or gives a
+playable URL of the stored recordings."""
 
 from __future__ import annotations
 
@@ -73,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     close = room_actions.add_parser("close", help="close a room: everyone in it is disconnected")
     close.add_argument("room")
     from recconsole.cli_record import add_record_parser  # no Qt, no egress calls yet
+    from recconsole.cli_recordings import add_recordings_parser  # loads nothing heavy
 
     add_record_parser(commands)
+    add_recordings_parser(commands)
     return parser
 
 
@@ -116,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         from recconsole.cli_record import run_record  # not for the window
 
         return asyncio.run(run_record(settings, args))
+
+    if args.command == "recordings":
+        from recconsole.cli_recordings import run_recordings  # not for the window
+
+        return asyncio.run(run_recordings(settings, args))
 
     from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
 

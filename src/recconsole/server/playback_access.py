@@ -14,10 +14,13 @@ import time
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote
 
+from recconsole.core.recording_info import HLS_SUFFIX
 from recconsole.settings import Settings
 
 if TYPE_CHECKING:
     from aiohttp import web
+
+    from recconsole.storage.catalog import RecordingsCatalog
 
 log = logging.getLogger(__name__)
 
@@ -88,3 +91,20 @@ class PlaybackAccess:
 def recording_path(name: str) -> str:
     """``/recordings/{name}`` with the name percent-encoded (it may hold ``#``, ``?``, ``%``)."""
     return f"/recordings/{quote(name, safe='')}"
+
+
+def proxied(settings: Settings, name: str) -> bool:
+    """Whether ``name`` plays through the PROXY route: RECORDING_PLAYBACK_STRATEGY=PROXY,
+    and always for HLS (a presigned playlist cannot sign the segments it lists)."""
+    return settings.recording_playback_strategy == "PROXY" or name.endswith(HLS_SUFFIX)
+
+
+async def playback_url(settings: Settings, catalog: RecordingsCatalog, access: PlaybackAccess,
+                       name: str, expires_in: int | None = None) -> str:
+    """The URL a player opens for a recording: a link straight to storage (presigned, SAS,
+    a file), or the signed PROXY route of the listener on this machine (:func:`proxied`)."""
+    expires = settings.recording_url_expiry if expires_in is None else expires_in
+    if proxied(settings, name):
+        catalog.recording_key(name)  # refuses unsafe names
+        return f"http://127.0.0.1:{settings.server_port}{access.link(name, expires)}"
+    return await catalog.playback_url(name, expires)

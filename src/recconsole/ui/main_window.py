@@ -38,7 +38,6 @@ from recconsole.core.errors import EgressUnavailable
 from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
 from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
 from recconsole.core.recorder import Recorder, StartOptions
-from recconsole.core.recording_info import HLS_SUFFIX
 from recconsole.core.recording_limits import LimitEnforcer
 from recconsole.core.recording_options import BadRecordingOptions
 from recconsole.core.recording_status import RecordingStatus
@@ -47,7 +46,7 @@ from recconsole.core.tokens import fetch_token, mint_token
 from recconsole.realtime.local_recorder import LocalRecorder
 from recconsole.realtime.session import RoomSession, SessionState
 from recconsole.realtime.spool import SpooledRecording
-from recconsole.server.playback_access import PlaybackAccess
+from recconsole.server.playback_access import PlaybackAccess, playback_url
 from recconsole.server.shared_state import SharedState
 from recconsole.settings import Settings, development_defaults
 from recconsole.storage.catalog import RecordingsCatalog
@@ -792,14 +791,9 @@ class MainWindow(QMainWindow):
             self.room_recordings.recording_saved(event.name)
 
     async def _playback_url(self, name: str) -> str:
-        """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route
-        (always for HLS: a presigned playlist cannot sign the segments it lists)."""
-        settings = self.settings
-        if settings.recording_playback_strategy == "PROXY" or name.endswith(HLS_SUFFIX):
-            self.services.catalog.recording_key(name)  # refuses unsafe names
-            link = self.playback_access.link(name, settings.recording_url_expiry)
-            return f"http://127.0.0.1:{settings.server_port}{link}"
-        return await self.services.catalog.playback_url(name, settings.recording_url_expiry)
+        """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route."""
+        return await playback_url(self.settings, self.services.catalog, self.playback_access,
+                                  name)
 
     def _on_data(self, topic: str, payload: bytes) -> None:
         if topic != RECORDING_DELETED_TOPIC:
