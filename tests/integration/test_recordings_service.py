@@ -104,6 +104,29 @@ async def test_recording_in_progress_cannot_be_deleted_stand_in(service: Recordi
     assert await service.catalog.store.exists(service.catalog.recording_key(name))
 
 
+async def test_hls_recording_in_progress_cannot_be_deleted_stand_in(
+    service: RecordingsService,
+) -> None:
+    """Egress uploads an HLS playlist while it records: it is listed before it ends."""
+    room_name = unique_room("busy-hls")
+    name = f"{room_name}-RM_{uuid.uuid4().hex[:6]}-2024-06-13T101010.m3u8"
+    catalog = service.catalog
+    await catalog.store.write_bytes(catalog.recording_key(name), b"#EXTM3U\n", "audio/mpegurl")
+    server = service.server
+    assert isinstance(server, StandInEgressServer)
+    busy = api.EgressInfo(egress_id=f"EG_{uuid.uuid4().hex[:6]}", room_name=room_name,
+                          status=api.EgressStatus.EGRESS_ACTIVE)
+    busy.room_composite.room_name = room_name
+    busy.room_composite.segment_outputs.add(playlist_name=f"recordings/{name}")
+    server.egresses[busy.egress_id] = busy
+    with pytest.raises(RecordingInProgress, match="still being recorded"):
+        await service.delete(name)
+    assert await catalog.store.exists(catalog.recording_key(name))
+    busy.status = api.EgressStatus.EGRESS_COMPLETE  # once it ends, it goes
+    await service.delete(name)
+    assert not await catalog.store.exists(catalog.recording_key(name))
+
+
 async def test_several_deletions_report_per_row(service: RecordingsService) -> None:
     room_name = unique_room("many")
     kept_going = await _recording(service, room_name)

@@ -29,7 +29,17 @@ log = logging.getLogger(__name__)
 
 
 def _file_names(egress: api.EgressInfo) -> set[str]:
-    return {result.filename.rsplit("/", 1)[-1] for result in egress.file_results}
+    """The recordings ``egress`` writes or wrote: its files and HLS playlists, from its
+    results and from its request (an HLS egress uploads its playlist while it records,
+    and its results may not name it yet)."""
+    paths = [result.filename for result in egress.file_results]
+    paths += [result.playlist_name for result in egress.segment_results]
+    for kind in ("room_composite", "participant", "track_composite", "web"):
+        if egress.WhichOneof("request") == kind:
+            request = getattr(egress, kind)
+            paths += [output.filepath for output in request.file_outputs]
+            paths += [output.playlist_name for output in request.segment_outputs]
+    return {path.rsplit("/", 1)[-1] for path in paths if path}
 
 
 class RecordingsService:
