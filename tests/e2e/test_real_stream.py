@@ -76,8 +76,11 @@ async def listener(settings: Settings, tmp_path: Path,
 @pytest_asyncio.fixture
 async def recorder(server: LiveKitServer, listener: WebhookListener,
                    settings: Settings) -> AsyncIterator[Recorder]:
+    # Patient: egress connects its streams (and retries one refused) before it is
+    # ACTIVE, which takes longer than the 20 s default with other work on two cores.
     rec = Recorder(server, recordings_path=settings.recordings_path,
-                   recording_locks=listener.locks, started=listener.shared.started)
+                   recording_locks=listener.locks, started=listener.shared.started,
+                   start_timeout=60)
     yield rec
     await rec.aclose()
 
