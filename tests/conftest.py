@@ -181,6 +181,17 @@ def egress_stack(devstack: DevStack) -> Iterator[StackConfig]:
 
 
 @pytest.fixture(scope="session")
+def rtmp_server(egress_stack: StackConfig) -> Iterator[StackConfig]:
+    """MediaMTX beside the recording stack (same ports plan), receiving the egress's live
+    streams at ``cfg.rtmp_url + "/PATH"`` and serving them to readers; its API at
+    ``cfg.mediamtx_api_url``. Built from its Go module the first time."""
+    stack = DevStack(egress_stack)
+    stack.stop("mediamtx")
+    yield _start(stack, "mediamtx")
+    stack.stop("mediamtx")
+
+
+@pytest.fixture(scope="session")
 def listener_port(devstack: DevStack) -> int:
     """The port the test LiveKit server also sends its webhooks to, for the listener under test."""
     return devstack.cfg.extra_webhook_ports[0]

@@ -1,7 +1,7 @@
 """The local dev stack: LiveKit server, MinIO, Azurite and Redis on loopback.
 
 Each service is built or installed from its package registry the first time
-(LiveKit and MinIO from their Go modules, Azurite from npm, Redis from Debian)
+(LiveKit, MinIO and MediaMTX from their Go modules, Azurite from npm, Redis from Debian)
 and cached under ``.devstack/``, so later runs start in seconds. A *profile*
 (``dev`` for the console, ``test`` for the test suite) gives each use its own
 ports and state folder so both can run side by side.
@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -52,6 +53,13 @@ EGRESS_SDK_LOCK: Final = (
     ("sha512-UVWAIEf8PSWytBorfOw4nbVl/0HoOuVOPr/XS5kQhcrM4TaeG6Sl0KXIKQGvU4xbaBW0WStyvGOBFSzM94OD7g==",
      "sha512-pmg5K2zXv3YDj/dxLG1OLvzbTKHEp0hmPbLa9a2tsy08jFIg6tRp+bwRaFH0HM1XLMDn2Ng0c/fY3FW87IYkwQ=="),
 )
+# MediaMTX, the live-stream server that receives egress's RTMP outputs. Its module lacks
+# two files its `go generate` makes: internal/core/VERSION (the release tag, from git) and
+# internal/servers/hls/hls.min.js (hls.js, downloaded). The tag is written as is; hls.js
+# comes from the npm registry at the version its hlsjsdownloader names.
+MEDIAMTX_MODULE: Final = "github.com/bluenviron/mediamtx"
+MEDIAMTX_VERSION: Final = "v1.12.3"
+HLSJS_VERSION: Final = "1.6.2"
 # Egress writes its temporary files here, whatever it is told.
 EGRESS_TMP: Final = Path("/home/egress/tmp")
 
@@ -87,6 +95,7 @@ class Ports:
     webhook: int  # the suite also listens on the next port
     pulse: int
     egress: int  # the egress service's web template server
+    mediamtx: int  # RTMP; its HTTP API on the next port
 
 
 # Stacks of one profile run side by side at offsets that are multiples of 10: no two
@@ -95,10 +104,11 @@ class Ports:
 # and the webhook end in 0 (RTC, MinIO's console and the suite's second webhook listener
 # in 1 and 2), pulse in 3, Redis in 9, so the egress template ends in 5 (LiveKit's port
 # + 105; at + 100 a stack 100 ports up put its LiveKit on it). MinIO and Azurite are
-# 1000 apart, hence the limit.
+# 1000 apart, hence the limit. MediaMTX keeps RTMP's own port, 1935 (more than 1000 from
+# every other port), and its API is on 1936.
 PROFILES: Final[dict[str, Ports]] = {
-    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713, 7985),
-    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713, 17985),
+    "dev": Ports(7880, 7881, 7882, 9000, 10000, 6379, 6080, 4713, 7985, 1935),
+    "test": Ports(17880, 17881, 17882, 19000, 20000, 16379, 16080, 14713, 17985, 11935),
 }
 PULSE_SINK: Final = "recconsole_null"  # the speaker
 PULSE_MIC_FEED: Final = "recconsole_mic_in"  # what is played here, the microphone hears
@@ -160,10 +170,24 @@ class StackConfig:
     def minio_console_port(self) -> int:
         return self.ports.minio + 1
 
+    @property
+    def mediamtx_api_port(self) -> int:
+        return self.ports.mediamtx + 1
+
+    @property
+    def rtmp_url(self) -> str:
+        """Where live streams are published and played: add ``/path`` (e.g. ``/live/demo``)."""
+        return f"rtmp://127.0.0.1:{self.ports.mediamtx}"
+
+    @property
+    def mediamtx_api_url(self) -> str:
+        return f"http://127.0.0.1:{self.mediamtx_api_port}"
+
     def all_ports(self) -> dict[str, int]:
         """Every port this stack claims, by name: its Ports, derived ones, extra webhooks."""
         extra = {f"webhook_extra_{i}": port for i, port in enumerate(self.extra_webhook_ports, 1)}
-        return {**self.ports.__dict__, "minio_console": self.minio_console_port, **extra}
+        return {**self.ports.__dict__, "minio_console": self.minio_console_port,
+                "mediamtx_api": self.mediamtx_api_port, **extra}
 
     @property
     def pulse_server(self) -> str:
@@ -312,6 +336,56 @@ def build_egress(cfg: StackConfig) -> Path:
     partial.rename(binary)
     shutil.rmtree(src, ignore_errors=True)
     return binary
+
+
+def _npm_file(package: str, version: str, member: str, what: str) -> bytes:
+    """One file of an npm package, fetched with ``npm pack`` (which checks its integrity)."""
+    with tempfile.TemporaryDirectory(prefix="devstack-npm-") as tmp:
+        packed = json.loads(_run(["npm", "pack", "--json", "--pack-destination", tmp,
+                                  f"{package}@{version}"], what, cwd=Path(tmp)))
+        tarball = Path(tmp) / packed[0]["filename"]
+        with tarfile.open(tarball) as tar:
+            try:
+                found = tar.extractfile(f"package/{member}")
+            except KeyError:
+                found = None
+            if found is None:
+                raise StackError(f"{what}: {package}@{version} has no {member}")
+            with found:
+                return found.read()
+
+
+def build_mediamtx(cfg: StackConfig) -> Path:
+    """Build MediaMTX from its Go module once (pure Go, ``go build``).
+
+    Its ``go generate`` step downloads hls.js from GitHub and asks git for the version,
+    neither of which a module copy can do; the two files it would write are written
+    here instead: ``internal/core/VERSION`` holds the release tag, and
+    ``internal/servers/hls/hls.min.js`` is ``dist/hls.min.js`` of the npm package at
+    the version the module's ``hlsjsdownloader/VERSION`` names (the same release).
+    """
+    target = cfg.bin_dir / f"mediamtx-{MEDIAMTX_VERSION}"
+    if target.exists():
+        return target
+    what = f"mediamtx: cannot build {MEDIAMTX_MODULE}@{MEDIAMTX_VERSION}"
+    _log(f"building mediamtx {MEDIAMTX_VERSION} from {MEDIAMTX_MODULE} (first run only,"
+         " a few minutes)")
+    env = {"GOFLAGS": "-mod=readonly"}
+    src = _module_copy(cfg, MEDIAMTX_MODULE, MEDIAMTX_VERSION, "mediamtx", what, env)
+    hls = src / "internal" / "servers" / "hls"
+    wanted = (hls / "hlsjsdownloader" / "VERSION").read_text().strip()
+    if wanted != f"v{HLSJS_VERSION}":
+        raise StackError(f"{what}: it wants hls.js {wanted}, not v{HLSJS_VERSION}")
+    (hls / "hls.min.js").write_bytes(
+        _npm_file("hls.js", HLSJS_VERSION, "dist/hls.min.js", f"{what}: hls.js"))
+    (src / "internal" / "core" / "VERSION").write_text(MEDIAMTX_VERSION)
+    _run(["go", "mod", "verify"], what, src, extra_env=env)
+    cfg.bin_dir.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".partial")
+    _run(["go", "build", "-trimpath", "-o", str(partial), "."], what, src, extra_env=env)
+    partial.rename(target)
+    shutil.rmtree(src, ignore_errors=True)
+    return target
 
 
 def install_azurite(cfg: StackConfig) -> Path:
@@ -547,6 +621,50 @@ def _egress_ready(cfg: StackConfig) -> bool:
     return ready and http_status(f"http://127.0.0.1:{cfg.ports.egress}/") is not None
 
 
+def _mediamtx_command(cfg: StackConfig) -> list[str]:
+    """MediaMTX receiving and serving RTMP on 127.0.0.1, its API beside it; nothing else.
+
+    Its other servers (RTSP, HLS, WebRTC, SRT, metrics, pprof, playback) are off, so it
+    opens no other port. Anyone on this machine may publish and read any path.
+    """
+    binary = build_mediamtx(cfg)
+    conf = cfg.state / "mediamtx.yml"
+    conf.write_text("\n".join([
+        "logLevel: info",
+        "logDestinations: [stdout]",
+        "authMethod: internal",
+        "authInternalUsers:",
+        "  - user: any",
+        "    pass:",
+        "    ips: [127.0.0.1/32]",
+        "    permissions:",
+        "      - action: publish",
+        "      - action: read",
+        "      - action: api",
+        "api: yes",
+        f"apiAddress: 127.0.0.1:{cfg.mediamtx_api_port}",
+        "metrics: no",
+        "pprof: no",
+        "playback: no",
+        "rtsp: no",
+        "rtmp: yes",
+        f"rtmpAddress: 127.0.0.1:{cfg.ports.mediamtx}",
+        'rtmpEncryption: "no"',
+        "hls: no",
+        "webrtc: no",
+        "srt: no",
+        "paths:",
+        "  all_others:",
+        "",
+    ]))
+    return [str(binary), str(conf)]
+
+
+def _mediamtx_ready(cfg: StackConfig) -> bool:
+    """Its API answers (opened after the RTMP listener; a probe of that would be logged)."""
+    return http_status(f"{cfg.mediamtx_api_url}/v3/paths/list") == 200
+
+
 def _pulse_command(cfg: StackConfig) -> list[str]:
     """PulseAudio with a silent speaker and a microphone, both without hardware.
 
@@ -605,6 +723,8 @@ SERVICES: Final[dict[str, Service]] = {
         Service("egress", PROFILES["dev"].egress, _egress_command, _egress_ready,
                 env=_egress_env, fresh_log=True,
                 needs=lambda c: ("redis", "livekit", "pulse", "minio")),
+        # Receives live streams (rtmp://127.0.0.1:1935/PATH); started only when named.
+        Service("mediamtx", PROFILES["dev"].mediamtx, _mediamtx_command, _mediamtx_ready),
     )
 }
 # What `up` starts unless told otherwise (in the order their needs give, see

@@ -1,5 +1,5 @@
-"""The dev stack's own promises: side-by-side stacks share no port, LiveKit listens on
-loopback only (and media still flows), and services start in the order they need.
+"""The dev stack's own promises: side-by-side stacks share no port, LiveKit and MediaMTX
+listen on loopback only (and media still flows), and services start in the order they need.
 
 Stacks started here sit at +200..+290 from the suite's port offset, away from the
 suite's own (+0, +50, +60, +70), and are stopped after each test.
@@ -12,10 +12,15 @@ import ipaddress
 import itertools
 import shutil
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+import av
+import numpy as np
 import pytest
 from livekit import rtc
 
@@ -34,6 +39,7 @@ from recconsole_devtools.devstack import (
     start_order,
 )
 from tests.helpers.rooms import unique_room
+from tests.helpers.waiting import eventually
 
 # --- ports of stacks side by side -----------------------------------------------------
 
@@ -81,6 +87,7 @@ def test_a_stack_lists_its_derived_ports_and_keeps_the_documented_dev_ports() ->
         "livekit": 7880, "livekit_rtc_tcp": 7881, "livekit_rtc_udp": 7882, "minio": 9000,
         "minio_console": 9001, "azurite": 10000, "redis": 6379, "webhook": 6080, "pulse": 4713,
     }
+    assert (ports["mediamtx"], ports["mediamtx_api"]) == (1935, 1936)  # RTMP's own port
     assert len(set(ports.values())) == len(ports)
 
 
@@ -298,4 +305,83 @@ def test_livekit_listens_on_loopback_only_and_media_still_flows(
 
     assert asyncio.run(_frames_from_a_bot(stack.cfg, count=10)) >= 10
     # Nothing opened while a publisher and a subscriber were connected either.
+    assert _open_to_the_network(pid) == []
+
+
+# --- MediaMTX: live streams, on loopback only ----------------------------------------
+
+
+def _publish(url: str, stop: threading.Event, within: float = 60.0) -> None:
+    """Publish a changing 160x90 picture and silence to ``url`` over RTMP (as egress
+    does: FLV with H.264 and AAC) until ``stop`` is set, ``within`` s at most."""
+    with av.open(url, "w", format="flv", timeout=(10.0, 10.0)) as out:
+        video = out.add_stream("libx264", rate=15, options={"tune": "zerolatency",
+                                                            "preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 160, 90, "yuv420p"
+        video.codec_context.gop_size = 15  # a key frame each second: a reader starts soon
+        audio = out.add_stream("aac", rate=48000, layout="mono")
+        started, index = time.monotonic(), 0
+        while not stop.is_set() and time.monotonic() - started < within:
+            picture = av.VideoFrame.from_ndarray(
+                np.full((90, 160, 3), index * 8 % 256, np.uint8), format="rgb24")
+            picture.pts = index
+            sound = av.AudioFrame.from_ndarray(np.zeros((1, 3200), np.float32),
+                                               format="fltp", layout="mono")
+            sound.sample_rate, sound.pts = 48000, index * 3200
+            for packet in [*video.encode(picture), *audio.encode(sound)]:
+                out.mux(packet)
+            index += 1
+            stop.wait(1 / 15)  # real time, as a live source sends
+
+
+def _play(url: str, pictures: int) -> tuple[list[str], int]:
+    """Read ``url`` over RTMP: its codecs, and how many pictures decoded (up to ``pictures``)."""
+    with av.open(url, timeout=(10.0, 10.0)) as container:
+        codecs = sorted(s.codec_context.name for s in container.streams)
+        decoded = 0
+        for _frame in container.decode(video=0):
+            decoded += 1
+            if decoded >= pictures:
+                break
+        return codecs, decoded
+
+
+async def _tracks(cfg: StackConfig, path: str) -> list[str]:
+    """The tracks MediaMTX's API lists for a ready path; [] while none is published."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session, \
+            session.get(f"{cfg.mediamtx_api_url}/v3/paths/get/{path}") as resp:
+        if resp.status == 404:
+            return []
+        found = await resp.json()
+        return list(found["tracks"]) if found["ready"] else []
+
+
+async def _relay(cfg: StackConfig) -> tuple[list[str], int]:
+    """Publish to MediaMTX and play it back while it is published."""
+    stop = threading.Event()
+    url = f"{cfg.rtmp_url}/live/check"
+    publishing = asyncio.create_task(asyncio.to_thread(_publish, url, stop))
+    try:
+        await eventually(lambda: _tracks(cfg, "live/check"), ["H264", "MPEG-4 Audio"],
+                         within=30)
+        return await asyncio.wait_for(asyncio.to_thread(_play, url, 10), 60)
+    finally:
+        stop.set()
+        await publishing
+        await eventually(lambda: _tracks(cfg, "live/check"), [], within=30)
+
+
+@pytest.mark.integration
+def test_mediamtx_listens_on_loopback_only_and_relays_a_live_stream(
+    own_stack: Callable[..., DevStack],
+) -> None:
+    stack = own_stack(240)
+    assert stack.up(["mediamtx"]) == ["mediamtx"]  # it needs nothing else
+    pid = stack.pid("mediamtx")
+    assert pid is not None
+    listening = {(s.proto, s.port) for s in process_sockets(pid) if s.listening}
+    assert listening == {("tcp", stack.cfg.ports.mediamtx), ("tcp", stack.cfg.mediamtx_api_port)}
+    assert _open_to_the_network(pid) == []
+
+    assert asyncio.run(_relay(stack.cfg)) == (["aac", "h264"], 10)
     assert _open_to_the_network(pid) == []
