@@ -28,6 +28,7 @@ class StandInEgressServer(LiveKitServer):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.egresses: dict[str, api.EgressInfo] = {}
         self.stay_starting = stay_starting
+        self.abort_after = 0.0  # seconds a stop takes to end a starting egress (ABORTED)
         self.start_gate: asyncio.Event | None = None  # when set, starts wait for it
         self.start_entered = asyncio.Event()
         self.starts = 0
@@ -76,11 +77,21 @@ class StandInEgressServer(LiveKitServer):
     async def stop_egress(self, egress_id: str) -> api.EgressInfo:
         info = self.egresses[egress_id]
         self.stops.append(egress_id)
-        info.status = api.EgressStatus.EGRESS_ENDING
         answer = api.EgressInfo()
+        if info.status == api.EgressStatus.EGRESS_STARTING:
+            # As the real egress does: the answer still says STARTING, it then ends ABORTED.
+            answer.CopyFrom(info)
+            asyncio.get_running_loop().call_later(self.abort_after, self._abort, egress_id)
+            return answer
+        info.status = api.EgressStatus.EGRESS_ENDING
         answer.CopyFrom(info)
         asyncio.get_running_loop().call_soon(self._complete, egress_id)
         return answer
+
+    def _abort(self, egress_id: str) -> None:
+        info = self.egresses[egress_id]
+        info.status = api.EgressStatus.EGRESS_ABORTED
+        info.error = "Stopped before it started"
 
     def _complete(self, egress_id: str) -> None:
         self.egresses[egress_id].status = api.EgressStatus.EGRESS_COMPLETE

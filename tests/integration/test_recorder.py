@@ -180,6 +180,29 @@ async def test_start_stuck_in_starting_is_stopped_and_failed_stand_in(
     await server.aclose()
 
 
+async def test_stop_while_starting_ends_the_room_aborted_not_starting_stand_in(
+    livekit_server: StackConfig,
+) -> None:
+    """A Stop before egress said ACTIVE: egress answers STARTING, then ends ABORTED."""
+    server = StandInEgressServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name=APP,
+                                 stay_starting=True)
+    server.abort_after = 0.3  # a few polls still see STARTING after the stop
+    name = unique_room("stop-starting")
+    await server.ensure_room(name)
+    recorder = Recorder(server, start_timeout=60, poll_interval=0.05, webhook_grace=0.1)
+    statuses = _statuses(recorder)
+    started = await recorder.start(name)
+    assert (await _next_status(statuses)).status is RecordingStatus.STARTING
+    await recorder.stop(name)
+    assert (await _next_status(statuses)).status is RecordingStatus.STOPPING
+    ended = await _next_status(statuses)  # polled: no webhooks here
+    assert (ended.status, ended.egress_id) == (RecordingStatus.FAILED, started.egress_id)
+    assert "before it started" in ended.error
+    assert await server.recording_status(name) is RecordingStatus.FAILED
+    await recorder.aclose()
+    await server.aclose()
+
+
 async def test_recording_stops_by_itself_after_the_maximum_duration_stand_in(
     stand_in: StandInEgressServer,
 ) -> None:

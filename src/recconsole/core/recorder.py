@@ -409,7 +409,11 @@ class Recorder:
                 # then finds the lock is another recording's and leaves it).
                 await self._release(room, active.egress_id)
             info = stopped[0]
-            await self._publish(room, status_from_egress(info.status), info.egress_id, info.error)
+            # An egress stopped while it was still starting may answer STARTING (it ends
+            # ABORTED a moment later): the room is told it is stopping, not starting.
+            status = (RecordingStatus.STOPPING if egress_is_active(info)
+                      else status_from_egress(info.status))
+            await self._publish(room, status, info.egress_id, info.error)
         for each in stopped:
             self._spawn(self._watch_stop(room, each.egress_id))
         return info
@@ -552,13 +556,14 @@ class Recorder:
         return True
 
     async def _watch_stop(self, room: str, egress_id: str) -> None:
-        """Follow a stop until the egress has ended, whatever webhooks do."""
+        """Follow a stop until the egress has ended, whatever webhooks do (one stopped
+        while starting is still STARTING for a moment: that is not an end)."""
         while True:
             await asyncio.sleep(self.poll_interval)
             info = await self.server.get_egress(egress_id)
             if info is None:
                 return
-            if info.status not in (api.EgressStatus.EGRESS_ACTIVE, api.EgressStatus.EGRESS_ENDING):
+            if not egress_is_active(info) and info.status != api.EgressStatus.EGRESS_ENDING:
                 await self._settled(room, info)
                 return
 
