@@ -32,7 +32,8 @@ from recconsole.core.recording_info import parse_recording_name
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.realtime.local_recorder import LocalRecorder, OutputFormat
-from recconsole.realtime.local_recording import FrameTap
+from recconsole.realtime.local_recording import FrameTap, LocalRecording
+from recconsole.realtime.mp4_writer import finish_file
 from recconsole.realtime.session import RoomSession, SessionEvents
 from recconsole.realtime.spool import Spool
 from recconsole.storage.catalog import RecordingsCatalog
@@ -53,6 +54,7 @@ from tests.helpers.waiting import eventually
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
 
 TONE_HZ = 730.0  # the bots' tone: nothing else here makes this one
+BOT_TONE_HZ = BotOptions().tone_hz  # the tone of a bot run as a command
 RECORD_FOR = 5.0
 SMALL = OutputFormat(640, 360, 30)  # the 2-core machine runs LiveKit and bots beside it
 
@@ -166,7 +168,7 @@ async def test_a_room_is_recorded_on_this_computer_into_the_store_as_egress_woul
     print(f"\nlocal: duration {content.duration:.2f} s, elapsed {elapsed:.2f} s,"
           f" pitch {content.pitch:.1f} Hz, change {content.change:.1f}")
     assert content.size == (SMALL.width, SMALL.height)
-    assert content.has_tone(TONE_HZ), content.pitch
+    assert content.pitch == pytest.approx(TONE_HZ, abs=3)
     assert content.change > 1.0, "the recorded video does not move"
     assert content.duration == pytest.approx(elapsed, abs=0.5)
     assert info.duration == pytest.approx(content.duration, abs=0.1)
@@ -198,11 +200,117 @@ async def test_a_recording_killed_mid_way_is_uploaded_playable_at_the_next_start
     assert stored.duration > 2.0
     data = await stack.catalog.store.read_bytes(stack.catalog.recording_key(spooled.name))
     content = read_content(data)  # it plays: every picture and sample decodes
-    assert content.has_tone(TONE_HZ), content.pitch
+    assert content.pitch == pytest.approx(TONE_HZ, abs=3)
     assert content.change > 1.0
     assert content.duration == pytest.approx(stored.duration, abs=0.2)
     assert not spooled.plan.exists()
     assert not spooled.video.exists()
+
+
+class _StarvedPictures(LocalRecording):
+    """Each picture costs ten times its interval of pure-Python work (holding the
+    interpreter as a starved process's threads do): the picture path falls far behind."""
+
+    def compose(self) -> None:
+        ends = time.monotonic() + 10 / self.fps
+        while time.monotonic() < ends:
+            pass
+        super().compose()
+
+
+async def _bot_process(livekit_url: str, room: str) -> asyncio.subprocess.Process:
+    """A publisher bot in a process of its own (the default 440 Hz tone), joined on return:
+    starving this process must not starve what it records."""
+    bot = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "recconsole_devtools.bot", "--room", room, "--count", "1",
+        "--size", "320x180", "--fps", "15", "--url", livekit_url, "--api-key", API_KEY,
+        "--api-secret", API_SECRET, stderr=asyncio.subprocess.PIPE)
+    assert bot.stderr is not None
+    try:
+        async with asyncio.timeout(60):
+            while b"publishing" not in (line := await bot.stderr.readline()):
+                assert line, "the bot ended before publishing"
+    except BaseException:
+        bot.kill()
+        await bot.wait()
+        raise
+    return bot
+
+
+class _KeepingTap(FrameTap):
+    """A tap that also keeps the sound it is handed once the recording began: what the
+    file's sound must be, sample for sample (holes the network made included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.heard: list[np.ndarray] = []
+
+    def audio_frame(self, track_sid: str, frame: rtc.AudioFrame) -> None:
+        with self._lock:
+            self.heard.append(np.frombuffer(frame.data, np.int16).copy())
+        super().audio_frame(track_sid, frame)
+
+    def drop_audio(self) -> None:
+        with self._lock:
+            self.heard.clear()
+        super().drop_audio()
+
+
+def _likeness(recorded: np.ndarray, heard: np.ndarray, rate: int) -> list[float]:
+    """How alike the recorded sound is to the sound heard, each half second, once the
+    encoder's delay is found (1.0: the same; a sample lost or added mid-way puts a tone
+    out of step from there on, and the likeness falls far below 1)."""
+    first = heard[:rate]
+    lag = max(range(4096), key=lambda k: float(np.dot(recorded[k:k + len(first)],
+                                                       first[:len(recorded) - k])))
+    n = min(len(recorded) - lag, len(heard))
+    size = rate // 2
+    alike = []
+    for at in range(0, n - size + 1, size):
+        a, b = recorded[lag + at:lag + at + size], heard[at:at + size]
+        norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+        alike.append(float(np.dot(a, b)) / norm if norm else 1.0)
+    return alike
+
+
+async def test_the_sound_stays_whole_when_the_pictures_are_starved(
+    livekit_server: StackConfig, stack: Stack, tmp_path: Path,
+) -> None:
+    room = unique_room("local-starved")
+    await stack.server.ensure_room(room)
+    bot = await _bot_process(livekit_server.livekit_url, room)
+    token = mint_token(API_KEY, API_SECRET, room, "console-starved", "Console", observer=True)
+    session = RoomSession(livekit_server.livekit_url, token, SessionEvents(), audio=True)
+    tap = _KeepingTap()
+    try:
+        await session.connect()
+        session.attach_tap(tap)
+        await eventually(lambda: len(session._tracks), 2, within=20)
+        recording = _StarvedPictures(tap, tmp_path / "r.mp4", width=SMALL.width,
+                                     height=SMALL.height, fps=SMALL.fps)
+        await asyncio.to_thread(recording.start)
+        began = time.monotonic()
+        await asyncio.sleep(RECORD_FOR)
+        stats = await asyncio.to_thread(recording.stop)
+        wall = time.monotonic() - began
+    finally:
+        await session.disconnect()
+        bot.terminate()
+        await bot.wait()
+    assert stats.dropped_frames > stats.frames  # the pictures were starved
+    finished = await asyncio.to_thread(finish_file, tmp_path / "r.mp4", tmp_path / "done.mp4")
+    content = read_content(finished.path.read_bytes())
+    heard = np.concatenate(tap.heard).astype(float) / 32768
+    alike = _likeness(content.pcm, heard, content.rate)
+    print(f"\nstarved: {stats.frames} pictures, {stats.dropped_frames} dropped; sound"
+          f" {content.audio_duration:.2f} s in {wall:.2f} s, pitch {content.pitch:.1f} Hz,"
+          f" silence written {recording.silence / 48_000:.2f} s,"
+          f" likeness {min(alike):.3f}")
+    assert content.audio_duration == pytest.approx(wall, abs=0.5)
+    assert content.pitch == pytest.approx(BOT_TONE_HZ, abs=3)
+    # Every sample heard is in the file, in order, with nothing between them.
+    assert min(alike) > 0.9, (alike, recording.silence)
+    assert len(alike) >= 2 * RECORD_FOR - 2
 
 
 @dataclass
@@ -213,15 +321,17 @@ class Content:
     change: float  # mean luma difference between frames 2 s apart
     duration: float  # s
     size: tuple[int, int]
-    freqs: np.ndarray  # the audio's spectrum: frequencies (Hz) and magnitudes
-    spectrum: np.ndarray
+    audio_duration: float  # s of sound decoded
+    pcm: np.ndarray  # the sound, mono float
+    rate: int
 
-    def has_tone(self, hz: float, share: float = 0.3) -> bool:
-        """``hz`` (±3 Hz) stands out in the audio: at least ``share`` of its strongest
-        component (a starved recorder's sound gaps at the picture rate add sidebands
-        ±30 Hz that can outgrow the tone itself; the tone must still be there)."""
-        near = np.abs(self.freqs - hz) <= 3
-        return bool(self.spectrum[near].max() >= share * self.spectrum[1:].max())
+    def quiet_spans(self, skip_start: float, skip_end: float, window: float = 0.01) -> list[float]:
+        """Where (s) the sound drops below a tenth of its usual loudness for a ``window``
+        (a hole in it), between ``skip_start`` s and ``skip_end`` s before the end."""
+        size = int(window * self.rate)
+        body = self.pcm[int(skip_start * self.rate):len(self.pcm) - int(skip_end * self.rate)]
+        rms = np.sqrt((body[:len(body) // size * size].reshape(-1, size) ** 2).mean(axis=1))
+        return [skip_start + i * window for i in np.flatnonzero(rms < 0.1 * np.median(rms))]
 
 
 def read_content(data: bytes) -> Content:
@@ -243,8 +353,7 @@ def read_content(data: bytes) -> Content:
     later = next((i for i, (t, _) in enumerate(lumas) if t >= first + 2.0), len(lumas) - 1)
     change = float(np.abs(lumas[0][1] - lumas[later][1]).mean())
     duration = max(audio_end, lumas[-1][0] + step) - min(first, 0.0)
-    freqs = np.fft.rfftfreq(len(tail), 1 / rate)
-    return Content(pitch, change, duration, size, freqs, spectrum)
+    return Content(pitch, change, duration, size, audio_end, pcm, rate)
 
 
 async def test_storage_down_at_stop_keeps_the_recording_until_it_comes_back(
