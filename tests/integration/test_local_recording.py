@@ -14,9 +14,11 @@ import io
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -33,9 +35,11 @@ from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.realtime.local_recorder import LocalRecorder, OutputFormat
 from recconsole.realtime.local_recording import FrameTap, LocalRecording
-from recconsole.realtime.mp4_writer import finish_file
+from recconsole.realtime.mp4_writer import Mp4Writer, finish_file
 from recconsole.realtime.session import RoomSession, SessionEvents
-from recconsole.realtime.spool import Spool
+from recconsole.realtime.spool import Spool, SpooledRecording
+from recconsole.storage import s3
+from recconsole.storage.base import UploadJournal
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.s3 import S3Store
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
@@ -408,3 +412,90 @@ async def test_limits_stop_a_recording_by_themselves(stack: Stack, app_room: str
     await eventually(lambda: statuses[-1].status, RecordingStatus.STOPPED, within=30)
     assert time.monotonic() - left >= 1.0
     assert len(await stack.catalog.list_recordings(room_id)) == 2
+
+
+class _WatchedJournal(UploadJournal):
+    """The store's journal as it is, noting the parts each save adds; ``after_part``
+    runs once the store has taken a part (here: the storage goes down)."""
+
+    def __init__(self, inner: UploadJournal, sent: list[int],
+                 after_part: Callable[[int], None]) -> None:
+        self.inner, self.sent, self.after_part = inner, sent, after_part
+
+    def load(self) -> dict[str, Any] | None:
+        return self.inner.load()
+
+    def save(self, state: dict[str, Any]) -> None:
+        before = {int(n) for n in (self.inner.load() or {}).get("parts", {})}
+        self.inner.save(state)
+        for number in sorted({int(n) for n in state["parts"]} - before):
+            self.sent.append(number)
+            self.after_part(number)
+
+    def clear(self) -> None:
+        self.inner.clear()
+
+
+class _WatchedS3(S3Store):
+    """MinIO as it is; each upload's journal is watched (see :class:`_WatchedJournal`)."""
+
+    sent: list[int]
+    after_part: Callable[[int], None] = staticmethod(lambda _n: None)
+
+    async def write_file(self, key: str, path: Path,
+                         content_type: str = "application/octet-stream",
+                         journal: UploadJournal | None = None) -> None:
+        assert journal is not None  # a recording's upload always keeps one
+        await super().write_file(key, path, content_type,
+                                 _WatchedJournal(journal, self.sent, self.after_part))
+
+
+def _large_recording(spool: Spool, room: str) -> SpooledRecording:
+    """A spooled recording of moving noise: three 5 MB parts in a couple of seconds."""
+    spooled = spool.new(room, "RM_parts", datetime.now(UTC))
+    rng = np.random.default_rng(18)
+    writer = Mp4Writer(spooled.video, 640, 360, 30)
+    for index in range(70):
+        writer.write_video(rng.integers(0, 256, (540, 640), np.uint8), index)
+        writer.write_audio(np.zeros(1600, np.int16))
+    writer.close()
+    return spooled
+
+
+async def test_an_upload_cut_short_goes_on_from_the_parts_already_sent(
+    private_minio: DevStack, stack: Stack, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(s3, "MULTIPART_PART", 5 * 1024 * 1024)  # S3's smallest part
+    store = _WatchedS3(private_minio.cfg.s3_endpoint, MINIO_USER, MINIO_PASSWORD,
+                       "us-east-1", S3_BUCKET, timeout=3)
+    store.sent = []
+    catalog = RecordingsCatalog(store, "recordings/")
+    local = LocalRecorder(stack.recorder, catalog, stack.spool, upload_attempts=2,
+                          retry_delay=0.1)
+    spooled = await asyncio.to_thread(_large_recording, stack.spool, unique_room("parts"))
+    key = catalog.recording_key(spooled.name)
+    try:
+        # The storage goes down once it has the first part: the upload stops there.
+        store.after_part = lambda number: private_minio.stop("minio") if number == 1 else None
+        assert await local.recover() == []
+        assert store.sent == [1]
+        assert spooled.plan.exists()
+        assert spooled.journal.exists()
+        uploaded = spooled.finished.read_bytes()
+        assert len(uploaded) > 10 * 1024 * 1024
+
+        # Back again: the next start sends the other parts only, and the whole file is there.
+        private_minio.start("minio")
+        store.after_part = lambda _number: None
+        [info] = await local.recover()
+        assert store.sent == [1, 2, 3]
+        assert info.name == spooled.name
+        assert info.extra == {"recordedBy": "console"}
+        stored = await store.head(key)
+        assert stored.etag.endswith("-3")  # S3's tag of an object made of three parts
+        assert await store.read_bytes(key) == uploaded
+        assert (await catalog.get(spooled.name)).id == spooled.id
+        assert not list(stack.spool.folder.iterdir())
+    finally:
+        await local.aclose()
+        await store.aclose()

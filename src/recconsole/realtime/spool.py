@@ -4,6 +4,9 @@ Each recording is written as ``<id>.mp4`` beside ``<id>.json`` (room, room id, t
 name it gets in the store, start time). Both stay until the recording is in the
 store with its metadata file; whatever a crash, a power cut or a storage outage
 leaves behind is found at the next start and uploaded then (:meth:`Spool.pending`).
+Its upload's progress is kept beside them too (``<id>.upload.mp4``, the file as
+uploaded, and ``<id>.upload.json``, the parts the store has), so an upload cut short
+goes on from where it stopped, in this run or the next.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.realtime.mp4_writer import finish_file
+from recconsole.realtime.mp4_writer import FinishedFile, finish_file
 from recconsole.settings import user_data_dir
-from recconsole.storage.base import KeyRefused, StoreError
+from recconsole.storage.base import FileJournal, KeyRefused, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 
 log = logging.getLogger(__name__)
@@ -68,6 +71,11 @@ class SpooledRecording:
     def finished(self) -> Path:
         return self.folder / f"{self.id}.upload.mp4"
 
+    @property
+    def journal(self) -> Path:
+        """What its upload has sent so far (an upload in parts)."""
+        return self.folder / f"{self.id}.upload.json"
+
 
 class Spool:
     """The folder recordings are written to before they go to the store."""
@@ -83,12 +91,7 @@ class Spool:
                                    int(started.timestamp() * 1000), self.folder)
         plan = {**{k: v for k, v in asdict(spooled).items() if k != "folder"},
                 "pid": os.getpid()}
-        partial = spooled.plan.with_suffix(".json.partial")
-        with open(partial, "w") as handle:
-            json.dump(plan, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(spooled.plan)
+        FileJournal(spooled.plan).save(plan)  # written whole or not at all
         return spooled
 
     def pending(self, busy: Collection[str] = ()) -> list[SpooledRecording]:
@@ -99,6 +102,8 @@ class Spool:
         """
         found = []
         for plan in sorted(self.folder.glob(f"{LOCAL_ID_PREFIX}*.json")):
+            if plan.name.count(".") > 1:  # an upload's journal, not a plan
+                continue
             try:
                 data = json.loads(plan.read_text())
                 if data["id"] in busy or _recording_elsewhere(int(data.get("pid", 0))):
@@ -119,8 +124,32 @@ class Spool:
     @staticmethod
     def forget(spooled: SpooledRecording) -> None:
         """Remove a recording that is safely in the store."""
-        for path in (spooled.finished, spooled.video, spooled.plan):
+        for path in (spooled.finished, spooled.video, spooled.journal, spooled.plan):
             path.unlink(missing_ok=True)
+
+    @staticmethod
+    def finish(spooled: SpooledRecording) -> FinishedFile:
+        """The recording as an ordinary MP4 for upload: the one finished by an earlier
+        try if it is still as it was (its upload may be half done), else made now.
+
+        Raises ValueError if the recording holds nothing playable.
+        """
+        plan = FileJournal(spooled.plan)
+        state = plan.load() or {}
+        done = state.get("finished")
+        try:
+            stat = spooled.finished.stat()
+        except OSError:
+            stat = None
+        if (isinstance(done, dict) and stat is not None
+                and [done.get("size"), done.get("mtime_ns")] == [stat.st_size,
+                                                                 stat.st_mtime_ns]):
+            return FinishedFile(spooled.finished, float(done["duration"]), stat.st_size)
+        finished = finish_file(spooled.video, spooled.finished)
+        stat = spooled.finished.stat()
+        plan.save({**state, "finished": {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                                         "duration": finished.duration}})
+        return finished
 
 
 def _recording_elsewhere(pid: int) -> bool:
@@ -143,11 +172,13 @@ async def upload(
     """Finish a spooled recording, put it and its metadata in the store, then forget it.
 
     A storage error is retried ``attempts`` times, waiting longer each time; a key the
-    store refuses is not. Raises StoreError (the spooled files stay for a later try)
-    or ValueError if the file holds nothing (then it is removed).
+    store refuses is not. An upload in parts goes on from the parts the store already
+    has (this try's or an earlier run's: see the recording's journal). Raises StoreError
+    (the spooled files stay for a later try) or ValueError if the file holds nothing
+    (then it is set aside).
     """
     try:
-        finished = await asyncio.to_thread(finish_file, spooled.video, spooled.finished)
+        finished = await asyncio.to_thread(Spool.finish, spooled)
     except ValueError:
         await asyncio.to_thread(Spool.set_aside, spooled)
         raise
@@ -158,7 +189,8 @@ async def upload(
     key = catalog.recording_key(spooled.name)
     for attempt in range(1, attempts + 1):
         try:
-            await catalog.store.write_file(key, finished.path, "video/mp4")
+            await catalog.store.write_file(key, finished.path, "video/mp4",
+                                           FileJournal(spooled.journal))
             await catalog.save_metadata(info)
             break
         except KeyRefused:
