@@ -252,3 +252,36 @@ def test_the_mix_waits_for_a_late_track_but_not_for_one_gone_quiet() -> None:
     mix.push("a", np.full(480, 100, np.int16))
     assert mix.pull(wait=None).tolist() == [100] * 480  # the end: all there is
     assert mix.dropped == 0
+
+
+def test_sound_that_comes_after_silence_took_its_place_does_not_fall_behind(
+    tmp_path: Path,
+) -> None:
+    tap = FrameTap()
+    tap.audio_added("TR_a")
+    recording = LocalRecording(tap, tmp_path / "r.mp4", width=160, height=90, fps=15)
+    recording.start()
+    tone = (4000 * np.sin(2 * np.pi * 500 * np.arange(480) / 48_000)).astype(np.int16)
+    frame = rtc.AudioFrame(tone.tobytes(), 48_000, 1, 480)
+
+    def send(seconds: float) -> None:
+        began = time.monotonic()
+        for n in range(int(seconds * 100)):
+            tap.audio_frame("TR_a", frame)
+            time.sleep(max(0.0, began + (n + 1) * 0.01 - time.monotonic()))
+
+    send(1.0)
+    time.sleep(1.0)  # a stalled event loop: nothing comes for a second...
+    for half in range(2):  # ...then the half second the SDK kept, in two bursts
+        for _ in range(25):
+            tap.audio_frame("TR_a", frame)
+        time.sleep(0.06 * (1 - half))  # the recording writes the first half meanwhile
+    send(1.0)
+    stats = recording.stop()
+    assert recording.silence > 0  # the stall was filled with silence
+    assert recording.replaced > 0  # and the late sound it stood for was left out
+    finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
+    with av.open(str(finished.path)) as container:
+        pcm = np.concatenate([f.to_ndarray().ravel()
+                              for f in container.decode(container.streams.audio[0])])
+    assert len(pcm) / 48_000 == pytest.approx(stats.elapsed, abs=0.1)

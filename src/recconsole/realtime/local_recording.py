@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 AUDIO_SLACK = 0.5  # seconds without any sound before silence takes its place
 TRACK_WAIT = 0.2  # seconds one track's sound may lag the others' before it is not waited for
 SOUND_TICK = 0.02  # seconds between the sound thread's writes
+SOUND_LEAD = 0.05  # seconds sound may end after the recording's clock (timing jitter)
 MAX_BUFFERED = 5.0  # seconds of one track's sound kept before its oldest is dropped
 _UNDRAWN = object()  # a tile not drawn yet (None: drawn without a picture)
 _NO_SOUND = np.zeros(0, np.int16)
@@ -226,6 +227,8 @@ class LocalRecording:
         self.frames = 0
         self.dropped = 0
         self.silence = 0  # samples of silence written where no sound had come
+        self.replaced = 0  # samples of late sound left out: silence had taken their place
+        self._owed = 0  # samples of silence written for sound that may still come (late)
         self.error = ""
         self._elapsed = 0.0
         self._stop_asked: float | None = None  # the recording's clock when stop() was called
@@ -337,20 +340,31 @@ class LocalRecording:
             pcm = pcm[:max(0, at - writer.audio_samples)]
         if len(pcm):
             if self._filling:  # sound again after silence: it ends now, not later
-                self._silence(writer, at - len(pcm))
+                self._owed += self._silence(writer, at - len(pcm))
                 self._filling = False
+            # Sound that comes after silence was written in its place (it was late, not
+            # absent) would end after now: what silence already covers is left out, so
+            # the sound does not fall behind the pictures.
+            over = writer.audio_samples + len(pcm) - (at + int(SOUND_LEAD * SAMPLE_RATE))
+            if over > 0 and self._owed > 0:
+                cut = min(over, self._owed, len(pcm))
+                pcm, self._owed = pcm[cut:], self._owed - cut
+                self.replaced += cut
             writer.write_audio(pcm)
         if final:
             self._silence(writer, at)
         elif writer.audio_samples < at - AUDIO_SLACK * SAMPLE_RATE:
-            self._silence(writer, at - int(AUDIO_SLACK * SAMPLE_RATE))
+            self._owed += self._silence(writer, at - int(AUDIO_SLACK * SAMPLE_RATE))
             self._filling = True
 
-    def _silence(self, writer: Mp4Writer, until: int) -> None:
+    def _silence(self, writer: Mp4Writer, until: int) -> int:
+        """Silence up to sample ``until``; how many samples of it were written."""
         missing = until - writer.audio_samples
-        if missing > 0:
-            writer.write_audio(np.zeros(missing, np.int16))
-            self.silence += missing
+        if missing <= 0:
+            return 0
+        writer.write_audio(np.zeros(missing, np.int16))
+        self.silence += missing
+        return missing
 
     def compose(self) -> None:
         """Draw what changed since the last picture: a tile whose picture is the same
