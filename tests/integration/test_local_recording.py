@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import re
 import signal
 import sys
 import time
@@ -34,7 +35,7 @@ from recconsole.core.recording_info import parse_recording_name
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.realtime.local_recorder import LocalRecorder, OutputFormat
-from recconsole.realtime.local_recording import FrameTap, LocalRecording
+from recconsole.realtime.local_recording import FrameTap, LocalRecording, track_owner
 from recconsole.realtime.mp4_writer import Mp4Writer, finish_file
 from recconsole.realtime.session import RoomSession, SessionEvents
 from recconsole.realtime.spool import Spool, SpooledRecording
@@ -132,6 +133,7 @@ async def test_a_room_is_recorded_on_this_computer_into_the_store_as_egress_woul
     stack.recorder.events.subscribe(LocalRecordingNotice, lambda e: notices.append(e.message))
     try:
         room_id = (await stack.server.get_room(room)).sid  # type: ignore[union-attr]
+        asked = time.monotonic()
         spooled = await stack.local.start(room, room_id, tap, "console-local")
         started = time.monotonic()
         await eventually(lambda: "STARTED" in statuses, True)
@@ -147,8 +149,9 @@ async def test_a_room_is_recorded_on_this_computer_into_the_store_as_egress_woul
             stats = stack.local.stats(room)
             assert stats is not None
             assert stats.size > 0
+        stopping = time.monotonic()
         info = await stack.local.stop(room)
-        elapsed = time.monotonic() - started
+        elapsed, span = stopping - started, stopping - asked
         await eventually(lambda: statuses[-1:], ["STOPPED"])
     finally:
         await session.disconnect()
@@ -174,7 +177,8 @@ async def test_a_room_is_recorded_on_this_computer_into_the_store_as_egress_woul
     assert content.size == (SMALL.width, SMALL.height)
     assert content.pitch == pytest.approx(TONE_HZ, abs=3)
     assert content.change > 1.0, "the recorded video does not move"
-    assert content.duration == pytest.approx(elapsed, abs=0.5)
+    # From when start was asked (it began meanwhile) to when stop was asked.
+    assert elapsed - 0.5 <= content.duration <= span + 0.5, (elapsed, span)
     assert info.duration == pytest.approx(content.duration, abs=0.1)
 
 
@@ -209,6 +213,72 @@ async def test_a_recording_killed_mid_way_is_uploaded_playable_at_the_next_start
     assert content.duration == pytest.approx(stored.duration, abs=0.2)
     assert not spooled.plan.exists()
     assert not spooled.video.exists()
+
+
+async def test_each_participant_also_gets_a_file_of_their_own_as_egress_would_name_it(
+    livekit_server: StackConfig, stack: Stack,
+) -> None:
+    room = unique_room("local-each")
+    await stack.server.ensure_room(room)
+    bots = [*await start_bots(livekit_server.livekit_url, API_KEY, API_SECRET, room, 1,
+                              BotOptions(width=320, height=180, fps=15, tone_hz=TONE_HZ),
+                              prefix="high"),
+            *await start_bots(livekit_server.livekit_url, API_KEY, API_SECRET, room, 1,
+                              BotOptions(width=256, height=144, fps=15, tone_hz=440.0),
+                              prefix="low")]
+    token = mint_token(API_KEY, API_SECRET, room, "console-each", "Console", observer=True)
+    session = RoomSession(livekit_server.livekit_url, token, SessionEvents(), audio=True)
+    try:
+        await session.connect()
+        tap = FrameTap(owner_of=track_owner(session.room))
+        session.attach_tap(tap)
+        await eventually(lambda: len(session._tracks), 4, within=20)
+        room_id = await session.room.sid
+        asked = time.monotonic()
+        await stack.local.start(room, room_id, tap, "console-each", each_participant=True)
+        started = time.monotonic()
+        await asyncio.sleep(RECORD_FOR)
+        stopping = time.monotonic()
+        room_file = await stack.local.stop(room)
+        elapsed, span = stopping - started, stopping - asked
+    finally:
+        await session.disconnect()
+        await asyncio.gather(*(bot.stop() for bot in bots))
+    assert room_file is not None
+    assert room_file.extra == {"recordedBy": "console"}  # the room's grid, as before
+    stored = await stack.catalog.list_recordings(room_id)
+    own = {r.extra.get("participant"): r for r in stored if r.extra.get("kind")}
+    assert sorted(r.name for r in stored) == sorted([room_file.name, *(r.name for r in
+                                                                      own.values())])
+    assert set(own) == {"high-1", "low-1"}
+    sessions = {r.extra["session"] for r in own.values()}
+    assert len(sessions) == 1  # recorded together: one session, as egress's would be
+    [together] = sessions
+    assert together.startswith(f"{room_id}-")
+    for who, tone, size in (("high-1", TONE_HZ, (320, 180)), ("low-1", 440.0, (256, 144))):
+        info = own[who]
+        assert info.extra == {"kind": "participant", "participant": who, "session": together,
+                              "recordedBy": "console"}
+        assert info.id.startswith("LOCAL_")
+        assert info.name.startswith(f"{room}-{room_id}-")
+        assert recording_extras_session(info.name) == together.rsplit("-", 1)[-1]
+        content = read_content(await stack.catalog.store.read_bytes(
+            stack.catalog.recording_key(info.name)))
+        print(f"\n{who}: {content.duration:.2f} s of {elapsed:.2f}, pitch {content.pitch:.1f}")
+        assert content.size == size  # their camera as it came, not the grid
+        assert content.pitch == pytest.approx(tone, abs=3)  # their own sound only
+        assert content.change > 1.0
+        # From their first picture after the start to when stop was asked.
+        assert elapsed - 1.0 <= content.duration <= span + 0.5, (elapsed, span)
+    assert not list(stack.spool.folder.iterdir())
+
+
+def recording_extras_session(name: str) -> str:
+    """The session tag egress's each-participant file names carry (six hex digits
+    of the session, six of the file's own)."""
+    match = re.search(r"-([0-9a-f]{6})[0-9a-f]{6}\.mp4$", name)
+    assert match, name
+    return match[1]
 
 
 class _StarvedPictures(LocalRecording):

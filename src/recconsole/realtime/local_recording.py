@@ -124,17 +124,32 @@ class SoundMix:
         return np.clip(mixed, -32768, 32767).astype(np.int16)
 
 
+def track_owner(room: rtc.Room) -> Callable[[str], str | None]:
+    """Who publishes a track of ``room`` (by its sid), for :class:`FrameTap`."""
+    def owner_of(track_sid: str) -> str | None:
+        for participant in list(room.remote_participants.values()):
+            if track_sid in participant.track_publications:
+                return participant.identity
+        return None
+    return owner_of
+
+
 class FrameTap:
     """What a session hands a recording: newest pictures, mixed sound, names.
 
-    Called on the event loop (push side) and from the recording's thread (read side).
+    Called on the event loop (push side) and from the recording's threads (read side).
+    With :meth:`keep_voices`, each participant's sound is also kept apart (their own
+    file's): ``owner_of`` says whose an audio track is.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owner_of: Callable[[str], str | None] | None = None) -> None:
         self._lock = threading.Lock()
         self.mix = SoundMix()
         self._pictures: dict[str, rtc.VideoFrame | None] = {}  # track sid → newest
         self._owners: dict[str, str] = {}  # video track sid → identity
+        self._owner_of = owner_of
+        self._voice_of: dict[str, str] = {}  # audio track sid → identity
+        self._voices: dict[str, SoundMix] | None = None  # identity → their sound
         self.names: dict[str, str] = {}  # identity → display name
         self.frames_in = 0
 
@@ -159,18 +174,28 @@ class FrameTap:
             self.frames_in += 1
 
     def audio_added(self, track_sid: str) -> None:
+        owner = self._owner_of(track_sid) if self._owner_of is not None else None
         with self._lock:
             self.mix.add(track_sid)
+            if owner is not None:
+                self._voice_of[track_sid] = owner
+                if self._voices is not None:
+                    self._voices.setdefault(owner, SoundMix()).add(track_sid)
 
     def audio_removed(self, track_sid: str) -> None:
         with self._lock:
             self.mix.remove(track_sid)
+            owner = self._voice_of.pop(track_sid, None)
+            if owner is not None and self._voices is not None and owner in self._voices:
+                self._voices[owner].remove(track_sid)
 
     def audio_frame(self, track_sid: str, frame: rtc.AudioFrame) -> None:
         with self._lock:
             self.mix.push(track_sid, frame.data)
+            if self._voices is not None and (owner := self._voice_of.get(track_sid)):
+                self._voices[owner].push(track_sid, frame.data)
 
-    # --- from the recording (its thread) -------------------------------------------
+    # --- from the recording (its threads) ------------------------------------------
 
     def pictures(self) -> list[tuple[str, rtc.VideoFrame | None]]:
         """(name, newest picture) of each video track, in the order they came."""
@@ -178,6 +203,16 @@ class FrameTap:
             owners = list(self._owners.items())
             pictures = dict(self._pictures)
         return [(self.names.get(who, who), pictures.get(sid)) for sid, who in owners]
+
+    def cameras(self) -> dict[str, rtc.VideoFrame | None]:
+        """Each participant with a video track: the newest picture of their first."""
+        with self._lock:
+            owners = list(self._owners.items())
+            pictures = dict(self._pictures)
+        found: dict[str, rtc.VideoFrame | None] = {}
+        for sid, who in owners:
+            found.setdefault(who, pictures.get(sid))
+        return found
 
     def pull_audio(self, wait: float | None = TRACK_WAIT) -> np.ndarray:
         """The mixed sound that is ready (see :meth:`SoundMix.pull`)."""
@@ -188,6 +223,26 @@ class FrameTap:
         """Forget sound received before the recording began."""
         with self._lock:
             self.mix.clear()
+
+    def keep_voices(self) -> None:
+        """From now on keep each participant's sound apart too (see :meth:`pull_voice`)."""
+        with self._lock:
+            if self._voices is None:
+                self._voices = {}
+                for sid, owner in self._voice_of.items():
+                    self._voices.setdefault(owner, SoundMix()).add(sid)
+
+    def pull_voice(self, identity: str, wait: float | None = TRACK_WAIT) -> np.ndarray:
+        """One participant's sound that is ready (nothing unless voices are kept)."""
+        with self._lock:
+            voice = (self._voices or {}).get(identity)
+            return voice.pull(wait) if voice is not None else _NO_SOUND
+
+    def drop_voice(self, identity: str) -> None:
+        with self._lock:
+            voice = (self._voices or {}).get(identity)
+            if voice is not None:
+                voice.clear()
 
 
 @dataclass(frozen=True)
@@ -210,8 +265,10 @@ class LocalRecording:
 
     def __init__(self, tap: FrameTap, path: Path, *, width: int = 1280, height: int = 720,
                  fps: int = 30, failed: Callable[[str], None] | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 participants: ParticipantFiles | None = None) -> None:
         self.tap, self.path = tap, path
+        self.participants = participants
         self.width, self.height, self.fps = width, height, fps
         self._failed = failed
         self._clock = clock
@@ -238,16 +295,21 @@ class LocalRecording:
         """Open the file and start the workers (blocking: opening writes the header)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = Mp4Writer(self.path, self.width, self.height, self.fps)
-        self.tap.drop_audio()
+        self._drop_sound()
         self.started = self._clock()
         self._thread = threading.Thread(target=self._run, name="local-recording", daemon=True)
         self._thread.start()
 
-    def stop(self) -> RecordingStats:
-        """Stop the workers and close the file (blocking: the encoders are flushed)."""
+    def request_stop(self) -> None:
+        """End the recording now (it is over at this instant); :meth:`stop` then waits
+        for the file to be closed. Does not block."""
         if self._stop_asked is None and self.started:
             self._stop_asked = self._clock() - self.started
         self._stop.set()
+
+    def stop(self) -> RecordingStats:
+        """Stop the workers and close the file (blocking: the encoders are flushed)."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join()
         return self.stats
@@ -287,6 +349,8 @@ class LocalRecording:
         finally:
             self._stop.set()
             self._sound_end.set()
+            if self.participants is not None:
+                self.participants.stop_all()
             sound.join()
             try:
                 writer.close()
@@ -310,6 +374,8 @@ class LocalRecording:
             if behind > 0:  # the encoder fell behind: skip those pictures, keep the time
                 self.dropped += behind
                 index += behind
+            if self.participants is not None:
+                self.participants.update()
             self.compose()
             writer.write_video(self._canvas.buffer, index)
             self.frames += 1
@@ -334,7 +400,7 @@ class LocalRecording:
     def _write_sound(self, writer: Mp4Writer, now: float, final: bool = False) -> None:
         """Write what the mix has ready; silence where none has come for ``AUDIO_SLACK``
         (up to ``now``, the recording's time, at the end)."""
-        pcm = self.tap.pull_audio(None if final else TRACK_WAIT)
+        pcm = self._pull_sound(None if final else TRACK_WAIT)
         at = int(now * SAMPLE_RATE)
         if final:  # what came after the stop is not recorded
             pcm = pcm[:max(0, at - writer.audio_samples)]
@@ -366,6 +432,12 @@ class LocalRecording:
         self.silence += missing
         return missing
 
+    def _pull_sound(self, wait: float | None) -> np.ndarray:
+        return self.tap.pull_audio(wait)
+
+    def _drop_sound(self) -> None:
+        self.tap.drop_audio()
+
     def compose(self) -> None:
         """Draw what changed since the last picture: a tile whose picture is the same
         frame as last time is left as it is."""
@@ -383,3 +455,80 @@ class LocalRecording:
             if frame is not None and frame.type == rtc.VideoBufferType.I420:
                 canvas.draw_i420(tile, frame.data, frame.width, frame.height)
             canvas.draw_label(tile, name)
+
+
+class ParticipantRecording(LocalRecording):
+    """One participant's camera and their own sound into a file of their own."""
+
+    def __init__(self, tap: FrameTap, identity: str, path: Path, *, width: int, height: int,
+                 fps: int = 30) -> None:
+        super().__init__(tap, path, width=width, height=height, fps=fps)
+        self.identity = identity
+        self._shown: object = _UNDRAWN
+
+    def _pull_sound(self, wait: float | None) -> np.ndarray:
+        return self.tap.pull_voice(self.identity, wait)
+
+    def _drop_sound(self) -> None:
+        self.tap.drop_voice(self.identity)
+
+    def compose(self) -> None:
+        frame = self.tap.cameras().get(self.identity)
+        if frame is self._shown:
+            return
+        self._shown = frame
+        if frame is not None and frame.type == rtc.VideoBufferType.I420:
+            [tile] = grid_tiles(1, self.width, self.height)
+            self._canvas.draw_i420(tile, frame.data, frame.width, frame.height)
+
+
+class ParticipantFiles:
+    """Beside a room's recording, one file per participant with a camera (and their
+    sound): begun at their first picture, ended when their camera goes.
+
+    ``new_file(identity)`` gives the path of a participant's next file. Driven by the
+    room recording's picture thread (:meth:`update` at each picture).
+    """
+
+    def __init__(self, tap: FrameTap, new_file: Callable[[str], Path], fps: int = 30) -> None:
+        self.tap, self.new_file, self.fps = tap, new_file, fps
+        self.recording: dict[str, ParticipantRecording] = {}
+        self.ended: list[ParticipantRecording] = []
+        self.errors: list[str] = []
+        self._failed: set[str] = set()
+        self._stopping: list[threading.Thread] = []
+
+    def update(self) -> None:
+        cameras = self.tap.cameras()
+        for identity, frame in cameras.items():
+            if identity in self.recording or identity in self._failed or frame is None:
+                continue
+            width, height = max(16, frame.width // 2 * 2), max(16, frame.height // 2 * 2)
+            try:
+                recording = ParticipantRecording(self.tap, identity, self.new_file(identity),
+                                                 width=width, height=height, fps=self.fps)
+                recording.start()
+            except Exception as err:  # the room's recording goes on without this file
+                self._failed.add(identity)
+                self.errors.append(f"{identity}'s own file could not start: {err}")
+                log.exception("%s's own file could not start", identity)
+                continue
+            self.recording[identity] = recording
+        for identity in [who for who in self.recording if who not in cameras]:
+            self._end(identity)  # their camera is gone: so is their file
+
+    def _end(self, identity: str) -> None:
+        recording = self.recording.pop(identity)
+        self.ended.append(recording)
+        stopping = threading.Thread(target=recording.stop, name="participant-file-stop",
+                                    daemon=True)  # flushing it must not hold the room's
+        stopping.start()
+        self._stopping.append(stopping)
+
+    def stop_all(self) -> None:
+        """End every participant's file (blocking: their encoders are flushed)."""
+        for identity in list(self.recording):
+            self._end(identity)
+        for stopping in self._stopping:
+            stopping.join()
+        self.errors += [r.error for r in self.ended if r.error]

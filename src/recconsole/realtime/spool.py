@@ -17,9 +17,10 @@ import logging
 import os
 import secrets
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.realtime.mp4_writer import FinishedFile, finish_file
@@ -58,6 +59,7 @@ class SpooledRecording:
     name: str  # its name in the store, below RECORDINGS_PATH
     started_at: int  # milliseconds since the epoch
     folder: Path
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)  # its own metadata keys
 
     @property
     def video(self) -> Path:
@@ -83,12 +85,17 @@ class Spool:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def new(self, room: str, room_id: str, started: datetime) -> SpooledRecording:
-        """A new recording's entry (its plan written now; its video comes next)."""
+    def new(self, room: str, room_id: str, started: datetime, *, tag: str | None = None,
+            extra: dict[str, Any] | None = None) -> SpooledRecording:
+        """A new recording's entry (its plan written now; its video comes next).
+
+        ``tag`` ends its name (random if None); ``extra`` goes into its metadata.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         spooled = SpooledRecording(local_id(), room, room_id,
-                                   recording_name(room, room_id, started),
-                                   int(started.timestamp() * 1000), self.folder)
+                                   recording_name(room, room_id, started, tag),
+                                   int(started.timestamp() * 1000), self.folder,
+                                   dict(extra or {}))
         plan = {**{k: v for k, v in asdict(spooled).items() if k != "folder"},
                 "pid": os.getpid()}
         FileJournal(spooled.plan).save(plan)  # written whole or not at all
@@ -108,9 +115,11 @@ class Spool:
                 data = json.loads(plan.read_text())
                 if data["id"] in busy or _recording_elsewhere(int(data.get("pid", 0))):
                     continue
+                extra = data.get("extra") or {}
                 found.append(SpooledRecording(
                     str(data["id"]), str(data["room"]), str(data["room_id"]),
-                    str(data["name"]), int(data["started_at"]), self.folder))
+                    str(data["name"]), int(data["started_at"]), self.folder,
+                    dict(extra) if isinstance(extra, dict) else {}))
             except (OSError, ValueError, KeyError, TypeError) as err:
                 log.warning("spooled recording plan %s is unreadable: %s", plan.name, err)
         return sorted(found, key=lambda s: s.started_at)
@@ -185,7 +194,7 @@ async def upload(
     info = RecordingInfo(
         id=spooled.id, name=spooled.name, room_name=spooled.room, room_id=spooled.room_id,
         started_at=spooled.started_at, duration=round(finished.duration, 3),
-        size=finished.size, extra=dict(RECORDED_BY))
+        size=finished.size, extra={**spooled.extra, **RECORDED_BY})
     key = catalog.recording_key(spooled.name)
     for attempt in range(1, attempts + 1):
         try:
