@@ -106,6 +106,12 @@ def test_the_spool_lists_what_is_not_being_recorded(tmp_path: Path) -> None:
     assert [s.id for s in spool.pending(busy={first.id})] == [second.id]
     Spool.forget(first)
     assert [s.id for s in spool.pending()] == [second.id]
+    own = spool.new("room", "RM_1", datetime(2026, 1, 2, 3, 4, 7, tzinfo=UTC),
+                    tag="abcdef123456", extra={"kind": "participant", "participant": "p"})
+    assert own.name == "room-RM_1-2026-01-02T030407-abcdef123456.mp4"
+    own.journal.write_text("{}")  # an upload's journal beside it is not a recording
+    assert [(s.id, s.extra) for s in spool.pending()] == [
+        (second.id, {}), (own.id, {"kind": "participant", "participant": "p"})]
 
 
 def test_a_participant_leaving_or_changing_size_mid_recording_keeps_it_going(
