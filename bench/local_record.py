@@ -8,8 +8,9 @@ Reported:
 - CPU the recording adds (process CPU while recording minus while not), in cores;
 - pictures written per second, and pictures the encoder dropped;
 - A/V drift: how far the file's sound and picture timelines end apart;
-- sound: seconds written against seconds recorded, and the silence written in place of
-  sound that did not come (none expected: the bots' tone never stops);
+- sound: seconds written against seconds recorded, the silence written in place of
+  sound that did not come (none expected: the bots' tone never stops), and the late
+  sound left out because silence had already taken its place;
 - tile fps while recording / tile fps while not (same run).
 Targets (issue 18): added CPU ≤ 1 core, ≥ 29 fps written, drift ≤ 40 ms, tile fps
 ratio ≥ 0.9.
@@ -97,7 +98,8 @@ async def _consume(url: str, room: str, seconds: float, bots: int) -> dict[str, 
     return {"idle_fps": idle_fps, "rec_fps": rec_fps, "idle_cores": idle_cores,
             "rec_cores": rec_cores, "frames": stats.frames, "dropped": stats.dropped_frames,
             "elapsed": stats.elapsed, "drift_ms": drift * 1000,
-            "sound": recording.sound_written, "silence": recording.silence / 48_000}
+            "sound": recording.sound_written, "silence": recording.silence / 48_000,
+            "late": recording.replaced / 48_000}
 
 
 def _drift(spooled: Path, target: Path, finish: Any) -> float:
@@ -176,7 +178,8 @@ def main() -> int:
     print(f"recording: {written:.1f} fps written, {r['dropped']} dropped in"
           f" {r['elapsed']:.1f} s; A/V ends {r['drift_ms']:.0f} ms apart")
     print(f"sound: {r['sound']:.2f} s written in {r['elapsed']:.2f} s recorded,"
-          f" {r['silence']:.2f} s of it silence in place of sound that did not come")
+          f" {r['silence']:.2f} s of it silence in place of sound that did not come;"
+          f" {r['late']:.2f} s of late sound left out (silence had taken its place)")
     print(f"added CPU ≤ 1 core: {'met' if added <= 1 else 'missed'} ({added:.2f});"
           f" ≥ 29 fps written: {'met' if written >= 29 else 'missed'};"
           f" drift ≤ 40 ms: {'met' if r['drift_ms'] <= 40 else 'missed'};"
