@@ -324,8 +324,12 @@ class LocalRecording:
             size = self.path.stat().st_size
         except OSError:
             size = 0
-        ended = self._stop.is_set() or (self._thread is not None and not self.running)
-        elapsed = self._elapsed if ended or not self.started else self._clock() - self.started
+        if self._thread is not None and not self.running:  # ended: as written
+            elapsed = self._elapsed
+        elif self._stop_asked is not None:  # ending: it ended then
+            elapsed = self._stop_asked
+        else:
+            elapsed = self._clock() - self.started if self.started else 0.0
         return RecordingStats(elapsed, size, self.frames, self.dropped)
 
     @property
