@@ -8,11 +8,17 @@ Reported:
 - CPU the recording adds (process CPU while recording minus while not), in cores;
 - pictures written per second, and pictures the encoder dropped;
 - A/V drift: how far the file's sound and picture timelines end apart;
+- sound: seconds written against seconds recorded, the silence written in place of
+  sound that did not come (none expected: the bots' tone never stops), and the late
+  sound left out because silence had already taken its place;
 - tile fps while recording / tile fps while not (same run).
 Targets (issue 18): added CPU ≤ 1 core, ≥ 29 fps written, drift ≤ 40 ms, tile fps
 ratio ≥ 0.9.
 
-    python -m bench.local_record [--bots 4] [--seconds 20]
+    python -m bench.local_record [--bots 4] [--seconds 20] [--offset N]
+
+The LiveKit server is the test profile's at port offset ``--offset`` (default
+RECCONSOLE_TEST_PORT_OFFSET, else 500), started if it does not answer and then stopped.
 """
 
 from __future__ import annotations
@@ -91,7 +97,9 @@ async def _consume(url: str, room: str, seconds: float, bots: int) -> dict[str, 
     drift = await asyncio.to_thread(_drift, folder / "r.mp4", folder / "done.mp4", finish_file)
     return {"idle_fps": idle_fps, "rec_fps": rec_fps, "idle_cores": idle_cores,
             "rec_cores": rec_cores, "frames": stats.frames, "dropped": stats.dropped_frames,
-            "elapsed": stats.elapsed, "drift_ms": drift * 1000}
+            "elapsed": stats.elapsed, "drift_ms": drift * 1000,
+            "sound": recording.sound_written, "silence": recording.silence / 48_000,
+            "late": recording.replaced / 48_000}
 
 
 def _drift(spooled: Path, target: Path, finish: Any) -> float:
@@ -128,6 +136,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--bots", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--offset", type=int,
+                        default=int(os.environ.get("RECCONSOLE_TEST_PORT_OFFSET", "500")))
     parser.add_argument("--consumer", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     parser.add_argument("--room", help=argparse.SUPPRESS)
@@ -135,7 +145,7 @@ def main() -> int:
     if args.consumer:
         _consumer_main(args.url, args.room, args.seconds, args.bots)
         return 0
-    stack = DevStack(StackConfig.for_profile("test", offset=500))
+    stack = DevStack(StackConfig.for_profile("test", offset=args.offset))
     was_running = stack.pid("livekit") is not None
     stack.start("livekit")
     url, room = stack.cfg.livekit_url, f"bench-{uuid.uuid4().hex[:6]}"
@@ -167,6 +177,9 @@ def main() -> int:
           f" (min {min(r['rec_fps']):.1f}), console CPU {r['rec_cores']:.2f} cores")
     print(f"recording: {written:.1f} fps written, {r['dropped']} dropped in"
           f" {r['elapsed']:.1f} s; A/V ends {r['drift_ms']:.0f} ms apart")
+    print(f"sound: {r['sound']:.2f} s written in {r['elapsed']:.2f} s recorded,"
+          f" {r['silence']:.2f} s of it silence in place of sound that did not come;"
+          f" {r['late']:.2f} s of late sound left out (silence had taken its place)")
     print(f"added CPU ≤ 1 core: {'met' if added <= 1 else 'missed'} ({added:.2f});"
           f" ≥ 29 fps written: {'met' if written >= 29 else 'missed'};"
           f" drift ≤ 40 ms: {'met' if r['drift_ms'] <= 40 else 'missed'};"

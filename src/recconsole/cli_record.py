@@ -80,7 +80,8 @@ def add_record_parser(commands: Any) -> None:
     who.add_argument("--participant", metavar="IDENTITY",
                      help="record only this participant (camera and microphone)")
     who.add_argument("--each-participant", action="store_true",
-                     help="a file per participant, for everyone in the room now")
+                     help="a file per participant, for everyone in the room now (with"
+                          " --local: beside the room's grid, for everyone with a camera)")
     start.add_argument("--screen-share", action="store_true",
                        help="with --participant: their screen share instead of their camera")
     start.add_argument("--max-duration", type=float, metavar="SECONDS",
@@ -142,7 +143,8 @@ async def run_record(settings: Settings, args: argparse.Namespace) -> int:
     try:
         if args.record_command == "start" and args.local:
             key = await record_here(settings, args.room, args.duration or args.max_duration,
-                                    _say, local_output(args))
+                                    _say, local_output(args),
+                                    each_participant=args.each_participant)
             if key is not None:
                 print(key)
             return 0 if key is not None else EXIT_ERROR
@@ -186,7 +188,7 @@ async def run_record(settings: Settings, args: argparse.Namespace) -> int:
 
 _EGRESS_ONLY: Final = ("layout", "audio_only", "video_only", "preset", "video_bitrate",
                        "audio_bitrate", "keyframe_interval", "output", "hls", "stream",
-                       "participant", "each_participant", "screen_share", "json")
+                       "participant", "screen_share", "json")
 
 
 def local_output(args: argparse.Namespace) -> LocalFormat:

@@ -29,11 +29,13 @@ from recconsole.storage import s3
 from recconsole.storage.azure import AzureStore
 from recconsole.storage.base import (
     DEFAULT_CHUNK_SIZE,
+    FileJournal,
     InvalidRange,
     ObjectInfo,
     ObjectNotFound,
     ObjectStore,
     StoreError,
+    UploadJournal,
 )
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore
@@ -207,6 +209,64 @@ async def test_a_file_is_uploaded_whole_in_parts_where_it_is_large(
     assert info.size == len(data)
     if isinstance(store, S3Store):
         assert info.etag.endswith("-3")  # S3's tag of an object uploaded in three parts
+    assert await store.read_bytes(prefix + "r.mp4") == data
+
+
+class _CutShort(UploadJournal):
+    """A file journal that records the parts each save adds, and fails (as a disk that
+    filled up, or a process killed right there) once ``fail_after`` parts are noted."""
+
+    def __init__(self, inner: UploadJournal, fail_after: int | None = None) -> None:
+        self.inner, self.fail_after, self.sent = inner, fail_after, []
+
+    def load(self) -> dict[str, Any] | None:
+        return self.inner.load()
+
+    def save(self, state: dict[str, Any]) -> None:
+        before = set((self.inner.load() or {}).get("parts", {}))
+        self.inner.save(state)
+        self.sent += sorted(int(n) for n in set(state["parts"]) - before)
+        if self.fail_after is not None and len(self.sent) >= self.fail_after:
+            raise OSError(28, "No space left on device")
+
+    def clear(self) -> None:
+        self.inner.clear()
+
+
+@pytest.mark.asyncio
+async def test_an_upload_in_parts_cut_short_goes_on_from_the_parts_sent(
+    store: ObjectStore, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if isinstance(store, LocalStore):
+        pytest.skip("a local folder copies the file whole")
+    monkeypatch.setattr(s3, "MULTIPART_PART", 5 * 1024 * 1024)
+    path = tmp_path / "recording.mp4"
+    data = os.urandom(11 * 1024 * 1024 + 7)  # three parts on S3, twelve blocks on Azure
+    path.write_bytes(data)
+    journal = FileJournal(tmp_path / "upload.json")
+    first = _CutShort(journal, fail_after=1)
+    with pytest.raises(OSError, match="No space"):
+        await store.write_file(prefix + "r.mp4", path, "video/mp4", first)
+    assert first.sent == [1]
+    assert not await store.exists(prefix + "r.mp4")
+
+    again = _CutShort(journal)
+    await store.write_file(prefix + "r.mp4", path, "video/mp4", again)
+    parts = 3 if isinstance(store, S3Store) else 12
+    assert again.sent == list(range(2, parts + 1))  # not the first again
+    assert await store.read_bytes(prefix + "r.mp4") == data
+    assert (await store.head(prefix + "r.mp4")).size == len(data)
+    assert journal.load() is None  # done: nothing to resume
+
+    # A file changed since is uploaded afresh, not from the other one's parts.
+    path.write_bytes(data[::-1])
+    cut = _CutShort(journal, fail_after=1)
+    with pytest.raises(OSError, match="No space"):
+        await store.write_file(prefix + "r.mp4", path, "video/mp4", cut)
+    path.write_bytes(data)
+    fresh = _CutShort(journal)
+    await store.write_file(prefix + "r.mp4", path, "video/mp4", fresh)
+    assert fresh.sent == list(range(1, parts + 1))
     assert await store.read_bytes(prefix + "r.mp4") == data
 
 

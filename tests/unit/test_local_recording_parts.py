@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from livekit import rtc
 
 from recconsole.realtime.grid import I420Canvas, grid_tiles, label_mask
-from recconsole.realtime.local_recording import FrameTap, LocalRecording
+from recconsole.realtime.local_recording import FrameTap, LocalRecording, SoundMix
 from recconsole.realtime.mp4_writer import finish_file
 from recconsole.realtime.spool import Spool
 
@@ -105,6 +106,12 @@ def test_the_spool_lists_what_is_not_being_recorded(tmp_path: Path) -> None:
     assert [s.id for s in spool.pending(busy={first.id})] == [second.id]
     Spool.forget(first)
     assert [s.id for s in spool.pending()] == [second.id]
+    own = spool.new("room", "RM_1", datetime(2026, 1, 2, 3, 4, 7, tzinfo=UTC),
+                    tag="abcdef123456", extra={"kind": "participant", "participant": "p"})
+    assert own.name == "room-RM_1-2026-01-02T030407-abcdef123456.mp4"
+    own.journal.write_text("{}")  # an upload's journal beside it is not a recording
+    assert [(s.id, s.extra) for s in spool.pending()] == [
+        (second.id, {}), (own.id, {"kind": "participant", "participant": "p"})]
 
 
 def test_a_participant_leaving_or_changing_size_mid_recording_keeps_it_going(
@@ -160,3 +167,127 @@ def test_an_error_mid_recording_ends_it_with_the_reason_and_a_playable_file(
     assert "No space left on device" in recording.error
     finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
     assert finished.duration >= 2.5
+
+
+class _SlowPictures(LocalRecording):
+    """A recording whose pictures take far longer to draw than their interval (a
+    starved computer): the picture path falls behind, the sound must not."""
+
+    def compose(self) -> None:
+        time.sleep(0.6)  # longer than the speaker's whole buffer of sound
+        super().compose()
+
+
+def _feed_two_voices(tap: FrameTap, stop: threading.Event) -> None:
+    """Two tracks of one 500 Hz tone in phase, one sending every 10 ms, the other in
+    bursts of 20 to 90 ms (as frames come from an event loop that is not always on time)."""
+    n, began = 0, time.monotonic()
+    bursts = np.random.default_rng(18)
+    held: list[rtc.AudioFrame] = []
+    burst = 2
+    while not stop.is_set():
+        t = np.arange(480) + n * 480
+        pcm = (4000 * np.sin(2 * np.pi * 500 * t / 48_000)).astype(np.int16)
+        frame = rtc.AudioFrame(pcm.tobytes(), 48_000, 1, len(pcm))
+        tap.audio_frame("TR_a", frame)
+        held.append(frame)
+        if len(held) >= burst:
+            for f in held:
+                tap.audio_frame("TR_b", f)
+            held, burst = [], int(bursts.integers(2, 10))
+        if n % 3 == 0:
+            picture = np.full(64 * 64 * 3 // 2, 128, np.uint8)
+            tap.video_frame("TR_v", rtc.VideoFrame(64, 64, rtc.VideoBufferType.I420,
+                                                   picture.tobytes()))
+        n += 1
+        time.sleep(max(0.0, began + n * 0.01 - time.monotonic()))
+
+
+def test_sound_is_whole_when_the_pictures_cannot_keep_up(tmp_path: Path) -> None:
+    tap = FrameTap()
+    tap.participant_joined("p", "Person")
+    tap.video_added("TR_v", "p")
+    tap.audio_added("TR_a")
+    tap.audio_added("TR_b")
+    stop = threading.Event()
+    feeder = threading.Thread(target=_feed_two_voices, args=(tap, stop))
+    feeder.start()
+    recording = _SlowPictures(tap, tmp_path / "r.mp4", width=320, height=180, fps=15)
+    try:
+        recording.start()
+        time.sleep(4.0)
+        stats = recording.stop()
+    finally:
+        stop.set()
+        feeder.join()
+    assert stats.dropped_frames > stats.frames  # the pictures were starved
+    finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
+    with av.open(str(finished.path)) as container:
+        pcm = np.concatenate([f.to_ndarray().ravel()
+                              for f in container.decode(container.streams.audio[0])])
+    assert len(pcm) / 48_000 == pytest.approx(stats.elapsed, abs=0.1)
+    spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
+    strongest = np.fft.rfftfreq(len(pcm), 1 / 48_000)[int(np.argmax(spectrum[1:])) + 1]
+    assert strongest == pytest.approx(500, abs=3)
+    # No hole in either voice: every 10 ms holds both, from the first to the end.
+    start = 2048  # the AAC encoder's priming
+    body = pcm[start:len(pcm) - 4800].astype(float)
+    rms = np.sqrt((body[: len(body) // 480 * 480].reshape(-1, 480) ** 2).mean(axis=1))
+    assert rms.min() > 0.8 * np.median(rms), np.flatnonzero(rms < 0.8 * np.median(rms))
+    assert recording.silence == 0
+
+
+def test_the_mix_waits_for_a_late_track_but_not_for_one_gone_quiet() -> None:
+    now = [0.0]
+    mix = SoundMix(clock=lambda: now[0])
+    mix.add("a")
+    mix.add("b")
+    mix.push("a", np.full(960, 100, np.int16))
+    mix.push("b", np.full(480, 10, np.int16))
+    assert mix.pull().tolist() == [110] * 480  # b's next 10 ms is waited for
+    mix.push("b", np.full(480, 10, np.int16))
+    assert mix.pull().tolist() == [110] * 480
+    for _ in range(30):  # b stops sending; a goes on
+        now[0] += 0.01
+        mix.push("a", np.full(480, 100, np.int16))
+    assert len(mix.pull()) == 30 * 480  # b is more than TRACK_WAIT behind: not waited for
+    mix.push("b", np.full(480, 10, np.int16))  # b again: mixed from where the sound is
+    now[0] += 0.01
+    mix.push("a", np.full(480, 100, np.int16))
+    assert mix.pull().tolist() == [110] * 480
+    mix.push("a", np.full(480, 100, np.int16))
+    assert mix.pull(wait=None).tolist() == [100] * 480  # the end: all there is
+    assert mix.dropped == 0
+
+
+def test_sound_that_comes_after_silence_took_its_place_does_not_fall_behind(
+    tmp_path: Path,
+) -> None:
+    tap = FrameTap()
+    tap.audio_added("TR_a")
+    recording = LocalRecording(tap, tmp_path / "r.mp4", width=160, height=90, fps=15)
+    recording.start()
+    tone = (4000 * np.sin(2 * np.pi * 500 * np.arange(480) / 48_000)).astype(np.int16)
+    frame = rtc.AudioFrame(tone.tobytes(), 48_000, 1, 480)
+
+    def send(seconds: float) -> None:
+        began = time.monotonic()
+        for n in range(int(seconds * 100)):
+            tap.audio_frame("TR_a", frame)
+            time.sleep(max(0.0, began + (n + 1) * 0.01 - time.monotonic()))
+
+    send(1.0)
+    time.sleep(1.0)  # a stalled event loop: nothing comes for a second...
+    for half in range(2):  # ...then the half second the SDK kept, in two bursts
+        for _ in range(25):
+            tap.audio_frame("TR_a", frame)
+        time.sleep(0.06 * (1 - half))  # the recording writes the first half meanwhile
+    send(1.0)
+    stats = recording.stop()
+    assert recording.silence > 0  # the stall was filled with silence
+    assert recording.replaced > 0  # and the late sound it stood for was left out
+    finished = finish_file(tmp_path / "r.mp4", tmp_path / "done.mp4")
+    with av.open(str(finished.path)) as container:
+        pcm = np.concatenate([f.to_ndarray().ravel()
+                              for f in container.decode(container.streams.audio[0])])
+    assert len(pcm) / 48_000 == pytest.approx(stats.elapsed, abs=0.1)

@@ -27,7 +27,7 @@ from recconsole.core.recorder import LOCAL_RECORDER_KEY, Recorder
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
 from recconsole.realtime.local_recorder import LocalRecorder, OutputFormat
-from recconsole.realtime.local_recording import FrameTap
+from recconsole.realtime.local_recording import FrameTap, track_owner
 from recconsole.realtime.session import RoomSession, SessionEvents, SessionState
 from recconsole.realtime.spool import Spool, spool_dir
 from recconsole.settings import Settings
@@ -62,10 +62,11 @@ class _Ending(SessionEvents):
 
 async def record_here(
     settings: Settings, room: str, duration: float | None, say: Say,
-    output: OutputFormat | None = None,
+    output: OutputFormat | None = None, *, each_participant: bool = False,
 ) -> str | None:
     """Record until told to stop; the recording's key in the store (None: not uploaded,
-    it waits in the spool for the next run)."""
+    it waits in the spool for the next run). ``each_participant``: each participant's
+    own file too, beside the room's."""
     events = EventBus()
     events.subscribe(LocalRecordingNotice, lambda e: say(e.message))
     server = LiveKitServer(settings.livekit_url, settings.livekit_api_key,
@@ -84,9 +85,11 @@ async def record_here(
                            identity, "Recorder", observer=True)
         ending = _Ending(FrameTap())
         session = RoomSession(settings.livekit_url, token, ending, audio=True)
+        ending.tap = FrameTap(owner_of=track_owner(session.room))
         await session.connect()
         session.attach_tap(ending.tap)
-        spooled = await local.start(room, await session.room.sid, ending.tap, identity)
+        spooled = await local.start(room, await session.room.sid, ending.tap, identity,
+                                    each_participant=each_participant)
         say(f"recording {room!r} on this computer ({spooled.id}); Ctrl-C or"
              f" `recconsole record stop {room}` stops it")
         loop = asyncio.get_running_loop()

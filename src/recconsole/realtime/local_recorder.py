@@ -17,15 +17,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
+from recconsole.core.egress_requests import new_tag
 from recconsole.core.errors import AlreadyRecording, ConsoleError, NotRecording
 from recconsole.core.events import LocalRecordingNotice, RecordingSaved
 from recconsole.core.recorder import LOCAL_RECORDER_KEY, Recorder
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.core.recording_status import RecordingStatus
-from recconsole.realtime.local_recording import FrameTap, LocalRecording, RecordingStats
+from recconsole.realtime.local_recording import (
+    FrameTap,
+    LocalRecording,
+    ParticipantFiles,
+    RecordingStats,
+)
 from recconsole.realtime.spool import Spool, SpooledRecording, upload
 from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
@@ -49,6 +56,8 @@ class _Running:
     token: str | None  # of the "being recorded" lock
     limit: asyncio.TimerHandle | None = None
     empty_watch: asyncio.Task[None] | None = None
+    # Each participant's own files (each participant too), as they begin.
+    participants: list[SpooledRecording] = field(default_factory=list)
 
 
 class LocalRecorder:
@@ -77,11 +86,15 @@ class LocalRecorder:
     async def start(self, room: str, room_id: str, tap: FrameTap, identity: str,
                     max_duration: float | None = None, *,
                     stop_when_empty_after: float | None = None,
-                    occupied: Callable[[], bool] | None = None) -> SpooledRecording:
+                    occupied: Callable[[], bool] | None = None,
+                    each_participant: bool = False) -> SpooledRecording:
         """Record ``room`` (joined as ``identity``, frames through ``tap``).
 
         Stops by itself after ``max_duration`` s, and after ``stop_when_empty_after`` s
-        in which ``occupied()`` (anyone else in the room?) stayed False.
+        in which ``occupied()`` (anyone else in the room?) stayed False. With
+        ``each_participant``, each participant's camera and sound also go into a file
+        of their own, named and described as egress's each-participant files (one
+        session), uploaded with the room's file.
         AlreadyRecording if anything records it; the status is STARTED on return.
         """
         recorder = self.recorder
@@ -93,7 +106,8 @@ class LocalRecorder:
                     raise AlreadyRecording(f"The room {room!r} is already being recorded (or"
                                            " a recording is starting) by a console.")
             try:
-                running = await self._begin(room, room_id, tap, identity, token)
+                running = await self._begin(room, room_id, tap, identity, token,
+                                            each_participant)
             except BaseException:
                 if recorder.recording_locks and token:
                     await recorder.recording_locks.release(room, token)
@@ -108,7 +122,7 @@ class LocalRecorder:
         return running.spooled
 
     async def _begin(self, room: str, room_id: str, tap: FrameTap, identity: str,
-                     token: str | None) -> _Running:
+                     token: str | None, each_participant: bool) -> _Running:
         recorder = self.recorder
         status = await recorder.server.recording_status(room)
         if room in self._running or (status is not None and status.busy and (
@@ -122,9 +136,24 @@ class LocalRecorder:
         def failed(why: str) -> None:  # on the worker thread
             loop.call_soon_threadsafe(self._spawn_stop, room, why)
 
+        own_files: list[SpooledRecording] = []
+        participants = None
+        if each_participant:
+            session = new_tag()
+
+            def new_file(who: str) -> Path:  # on the worker thread
+                entry = self.spool.new(
+                    room, room_id, datetime.now(UTC), tag=f"{session}{new_tag()}",
+                    extra={"kind": "participant", "participant": who,
+                           "session": f"{room_id}-{session}"})
+                own_files.append(entry)
+                return entry.video
+
+            tap.keep_voices()
+            participants = ParticipantFiles(tap, new_file, self.output.fps)
         recording = LocalRecording(tap, spooled.video, width=self.output.width,
                                    height=self.output.height, fps=self.output.fps,
-                                   failed=failed)
+                                   failed=failed, participants=participants)
         try:
             await asyncio.to_thread(recording.start)
         except Exception as err:
@@ -135,7 +164,7 @@ class LocalRecorder:
             raise ConsoleError(reason) from err
         if recorder.recording_locks and token:
             await recorder.recording_locks.bind(room, token, spooled.id)
-        running = _Running(spooled, recording, token)
+        running = _Running(spooled, recording, token, participants=own_files)
         self._running[room] = running
         log.info("recording %s of room %r on this computer into %s", spooled.id, room,
                  spooled.video)
@@ -157,6 +186,7 @@ class LocalRecorder:
             if running.empty_watch is not None:
                 running.empty_watch.cancel()
             spooled = running.spooled
+            running.recording.request_stop()  # the file ends now, not once STOPPING is out
             await recorder.publish_status(room, RecordingStatus.STOPPING, spooled.id)
             stats = await asyncio.to_thread(running.recording.stop)
             if recorder.recording_locks:
@@ -165,6 +195,14 @@ class LocalRecorder:
             if why:
                 self.events.publish(LocalRecordingNotice(room, f"recording stopped: {why}"))
             info, kept = await self._upload(spooled)
+            if running.recording.participants is not None:
+                for error in running.recording.participants.errors:
+                    self.events.publish(LocalRecordingNotice(room, error))
+            for own in list(running.participants):
+                if (await asyncio.to_thread(own.video.exists)
+                        or await asyncio.to_thread(own.journal.exists)):
+                    _own_info, own_kept = await self._upload(own)
+                    kept = kept or own_kept
             end = {LOCAL_RECORDER_KEY: None}
             if kept or error:
                 await recorder.publish_status(room, RecordingStatus.FAILED, spooled.id,
@@ -196,7 +234,8 @@ class LocalRecorder:
 
     async def recover(self) -> list[RecordingInfo]:
         """Upload what earlier runs left in the spool (a crash, storage down)."""
-        busy = {r.spooled.id for r in self._running.values()}
+        busy = {r.spooled.id for r in self._running.values()} | {
+            own.id for r in self._running.values() for own in r.participants}
         uploaded = []
         for spooled in await asyncio.to_thread(self.spool.pending, busy):
             self.events.publish(LocalRecordingNotice(

@@ -8,12 +8,15 @@ plays up to its last whole fragment (a keyframe every ``KEYFRAME_SECONDS``).
 (index at the front, duration in its header) — what players, browsers and the
 tutorial expect — stopping cleanly at a fragment a crash cut short.
 
-Blocking: call from a worker thread, never from the event loop.
+Blocking: call from a worker thread, never from the event loop. Pictures and sound
+may be written from two threads (each stream's encoder is used by one thread only;
+the muxing of their packets into the file is serialised).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -57,6 +60,7 @@ class Mp4Writer:
             self._container.close()
             raise
         self._video, self._audio = video, audio
+        self._muxing = threading.Lock()
         self._next_keyframe = 0
         self.video_frames = 0  # pictures handed to the encoder
         self.audio_samples = 0  # samples handed to the encoder
@@ -84,8 +88,11 @@ class Mp4Writer:
         self.audio_samples += len(pcm)
 
     def _mux(self, packets: list[Any]) -> None:
-        for packet in packets:
-            self._container.mux(packet)
+        if not packets:
+            return
+        with self._muxing:
+            for packet in packets:
+                self._container.mux(packet)
 
     def close(self) -> None:
         """Flush both encoders and close the file (what was written stays playable)."""

@@ -4,6 +4,9 @@ Each recording is written as ``<id>.mp4`` beside ``<id>.json`` (room, room id, t
 name it gets in the store, start time). Both stay until the recording is in the
 store with its metadata file; whatever a crash, a power cut or a storage outage
 leaves behind is found at the next start and uploaded then (:meth:`Spool.pending`).
+Its upload's progress is kept beside them too (``<id>.upload.mp4``, the file as
+uploaded, and ``<id>.upload.json``, the parts the store has), so an upload cut short
+goes on from where it stopped, in this run or the next.
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import logging
 import os
 import secrets
 from collections.abc import Collection
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.realtime.mp4_writer import finish_file
+from recconsole.realtime.mp4_writer import FinishedFile, finish_file
 from recconsole.settings import user_data_dir
-from recconsole.storage.base import KeyRefused, StoreError
+from recconsole.storage.base import FileJournal, KeyRefused, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 
 log = logging.getLogger(__name__)
@@ -55,6 +59,7 @@ class SpooledRecording:
     name: str  # its name in the store, below RECORDINGS_PATH
     started_at: int  # milliseconds since the epoch
     folder: Path
+    extra: dict[str, Any] = field(default_factory=dict, hash=False)  # its own metadata keys
 
     @property
     def video(self) -> Path:
@@ -68,6 +73,11 @@ class SpooledRecording:
     def finished(self) -> Path:
         return self.folder / f"{self.id}.upload.mp4"
 
+    @property
+    def journal(self) -> Path:
+        """What its upload has sent so far (an upload in parts)."""
+        return self.folder / f"{self.id}.upload.json"
+
 
 class Spool:
     """The folder recordings are written to before they go to the store."""
@@ -75,20 +85,20 @@ class Spool:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def new(self, room: str, room_id: str, started: datetime) -> SpooledRecording:
-        """A new recording's entry (its plan written now; its video comes next)."""
+    def new(self, room: str, room_id: str, started: datetime, *, tag: str | None = None,
+            extra: dict[str, Any] | None = None) -> SpooledRecording:
+        """A new recording's entry (its plan written now; its video comes next).
+
+        ``tag`` ends its name (random if None); ``extra`` goes into its metadata.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
         spooled = SpooledRecording(local_id(), room, room_id,
-                                   recording_name(room, room_id, started),
-                                   int(started.timestamp() * 1000), self.folder)
+                                   recording_name(room, room_id, started, tag),
+                                   int(started.timestamp() * 1000), self.folder,
+                                   dict(extra or {}))
         plan = {**{k: v for k, v in asdict(spooled).items() if k != "folder"},
                 "pid": os.getpid()}
-        partial = spooled.plan.with_suffix(".json.partial")
-        with open(partial, "w") as handle:
-            json.dump(plan, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        partial.replace(spooled.plan)
+        FileJournal(spooled.plan).save(plan)  # written whole or not at all
         return spooled
 
     def pending(self, busy: Collection[str] = ()) -> list[SpooledRecording]:
@@ -99,13 +109,17 @@ class Spool:
         """
         found = []
         for plan in sorted(self.folder.glob(f"{LOCAL_ID_PREFIX}*.json")):
+            if plan.name.count(".") > 1:  # an upload's journal, not a plan
+                continue
             try:
                 data = json.loads(plan.read_text())
                 if data["id"] in busy or _recording_elsewhere(int(data.get("pid", 0))):
                     continue
+                extra = data.get("extra") or {}
                 found.append(SpooledRecording(
                     str(data["id"]), str(data["room"]), str(data["room_id"]),
-                    str(data["name"]), int(data["started_at"]), self.folder))
+                    str(data["name"]), int(data["started_at"]), self.folder,
+                    dict(extra) if isinstance(extra, dict) else {}))
             except (OSError, ValueError, KeyError, TypeError) as err:
                 log.warning("spooled recording plan %s is unreadable: %s", plan.name, err)
         return sorted(found, key=lambda s: s.started_at)
@@ -119,8 +133,32 @@ class Spool:
     @staticmethod
     def forget(spooled: SpooledRecording) -> None:
         """Remove a recording that is safely in the store."""
-        for path in (spooled.finished, spooled.video, spooled.plan):
+        for path in (spooled.finished, spooled.video, spooled.journal, spooled.plan):
             path.unlink(missing_ok=True)
+
+    @staticmethod
+    def finish(spooled: SpooledRecording) -> FinishedFile:
+        """The recording as an ordinary MP4 for upload: the one finished by an earlier
+        try if it is still as it was (its upload may be half done), else made now.
+
+        Raises ValueError if the recording holds nothing playable.
+        """
+        plan = FileJournal(spooled.plan)
+        state = plan.load() or {}
+        done = state.get("finished")
+        try:
+            stat = spooled.finished.stat()
+        except OSError:
+            stat = None
+        if (isinstance(done, dict) and stat is not None
+                and [done.get("size"), done.get("mtime_ns")] == [stat.st_size,
+                                                                 stat.st_mtime_ns]):
+            return FinishedFile(spooled.finished, float(done["duration"]), stat.st_size)
+        finished = finish_file(spooled.video, spooled.finished)
+        stat = spooled.finished.stat()
+        plan.save({**state, "finished": {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                                         "duration": finished.duration}})
+        return finished
 
 
 def _recording_elsewhere(pid: int) -> bool:
@@ -143,22 +181,25 @@ async def upload(
     """Finish a spooled recording, put it and its metadata in the store, then forget it.
 
     A storage error is retried ``attempts`` times, waiting longer each time; a key the
-    store refuses is not. Raises StoreError (the spooled files stay for a later try)
-    or ValueError if the file holds nothing (then it is removed).
+    store refuses is not. An upload in parts goes on from the parts the store already
+    has (this try's or an earlier run's: see the recording's journal). Raises StoreError
+    (the spooled files stay for a later try) or ValueError if the file holds nothing
+    (then it is set aside).
     """
     try:
-        finished = await asyncio.to_thread(finish_file, spooled.video, spooled.finished)
+        finished = await asyncio.to_thread(Spool.finish, spooled)
     except ValueError:
         await asyncio.to_thread(Spool.set_aside, spooled)
         raise
     info = RecordingInfo(
         id=spooled.id, name=spooled.name, room_name=spooled.room, room_id=spooled.room_id,
         started_at=spooled.started_at, duration=round(finished.duration, 3),
-        size=finished.size, extra=dict(RECORDED_BY))
+        size=finished.size, extra={**spooled.extra, **RECORDED_BY})
     key = catalog.recording_key(spooled.name)
     for attempt in range(1, attempts + 1):
         try:
-            await catalog.store.write_file(key, finished.path, "video/mp4")
+            await catalog.store.write_file(key, finished.path, "video/mp4",
+                                           FileJournal(spooled.journal))
             await catalog.save_metadata(info)
             break
         except KeyRefused:

@@ -13,8 +13,10 @@ import base64
 import binascii
 import contextlib
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, cast
 from urllib.parse import SplitResult, urlsplit
 
@@ -29,6 +31,7 @@ from azure.core.exceptions import (
     ServiceResponseTimeoutError,
 )
 from azure.storage.blob import (
+    BlobBlock,
     BlobProperties,
     BlobSasPermissions,
     ContentSettings,
@@ -46,6 +49,7 @@ from recconsole.storage.base import (
     ObjectNotFound,
     ObjectStore,
     StoreError,
+    UploadJournal,
     check_range,
     folder_entry,
     quoted_etag,
@@ -76,6 +80,24 @@ def _summary(err: HttpResponseError) -> str:
     """The first line of the service's message (the rest is request ids and raw XML)."""
     lines = str(err.message or err.reason or "").strip().splitlines()
     return lines[0][:200] if lines else ""
+
+
+def _block_id(prefix: str, number: int) -> str:
+    """The id of block ``number`` of one upload (the SDK sends it base64-encoded; the ids
+    of one blob must all be of one length)."""
+    return f"{prefix}-{number:08d}"
+
+
+def _block_number(block_id: str, prefix: str) -> int | None:
+    """The number in an id :func:`_block_id` made with ``prefix``; None if another's."""
+    head, _, number = str(block_id).partition("-")
+    return int(number) if head == prefix and number.isdigit() else None
+
+
+def _read_block(path: Path, number: int) -> bytes:
+    with open(path, "rb") as handle:
+        handle.seek((number - 1) * _PUT_SIZE)
+        return handle.read(_PUT_SIZE)
 
 
 def _http_url(url: str) -> SplitResult | None:
@@ -339,6 +361,53 @@ class AzureStore(ObjectStore):
                 data, overwrite=True, max_concurrency=4,
                 content_settings=ContentSettings(content_type=content_type),
             )
+
+    async def write_file(
+        self, key: str, path: Path, content_type: str = "application/octet-stream",
+        journal: UploadJournal | None = None,
+    ) -> None:
+        """Upload a file; with a journal and above one block, block by block.
+
+        The blocks the service holds uncommitted are found again by a later call with
+        the same journal, which stages only the missing ones before committing them all.
+        """
+        stat = await asyncio.to_thread(path.stat)
+        size = stat.st_size
+        if journal is None or size <= _PUT_SIZE:
+            if journal is not None:
+                journal.clear()
+            await super().write_file(key, path, content_type)
+            return
+        version = f"{size}-{stat.st_mtime_ns}"
+        blob = self._container().get_blob_client(key)
+        state = journal.load() or {}
+        done: set[int] = set()
+        if (state.get("key"), state.get("version"), state.get("block_size")) == (
+                key, version, _PUT_SIZE) and state.get("prefix"):
+            prefix = str(state["prefix"])
+            async with self._call(key):
+                _committed, staged = await blob.get_block_list("uncommitted")
+            done = {number for block in staged
+                    if (number := _block_number(block.id, prefix)) is not None
+                    and block.size == min(_PUT_SIZE, size - (number - 1) * _PUT_SIZE)}
+        else:
+            prefix = secrets.token_hex(3)
+        state = {"key": key, "version": version, "block_size": _PUT_SIZE, "prefix": prefix}
+        journal.save({**state, "parts": {str(n): "" for n in sorted(done)}})
+        count = -(-size // _PUT_SIZE)
+        for number in range(1, count + 1):
+            if number in done:
+                continue
+            data = await asyncio.to_thread(_read_block, path, number)
+            async with self._call(key, self._deadline_for(len(data))):
+                await blob.stage_block(_block_id(prefix, number), data, length=len(data))
+            done.add(number)
+            journal.save({**state, "parts": {str(n): "" for n in sorted(done)}})
+        async with self._call(key):
+            await blob.commit_block_list(
+                [BlobBlock(block_id=_block_id(prefix, n)) for n in range(1, count + 1)],
+                content_settings=ContentSettings(content_type=content_type))
+        journal.clear()
 
     async def delete(self, key: str) -> None:
         blob = self._container().get_blob_client(key)

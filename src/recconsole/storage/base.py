@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 DEFAULT_CHUNK_SIZE: Final = 256 * 1024
 DEFAULT_PAGE_SIZE: Final = 1000
@@ -61,6 +62,49 @@ class KeyRefused(StoreError):
 
 class ObjectChanged(StoreError):
     """The object is no longer the version a conditional read asked for (its ETag changed)."""
+
+
+class UploadJournal(ABC):
+    """Where an upload in parts keeps what it has sent, so that one interrupted (the
+    storage down, the process killed) goes on from the parts already in the store."""
+
+    @abstractmethod
+    def load(self) -> dict[str, Any] | None:
+        """What the last try saved (None: nothing, start afresh)."""
+
+    @abstractmethod
+    def save(self, state: dict[str, Any]) -> None:
+        """Keep ``state`` (called after each part the store has taken)."""
+
+    @abstractmethod
+    def clear(self) -> None:
+        """The upload is complete (or abandoned): forget it."""
+
+
+class FileJournal(UploadJournal):
+    """An upload's journal in a JSON file, replaced whole on each save (never half
+    written: a crash leaves the previous save)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self) -> dict[str, Any] | None:
+        try:
+            state = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            return None
+        return state if isinstance(state, dict) else None
+
+    def save(self, state: dict[str, Any]) -> None:
+        partial = self.path.with_name(self.path.name + ".partial")
+        with open(partial, "w") as handle:
+            json.dump(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        partial.replace(self.path)
+
+    def clear(self) -> None:
+        self.path.unlink(missing_ok=True)
 
 
 def check_range(start: int, end: int | None) -> None:
@@ -157,11 +201,14 @@ class ObjectStore(ABC):
         """Create or replace an object."""
 
     async def write_file(
-        self, key: str, path: Path, content_type: str = "application/octet-stream"
+        self, key: str, path: Path, content_type: str = "application/octet-stream",
+        journal: UploadJournal | None = None,
     ) -> None:
         """Create or replace an object with a local file's content (a recording).
 
-        This default reads the file whole; stores for large files override it.
+        Stores that upload large files in parts keep their progress in ``journal``, and
+        a later call with the same journal sends only the parts not in the store yet.
+        This default reads the file whole (no parts); stores for large files override it.
         """
         data = await asyncio.to_thread(path.read_bytes)
         await self.write_bytes(key, data, content_type)

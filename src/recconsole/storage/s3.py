@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import logging
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
@@ -27,8 +28,6 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote_plus, urlsplit
 
 import aiohttp
-from boto3.exceptions import S3UploadFailedError
-from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
 from botocore.exceptions import ConnectionError as BotoConnectionError
@@ -44,6 +43,7 @@ from recconsole.storage.base import (
     ObjectNotFound,
     ObjectStore,
     StoreError,
+    UploadJournal,
     check_range,
     folder_entry,
     quoted_etag,
@@ -52,6 +52,8 @@ from recconsole.storage.s3_credentials import S3Credentials, S3Keys
 
 if TYPE_CHECKING:
     from recconsole.settings import Settings
+
+log = logging.getLogger(__name__)
 
 _NS: Final = "{http://s3.amazonaws.com/doc/2006-03-01/}"
 _EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
@@ -67,6 +69,11 @@ _KEY_CODES: Final = frozenset({"XMinioInvalidObjectName", "XMinioInvalidResource
 _MAX_PRESIGN_SECONDS: Final = 7 * 24 * 3600
 # Recordings above this size are uploaded in parts of this size (S3 multipart).
 MULTIPART_PART: Final = 16 * 1024 * 1024
+
+
+class _UploadGone(StoreError):
+    """The upload in parts a journal names is no longer in the store (completed,
+    aborted, or expired by the bucket's rules)."""
 
 
 class _Signer:
@@ -149,6 +156,13 @@ def _parse_listing(body: bytes) -> tuple[list[ObjectInfo], list[str], str | None
                 for p in root.iterfind(f"{_NS}CommonPrefixes/{_NS}Prefix")]
     truncated = root.findtext(f"{_NS}IsTruncated") == "true"
     return objects, prefixes, root.findtext(f"{_NS}NextContinuationToken") if truncated else None
+
+
+def _read_part(path: Path, number: int, part_size: int) -> bytes:
+    """Part ``number`` (from 1) of a file cut into parts of ``part_size`` bytes."""
+    with open(path, "rb") as handle:
+        handle.seek((number - 1) * part_size)
+        return handle.read(part_size)
 
 
 def _error_fields(body: bytes) -> tuple[str, str]:
@@ -237,6 +251,8 @@ class S3Store(ObjectStore):
         if status == 403:
             return StoreError(f"credentials rejected or access denied by the storage {where}"
                               f" (keys from {self.credentials.describe})")
+        if code == "NoSuchUpload":
+            return _UploadGone(f'the upload of "{key}" in parts is no longer in the storage')
         if code in _KEY_CODES:
             return KeyRefused(f'the storage {where} cannot hold the key "{key}" ({code})')
         if code == "InvalidRange" or status == 416:
@@ -352,16 +368,95 @@ class S3Store(ObjectStore):
         await self._call("put_object", key, Key=key, Body=data, ContentType=content_type)
 
     async def write_file(
-        self, key: str, path: Path, content_type: str = "application/octet-stream"
+        self, key: str, path: Path, content_type: str = "application/octet-stream",
+        journal: UploadJournal | None = None,
     ) -> None:
-        """Upload a file; above ``MULTIPART_PART`` bytes in parts (each part retried)."""
-        transfer = TransferConfig(multipart_threshold=MULTIPART_PART,
-                                  multipart_chunksize=MULTIPART_PART, max_concurrency=4)
+        """Upload a file; above ``MULTIPART_PART`` bytes in parts of that size.
+
+        Each part the storage took is noted in ``journal``: a later call with it (the
+        storage was down, the process was killed) sends only the parts still missing.
+        Without a journal, a failed upload in parts is aborted (no part is left behind).
+        """
+        part_size = MULTIPART_PART
+        stat = await asyncio.to_thread(path.stat)
+        size = stat.st_size
+        if size <= part_size:
+            if journal is not None:
+                journal.clear()
+            data = await asyncio.to_thread(path.read_bytes)
+            await self.write_bytes(key, data, content_type)
+            return
+        # A file changed since (made again) is another upload: its parts are not these.
+        version = f"{size}-{stat.st_mtime_ns}"
+        upload_id, parts = await self._resume(key, version, size, part_size, journal)
+        if upload_id is None:
+            created = await self._call("create_multipart_upload", key, Key=key,
+                                       ContentType=content_type)
+            upload_id, parts = str(created["UploadId"]), {}
+        state = {"key": key, "version": version, "part_size": part_size,
+                 "upload_id": upload_id}
+        if journal is not None:
+            journal.save({**state, "parts": parts})
         try:
-            await self._call("upload_file", key, Filename=str(path), Key=key,
-                             ExtraArgs={"ContentType": content_type}, Config=transfer)
-        except S3UploadFailedError as err:  # boto3 wraps the service's error in words
-            raise StoreError(f"upload of {key!r} to {self._endpoint} failed: {err}") from err
+            for number in range(1, -(-size // part_size) + 1):
+                if str(number) in parts:
+                    continue
+                data = await asyncio.to_thread(_read_part, path, number, part_size)
+                sent = await self._call("upload_part", key, Key=key, UploadId=upload_id,
+                                        PartNumber=number, Body=data)
+                parts[str(number)] = str(sent["ETag"])
+                if journal is not None:
+                    journal.save({**state, "parts": parts})
+            await self._call(
+                "complete_multipart_upload", key, Key=key, UploadId=upload_id,
+                MultipartUpload={"Parts": [{"PartNumber": int(n), "ETag": tag}
+                                           for n, tag in sorted(parts.items(),
+                                                                key=lambda p: int(p[0]))]})
+        except StoreError:
+            if journal is None:
+                await self._abort(key, upload_id)
+            raise
+        if journal is not None:
+            journal.clear()
+
+    async def _resume(
+        self, key: str, version: str, size: int, part_size: int,
+        journal: UploadJournal | None,
+    ) -> tuple[str | None, dict[str, str]]:
+        """The upload a journal names and the parts the storage has of it (by number),
+        or (None, {}) to start afresh (an upload of other content is aborted)."""
+        state = journal.load() if journal is not None else None
+        if not state or not state.get("upload_id"):
+            return None, {}
+        upload_id = str(state["upload_id"])
+        if (state.get("key"), state.get("version"), state.get("part_size")) != (
+                key, version, part_size):
+            await self._abort(str(state.get("key") or key), upload_id)
+            return None, {}
+        parts: dict[str, str] = {}
+        marker = 0
+        try:
+            while True:
+                page = await self._call("list_parts", key, Key=key, UploadId=upload_id,
+                                        PartNumberMarker=marker)
+                for part in page.get("Parts", []):
+                    number = int(part["PartNumber"])
+                    whole = min(part_size, size - (number - 1) * part_size)
+                    if int(part["Size"]) == whole:
+                        parts[str(number)] = str(part["ETag"])
+                if not page.get("IsTruncated"):
+                    break
+                marker = int(page["NextPartNumberMarker"])
+        except _UploadGone:
+            return None, {}
+        return upload_id, parts
+
+    async def _abort(self, key: str, upload_id: str) -> None:
+        """Abort an upload in parts (its parts are deleted); best effort."""
+        try:
+            await self._call("abort_multipart_upload", key, Key=key, UploadId=upload_id)
+        except StoreError as err:
+            log.info("upload %s of %r could not be aborted: %s", upload_id, key, err)
 
     async def delete(self, key: str) -> None:
         await self._call("delete_object", key, Key=key)

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QLabel, QMenu, QToolButton
 
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.realtime.local_recorder import LocalRecorder
-from recconsole.realtime.local_recording import FrameTap
+from recconsole.realtime.local_recording import FrameTap, track_owner
 from recconsole.realtime.session import RoomSession
 from recconsole.realtime.spool import SpooledRecording
 
@@ -40,6 +40,12 @@ class LocalRecordingControls(QObject):
         menu = QMenu(self.menu_button)
         menu.setToolTipsVisible(True)
         menu.addAction(self.choice)
+        self.each_participant = QAction("One file per participant too", self)
+        self.each_participant.setCheckable(True)
+        self.each_participant.setToolTip(
+            "When recording on this computer: beside the room's grid, each participant's"
+            " camera and sound in a file of their own, listed together as one session.")
+        menu.addAction(self.each_participant)
         self.menu_button.setMenu(menu)
         self.choice.toggled.connect(self._show_choice)
         self.figures = QLabel()
@@ -58,7 +64,7 @@ class LocalRecordingControls(QObject):
 
     async def start(self, session: RoomSession, room: str, max_duration: float | None = None,
                     stop_when_empty_after: float | None = None) -> SpooledRecording:
-        tap = FrameTap()
+        tap = FrameTap(owner_of=track_owner(session.room))
         session.attach_tap(tap)
         try:
             room_id = await session.room.sid
@@ -66,7 +72,8 @@ class LocalRecordingControls(QObject):
             spooled = await self.local.start(
                 room, room_id, tap, identity, max_duration,
                 stop_when_empty_after=stop_when_empty_after,
-                occupied=lambda: bool(session.participants))
+                occupied=lambda: bool(session.participants),
+                each_participant=self.each_participant.isChecked())
         except BaseException:
             session.detach_tap()
             raise
