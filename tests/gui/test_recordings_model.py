@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QItemSelectionModel, Qt
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
@@ -130,3 +131,39 @@ def test_the_recording_column_says_what_each_file_is_and_sorts_sessions_together
     }
     model.sort(5, Qt.SortOrder.AscendingOrder)
     assert [model.info(r).id for r in range(5)][-3:] == ["EG_2", "EG_4", "EG_3"]
+
+
+def _jpeg() -> bytes:
+    image = QImage(320, 180, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.white)
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QBuffer.OpenModeFlag.WriteOnly)
+    assert image.save(buffer, "JPEG")
+    return bytes(data.data())
+
+
+def test_a_painted_row_asks_for_its_thumbnail_once_and_shows_it_when_it_comes(
+    table: tuple[RecordingsModel, QTableView], qtbot: QtBot
+) -> None:
+    model, _ = table
+    wanted: list[str] = []
+    model.thumbnail_wanted.connect(lambda info: wanted.append(info.name))
+    audio = _rec(2, extra={"options": {"content": "audio"}})
+    model.merge([_rec(1), audio])
+    decoration = Qt.ItemDataRole.DecorationRole
+    first = model.index(model.visible_names().index(_rec(1).name), 0)
+    assert first.data(decoration) is None
+    assert first.data(decoration) is None
+    assert isinstance(model.index(0, 0).data(decoration), QPixmap)  # audio only: speaker
+    assert wanted == [_rec(1).name]  # once, and never for the audio-only row
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.set_thumbnail(_rec(1).name, _jpeg())
+    assert changed.args[0] == first
+    icon = first.data(decoration)
+    assert isinstance(icon, QPixmap)
+    assert (icon.width(), icon.height()) == (64, 36)
+    assert model.thumbnail(_rec(1).name) == _jpeg()
+    model.set_thumbnail(_rec(3).name, _jpeg())  # a row that is not there: ignored
+    model.remove({_rec(1).name})
+    assert model.thumbnail(_rec(1).name) is None

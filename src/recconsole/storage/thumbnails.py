@@ -224,6 +224,11 @@ class ThumbnailCache:
         self._pending: dict[str, asyncio.Task[bytes | None]] = {}
         self._warned = False
 
+    @property
+    def busy(self) -> bool:
+        """Whether a thumbnail is being fetched or made."""
+        return bool(self._pending)
+
     def _entry(self, info: RecordingInfo) -> str:
         scope = self.thumbnails.catalog.scope
         return hashlib.sha256(f"{scope}\0{info.name}\0{info.size}".encode(
