@@ -25,6 +25,8 @@ import logging
 import os
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +37,7 @@ import av
 import av.error
 
 from recconsole.core.recording_info import RecordingInfo, RecordingNameError
-from recconsole.storage.base import ObjectNotFound, StoreError
+from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ MAX_FRAMES: Final = 600  # frames decoded at most after the seek, looking for th
 LINK_SECONDS: Final = 600  # how long the link a thumbnail is grabbed through lives
 RETRY_AFTER: Final = 300.0  # seconds before a recording whose thumbnail failed is tried again
 JPEG: Final = "image/jpeg"
+MAX_STORED: Final = 1024 * 1024  # a stored thumbnail larger than this is not one
 
 
 class NoPicture(Exception):
@@ -137,6 +140,29 @@ def grab_thumbnail(source: str, width: int = THUMBNAIL_WIDTH,
             raise ThumbnailError(f"cannot encode the picture: {err}") from None
 
 
+def fetch_stored(source: str, timeout: float = READ_TIMEOUT) -> bytes | None:
+    """The bytes at ``source`` (a path, or a signed link), None if there are none.
+
+    Blocking (run it in a thread); a link that cannot be reached is a ThumbnailError.
+    """
+    if "://" not in source:
+        try:
+            return Path(source).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise ThumbnailError(f"cannot read {Path(source).name}: {err}") from None
+    try:
+        with urllib.request.urlopen(source, timeout=timeout) as answer:
+            data: bytes = answer.read(MAX_STORED + 1)
+    except urllib.error.HTTPError:  # not there, or not for us to read: make one instead
+        return None
+    except (urllib.error.URLError, OSError) as err:
+        reason = getattr(err, "reason", err)
+        raise ThumbnailError(f"the store cannot be reached: {reason}") from None
+    return data if len(data) <= MAX_STORED else None  # not a thumbnail of ours
+
+
 def _local_path(url: str) -> str:
     """A ``file://`` URL as the path FFmpeg opens (it does not decode %-escapes)."""
     if url.startswith("file://"):
@@ -167,11 +193,14 @@ class Thumbnails:
                                            self.timeout)
 
     async def read(self, name: str) -> bytes | None:
-        """The stored thumbnail of a recording; None if it has none."""
-        try:
-            return await self.catalog.store.read_bytes(self.catalog.thumbnail_key(name))
-        except ObjectNotFound:
-            return None
+        """The stored thumbnail of a recording; None if it has none.
+
+        Read through its link in a thread, as a grab is: nothing of the store's own
+        connections is used, so a read still running when the store closes opens none.
+        """
+        url = await self.catalog.store.playback_url(self.catalog.thumbnail_key(name),
+                                                    LINK_SECONDS)
+        return await asyncio.to_thread(fetch_stored, _local_path(url), self.timeout)
 
     async def save(self, name: str, source: str | Path | None = None) -> bool:
         """Store a thumbnail for a recording that has none, grabbed from ``source`` (the
@@ -216,8 +245,9 @@ class ThumbnailCache:
     """
 
     def __init__(self, thumbnails: Thumbnails, folder: Path | None = None, *,
-                 retry_after: float = RETRY_AFTER) -> None:
+                 retry_after: float = RETRY_AFTER, concurrency: int = 4) -> None:
         self.thumbnails = thumbnails
+        self._limit = asyncio.Semaphore(concurrency)
         self.folder = folder or user_cache_dir() / "thumbnails"
         self.retry_after = retry_after
         self._failed: dict[str, float] = {}  # cache entry -> when it failed
@@ -260,13 +290,15 @@ class ThumbnailCache:
         if found is not None:
             return found or None
         try:
-            data = await self.thumbnails.read(info.name)
-            if data is None:
-                data = await self.thumbnails.grab(await self.thumbnails.source(info.name))
+            async with self._limit:
+                data = await self.thumbnails.read(info.name)
+                if data is None:
+                    data = await self.thumbnails.grab(await self.thumbnails.source(info.name))
         except NoPicture:
-            await asyncio.to_thread(_write_atomically, marker, b"")
+            with contextlib.suppress(OSError):
+                await asyncio.to_thread(_write_atomically, marker, b"")
             return None
-        except (ThumbnailError, StoreError, RecordingNameError) as err:
+        except (ThumbnailError, StoreError, RecordingNameError, ValueError) as err:
             self._failed[entry] = time.monotonic()
             level = logging.DEBUG if self._warned else logging.WARNING
             self._warned = True

@@ -28,7 +28,7 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo
@@ -116,6 +116,8 @@ class RecordingsModel(QAbstractTableModel):
         self._sort_column, self._sort_order = 2, Qt.SortOrder.DescendingOrder
         self._asked: set[str] = set()  # names whose thumbnail was asked for
         self._thumbnails: dict[str, tuple[bytes, QPixmap]] = {}  # name -> JPEG, icon
+        self._blank: QPixmap | None = None  # keeps names aligned while none is shown
+        self._speaker: QPixmap | None = None
 
     # --- Qt model ---------------------------------------------------------------------
 
@@ -152,16 +154,26 @@ class RecordingsModel(QAbstractTableModel):
                     else "The metadata file of this recording cannot be read.")
         return None
 
-    def _decoration(self, info: RecordingInfo) -> QPixmap | None:
+    def _decoration(self, info: RecordingInfo) -> QPixmap:
+        if self._blank is None or self._speaker is None:
+            self._blank = QPixmap(THUMBNAIL_SIZE)
+            self._blank.fill(Qt.GlobalColor.transparent)
+            self._speaker = QPixmap(THUMBNAIL_SIZE)
+            self._speaker.fill(Qt.GlobalColor.transparent)
+            icon = QApplication.style().standardPixmap(QStyle.StandardPixmap.SP_MediaVolume)
+            painter = QPainter(self._speaker)
+            painter.drawPixmap((THUMBNAIL_SIZE.width() - icon.width()) // 2,
+                               (THUMBNAIL_SIZE.height() - icon.height()) // 2, icon)
+            painter.end()
         if audio_only(info):
-            return QApplication.style().standardPixmap(QStyle.StandardPixmap.SP_MediaVolume)
+            return self._speaker
         known = self._thumbnails.get(info.name)
         if known is not None:
             return known[1]
         if info.name not in self._asked:
             self._asked.add(info.name)
             self.thumbnail_wanted.emit(info)
-        return None
+        return self._blank
 
     def set_thumbnail(self, name: str, jpeg: bytes | None) -> None:
         """The thumbnail of a recording arrived (None: it has none); its row repaints."""

@@ -38,6 +38,7 @@ from recconsole.storage.thumbnails import ThumbnailCache, Thumbnails
 from recconsole.ui.player_window import PlayerWindow
 from recconsole.ui.recordings_model import THUMBNAIL_SIZE, RecordingsModel, human_size
 from recconsole.ui.tasks import AsyncRunner, user_message
+from recconsole.ui.thumbnail_loader import ThumbnailLoader
 
 
 class RecordingsPage(QWidget):
@@ -61,7 +62,6 @@ class RecordingsPage(QWidget):
                  thumbnails: ThumbnailCache | None = None) -> None:
         super().__init__(parent)
         self.catalog, self.runner, self.service = catalog, runner, service
-        self.thumbnails = thumbnails or ThumbnailCache(Thumbnails(catalog))
         self.confirm: Callable[[str], bool] = self._ask
         # How a player gets its URL (presigned, SAS or PROXY); the window sets it.
         self.url_for: Callable[[str], Coroutine[Any, Any, str]] = self._storage_url
@@ -71,6 +71,8 @@ class RecordingsPage(QWidget):
         self.room: str | None = None  # only this room's recordings, when set
         self._known_shown = False  # the index's rows are shown once, before the first listing
         self.model = RecordingsModel(self)
+        self.thumbnails = ThumbnailLoader(thumbnails or ThumbnailCache(Thumbnails(catalog)),
+                                          runner, self)
         self.room_filter = QLineEdit()
         self.room_filter.setPlaceholderText("Filter by room name")
         self.room_filter.setClearButtonEnabled(True)
@@ -156,13 +158,8 @@ class RecordingsPage(QWidget):
         self.cancel_button.clicked.connect(self._cancel)
         self.table.doubleClicked.connect(lambda _index: self.play_selected())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
-        self.model.thumbnail_wanted.connect(self._fetch_thumbnail)
-
-    def _fetch_thumbnail(self, info: RecordingInfo) -> None:
-        # Failures are the cache's to note (it never raises for a recording): no banner.
-        self.runner.run(self.thumbnails.get(info),
-                        on_success=lambda jpeg: self.model.set_thumbnail(info.name, jpeg),
-                        on_failure=lambda _message: None)
+        self.model.thumbnail_wanted.connect(self.thumbnails.want)
+        self.thumbnails.ready.connect(self.model.set_thumbnail)
 
     def _selection_changed(self) -> None:
         names = self.selected_names()
@@ -276,8 +273,7 @@ class RecordingsPage(QWidget):
 
     def _forget_thumbnails(self, names: list[str]) -> None:
         """What this computer keeps of deleted recordings' thumbnails goes too."""
-        for info in self.model.infos(names):
-            self.runner.run(self.thumbnails.forget(info), on_failure=lambda _message: None)
+        self.thumbnails.forget(self.model.infos(names))
 
     def recording_deleted(self, name: str) -> None:
         """Another console deleted a recording: drop it here and from the index."""
