@@ -259,3 +259,18 @@ async def test_broken_and_unreachable_recordings_give_no_thumbnail_and_one_warni
         assert not await Thumbnails(RecordingsCatalog(down, "x/")).save(names[0])
     finally:
         await down.aclose()
+
+
+async def test_an_hls_recording_behind_a_signed_link_gets_none_and_is_not_tried_again(
+    minio_catalog: RecordingsCatalog, tmp_path: Path
+) -> None:
+    """Its segments sit beside the playlist, unsigned: FFmpeg could not read them."""
+    catalog = minio_catalog
+    name = "room-RM_h-2026-12-03T101010.m3u8"
+    await catalog.store.write_bytes(catalog.recording_key(name), b"#EXTM3U\n", "audio/mpegurl")
+    assert not await Thumbnails(catalog).save(name)
+    assert not await catalog.store.exists(catalog.thumbnail_key(name))
+    cache = ThumbnailCache(Thumbnails(catalog), tmp_path / "cache")
+    info = RecordingInfo("", name, "room", "RM_h", 1, 1.0, 8)
+    assert await cache.get(info) is None
+    assert cache.cached(info).with_suffix(".none").exists()

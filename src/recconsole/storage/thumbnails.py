@@ -36,7 +36,7 @@ from urllib.parse import unquote, urlparse
 import av
 import av.error
 
-from recconsole.core.recording_info import RecordingInfo, RecordingNameError
+from recconsole.core.recording_info import HLS_SUFFIX, RecordingInfo, RecordingNameError
 from recconsole.storage.base import StoreError
 from recconsole.storage.catalog import RecordingsCatalog
 
@@ -52,7 +52,8 @@ MAX_STORED: Final = 1024 * 1024  # a stored thumbnail larger than this is not on
 
 
 class NoPicture(Exception):
-    """The recording has no video (audio only): it never gets a thumbnail."""
+    """The recording has no picture to take: no video (audio only), or an HLS playlist
+    whose segments no single signed link reaches. It never gets a thumbnail."""
 
 
 class ThumbnailError(Exception):
@@ -184,7 +185,10 @@ class Thumbnails:
 
     async def source(self, name: str) -> str:
         """What PyAV opens to read the recording: its link, or its file in a local store."""
-        return _local_path(await self.catalog.playback_url(name, LINK_SECONDS))
+        source = _local_path(await self.catalog.playback_url(name, LINK_SECONDS))
+        if name.endswith(HLS_SUFFIX) and "://" in source:
+            raise NoPicture("its HLS segments are not readable through the playlist's link")
+        return source
 
     async def grab(self, source: str | Path) -> bytes:
         """A thumbnail of the recording at ``source``; NoPicture or ThumbnailError."""
@@ -217,8 +221,8 @@ class Thumbnails:
             # Each read has its timeout; this bounds a source that trickles.
             data = await asyncio.wait_for(grabbing, self.timeout * 3)
             await self.catalog.store.write_bytes(key, data, JPEG)
-        except NoPicture:
-            log.info("no thumbnail for %s: it has no video", name)
+        except NoPicture as err:
+            log.info("no thumbnail for %s: %s", name, err)
             return False
         except (ThumbnailError, StoreError, RecordingNameError, TimeoutError) as err:
             log.warning("no thumbnail for %s: %s", name, err or "it took too long")
