@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo
+from recconsole.ui import recordings_model
 from recconsole.ui.recordings_model import RecordingRole, RecordingsModel
 
 pytestmark = pytest.mark.gui
@@ -168,3 +169,19 @@ def test_a_painted_row_asks_for_its_thumbnail_once_and_shows_it_when_it_comes(
     model.set_thumbnail(_rec(3).name, _jpeg())  # a row that is not there: ignored
     model.remove({_rec(1).name})
     assert model.thumbnail(_rec(1).name) is None
+
+
+def test_thumbnails_kept_are_bounded_and_a_dropped_one_is_asked_for_again(
+    table: tuple[RecordingsModel, QTableView], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _ = table
+    monkeypatch.setattr(recordings_model, "KEPT_THUMBNAILS", 2)
+    wanted: list[str] = []
+    model.thumbnail_wanted.connect(lambda info: wanted.append(info.name))
+    rows = [_rec(i) for i in range(3)]
+    model.merge(rows)
+    for row in rows:
+        model.set_thumbnail(row.name, _jpeg())
+    assert [model.thumbnail(r.name) is not None for r in rows] == [False, True, True]
+    model.index(model.visible_names().index(rows[0].name), 0).data(Qt.ItemDataRole.DecorationRole)
+    assert wanted == [rows[0].name]

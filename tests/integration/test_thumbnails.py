@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import os
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -274,3 +275,21 @@ async def test_an_hls_recording_behind_a_signed_link_gets_none_and_is_not_tried_
     info = RecordingInfo("", name, "room", "RM_h", 1, 1.0, 8)
     assert await cache.get(info) is None
     assert cache.cached(info).with_suffix(".none").exists()
+
+
+async def test_the_cache_on_this_computer_keeps_only_the_newest_entries(
+    minio_catalog: RecordingsCatalog, tmp_path: Path
+) -> None:
+    folder = tmp_path / "cache"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"old{i}.jpg").write_bytes(b"x")
+        os.utime(folder / f"old{i}.jpg", (1_000_000 + i, 1_000_000 + i))
+    cache = ThumbnailCache(Thumbnails(minio_catalog), folder, kept_files=2)
+    name = "kept-RM_k-2026-12-03T101010.mp4"
+    await minio_catalog.store.write_bytes(minio_catalog.thumbnail_key(name), b"\xff\xd8k",
+                                          "image/jpeg")
+    info = RecordingInfo("", name, "r", "RM_k", 1, 1.0, 3)
+    assert await cache.get(info) == b"\xff\xd8k"
+    kept = sorted(p.name for p in folder.iterdir())
+    assert kept == sorted(["old3.jpg", "old4.jpg", cache.cached(info).name])

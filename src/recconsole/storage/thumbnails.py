@@ -47,6 +47,7 @@ READ_TIMEOUT: Final = 10.0  # seconds a read of the recording may wait for data
 MAX_FRAMES: Final = 600  # frames decoded at most after the seek, looking for the moment
 LINK_SECONDS: Final = 600  # how long the link a thumbnail is grabbed through lives
 RETRY_AFTER: Final = 300.0  # seconds before a recording whose thumbnail failed is tried again
+KEPT_FILES: Final = 20_000  # thumbnails kept on this computer (about 100 MB); oldest go first
 JPEG: Final = "image/jpeg"
 MAX_STORED: Final = 1024 * 1024  # a stored thumbnail larger than this is not one
 
@@ -246,10 +247,13 @@ class ThumbnailCache:
     size, so a replaced recording gets a new one. A recording without video is noted
     (``.none``) and never opened again; one whose thumbnail failed is tried again after
     ``retry_after`` seconds, and only the first failure of a run is logged as a warning.
+    The folder keeps at most ``kept_files`` entries: the least recently made go first,
+    once per run, before the first thumbnail is fetched.
     """
 
     def __init__(self, thumbnails: Thumbnails, folder: Path | None = None, *,
-                 retry_after: float = RETRY_AFTER, concurrency: int = 4) -> None:
+                 retry_after: float = RETRY_AFTER, concurrency: int = 4,
+                 kept_files: int = KEPT_FILES) -> None:
         self.thumbnails = thumbnails
         self._limit = asyncio.Semaphore(concurrency)
         self.folder = folder or user_cache_dir() / "thumbnails"
@@ -257,6 +261,8 @@ class ThumbnailCache:
         self._failed: dict[str, float] = {}  # cache entry -> when it failed
         self._pending: dict[str, asyncio.Task[bytes | None]] = {}
         self._warned = False
+        self.kept_files = kept_files
+        self._pruned = False
 
     @property
     def busy(self) -> bool:
@@ -288,6 +294,9 @@ class ThumbnailCache:
         return await asyncio.shield(task)
 
     async def _get(self, info: RecordingInfo, entry: str) -> bytes | None:
+        if not self._pruned:
+            self._pruned = True
+            await asyncio.to_thread(_prune, self.folder, self.kept_files)
         path = self.folder / f"{entry}.jpg"
         marker = self.folder / f"{entry}.none"
         found = await asyncio.to_thread(_read_cached, path, marker)
@@ -319,6 +328,17 @@ class ThumbnailCache:
         self._failed.pop(entry, None)
         for suffix in (".jpg", ".none"):
             await asyncio.to_thread((self.folder / f"{entry}{suffix}").unlink, missing_ok=True)
+
+
+def _prune(folder: Path, kept: int) -> None:
+    """Remove the oldest entries of ``folder`` beyond ``kept``."""
+    try:
+        entries = [(p.stat().st_mtime, p) for p in folder.iterdir() if p.is_file()]
+    except OSError:
+        return  # no folder yet
+    entries.sort()
+    for _, path in entries[:max(0, len(entries) - kept)]:
+        path.unlink(missing_ok=True)
 
 
 def _read_cached(path: Path, marker: Path) -> bytes | None:

@@ -15,6 +15,7 @@ recordings show a speaker icon instead.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Final
 
@@ -38,6 +39,7 @@ RecordingRole: Final = Qt.ItemDataRole.UserRole + 1  # the RecordingInfo of a ro
 COLUMNS: Final = ("Name", "Room", "Started", "Duration", "Size", "Recording")
 Index = QModelIndex | QPersistentModelIndex
 THUMBNAIL_SIZE: Final = QSize(64, 36)  # a 16:9 thumbnail in the name column
+KEPT_THUMBNAILS: Final = 2000  # the most recently shown; others are asked for again
 
 
 def human_size(size: int) -> str:
@@ -115,7 +117,8 @@ class RecordingsModel(QAbstractTableModel):
         self._until_ms: int | None = None
         self._sort_column, self._sort_order = 2, Qt.SortOrder.DescendingOrder
         self._asked: set[str] = set()  # names whose thumbnail was asked for
-        self._thumbnails: dict[str, tuple[bytes, QPixmap]] = {}  # name -> JPEG, icon
+        # name -> JPEG, icon; least recently shown first
+        self._thumbnails: OrderedDict[str, tuple[bytes, QPixmap]] = OrderedDict()
         self._blank: QPixmap | None = None  # keeps names aligned while none is shown
         self._speaker: QPixmap | None = None
 
@@ -169,6 +172,7 @@ class RecordingsModel(QAbstractTableModel):
             return self._speaker
         known = self._thumbnails.get(info.name)
         if known is not None:
+            self._thumbnails.move_to_end(info.name)
             return known[1]
         if info.name not in self._asked:
             self._asked.add(info.name)
@@ -184,6 +188,10 @@ class RecordingsModel(QAbstractTableModel):
             THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
             Qt.TransformationMode.SmoothTransformation))
         self._thumbnails[name] = (jpeg or b"", icon)
+        self._thumbnails.move_to_end(name)
+        while len(self._thumbnails) > KEPT_THUMBNAILS:  # scrolled far: memory stays bounded
+            oldest, _ = self._thumbnails.popitem(last=False)
+            self._asked.discard(oldest)
         shown = np.flatnonzero(self._visible == self._row_of[name])
         if len(shown):
             index = self.index(int(shown[0]), 0)
