@@ -218,9 +218,10 @@ class Thumbnails:
             key = self.catalog.thumbnail_key(name)
             if await self.catalog.store.exists(key):
                 return True
-            grabbing = self.grab(source if source is not None else await self.source(name))
             # Each read has its timeout; this bounds a source that trickles.
-            data = await asyncio.wait_for(grabbing, self.timeout * 3)
+            async with asyncio.timeout(self.timeout * 3):
+                data = await self.grab(source if source is not None
+                                       else await self.source(name))
             await self.catalog.store.write_bytes(key, data, JPEG)
         except NoPicture as err:
             log.info("no thumbnail for %s: %s", name, err)
@@ -291,7 +292,7 @@ class ThumbnailCache:
             task = asyncio.ensure_future(self._get(info, entry))
             self._pending[entry] = task
             task.add_done_callback(lambda _t: self._pending.pop(entry, None))
-        return await asyncio.shield(task)
+        return await task  # cancelled with its caller: a table hidden stops its work
 
     async def _get(self, info: RecordingInfo, entry: str) -> bytes | None:
         if not self._pruned:
@@ -303,23 +304,29 @@ class ThumbnailCache:
         if found is not None:
             return found or None
         try:
-            async with self._limit:
-                data = await self.thumbnails.read(info.name)
-                if data is None:
-                    data = await self.thumbnails.grab(await self.thumbnails.source(info.name))
+            async with self._limit, asyncio.timeout(self.thumbnails.timeout * 3):
+                data = await self._fetch(info.name)
         except NoPicture:
             with contextlib.suppress(OSError):
                 await asyncio.to_thread(_write_atomically, marker, b"")
             return None
-        except (ThumbnailError, StoreError, RecordingNameError, ValueError) as err:
+        except (ThumbnailError, StoreError, RecordingNameError, ValueError,
+                TimeoutError) as err:
             self._failed[entry] = time.monotonic()
             level = logging.DEBUG if self._warned else logging.WARNING
             self._warned = True
-            log.log(level, "no thumbnail for %s: %s", info.name, err)
+            log.log(level, "no thumbnail for %s: %s", info.name, err or "it took too long")
             return None
         self._failed.pop(entry, None)
         with contextlib.suppress(OSError):  # a full disk only costs making it again
             await asyncio.to_thread(_write_atomically, path, data)
+        return data
+
+    async def _fetch(self, name: str) -> bytes:
+        """The stored thumbnail, else one grabbed from the recording."""
+        data = await self.thumbnails.read(name)
+        if data is None:
+            data = await self.thumbnails.grab(await self.thumbnails.source(name))
         return data
 
     async def forget(self, info: RecordingInfo) -> None:

@@ -45,7 +45,7 @@ class PlayerWindow(QWidget):
 
     Signals:
         renewed(int): the source URL was resolved again; playback resumes at this ms.
-        first_frame(): the first picture arrived (the poster, if any, gave way to it).
+        first_frame(): the first picture arrived and took the poster's place.
     """
 
     renewed = Signal(int)
@@ -113,6 +113,7 @@ class PlayerWindow(QWidget):
 
     @property
     def showing_poster(self) -> bool:
+        """Whether the thumbnail shows (no frame has arrived yet)."""
         return self.screen_stack.currentWidget() is self.poster
 
     def _frame(self, frame: QVideoFrame) -> None:

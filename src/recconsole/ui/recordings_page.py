@@ -3,8 +3,8 @@
 The first listing starts from the rows the catalog's index kept from the last one, shown
 before the store answers. Listing runs through the catalog in batches; the table grows
 (or changes) as they arrive, a progress line says how far it got, and a storage error
-shows in a banner with Retry. Thumbnails come from a :class:`ThumbnailCache` as rows are
-painted, one by one, after the rows themselves.
+shows in a banner with Retry. Thumbnails come afterwards, in the background, for the rows
+that are painted (see :mod:`recconsole.ui.thumbnail_loader`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -160,6 +161,15 @@ class RecordingsPage(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.thumbnail_wanted.connect(self.thumbnails.want)
         self.thumbnails.ready.connect(self.model.set_thumbnail)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.thumbnails.resume()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        # Another tab, or the window closing: thumbnails wait until the table shows.
+        self.thumbnails.pause()
+        super().hideEvent(event)
 
     def _selection_changed(self) -> None:
         names = self.selected_names()

@@ -2,8 +2,9 @@
 
 Rows ask for their thumbnail as they are painted; the requests gathered over a short
 moment go to the :class:`ThumbnailCache` as one task on the event loop (the cache bounds
-how many are fetched or made at once). Nothing starts while no event loop runs (a
-window closing), and the work still to do waits for the next request.
+how many are fetched or made at once). While the table is hidden (another tab, a window
+closing) nothing runs: a batch under way is cancelled and its rows wait, with any new
+request, until the table shows again. Nothing starts while no event loop runs.
 """
 
 from __future__ import annotations
@@ -36,7 +37,9 @@ class ThumbnailLoader(QObject):
         self.cache, self.runner = cache, runner
         self._wanted: dict[str, RecordingInfo] = {}
         self._forgotten: list[RecordingInfo] = []
+        self._in_flight: dict[str, RecordingInfo] = {}  # the batch's rows not answered yet
         self._task: asyncio.Task[None] | None = None
+        self._paused = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(GATHER_MS)
@@ -57,14 +60,20 @@ class ThumbnailLoader(QObject):
         self._forgotten += infos
         self._kick()
 
-    def stop(self) -> None:
-        """Start nothing more; a batch under way is cancelled."""
+    def pause(self) -> None:
+        """Start nothing more; a batch under way is cancelled, its rows kept for later."""
+        self._paused = True
         self._timer.stop()
         if self._task is not None:
             self._task.cancel()
 
+    def resume(self) -> None:
+        self._paused = False
+        self._kick()
+
     def _kick(self) -> None:
-        if self._task is None and not self._timer.isActive():
+        if not self._paused and self._task is None and not self._timer.isActive() and (
+                self._wanted or self._forgotten):
             self._timer.start()
 
     def _start(self) -> None:
@@ -75,6 +84,7 @@ class ThumbnailLoader(QObject):
         # The rows painted last are the ones on screen now: they come first.
         wanted, forgotten = list(self._wanted.values())[::-1], self._forgotten
         self._wanted, self._forgotten = {}, []
+        self._in_flight = {info.name: info for info in wanted}
         # The cache never raises for a recording: nothing here is the user's to read.
         self._task = self.runner.run(self._work(wanted, forgotten),
                                      on_failure=lambda _message: None)
@@ -85,11 +95,15 @@ class ThumbnailLoader(QObject):
             await self.cache.forget(info)
 
         async def one(info: RecordingInfo) -> None:
-            self.ready.emit(info.name, await self.cache.get(info))
+            jpeg = await self.cache.get(info)
+            self._in_flight.pop(info.name, None)
+            self.ready.emit(info.name, jpeg)
 
         await asyncio.gather(*(one(info) for info in wanted))
 
-    def _done(self, _result: object) -> None:
+    def _done(self, _task: object) -> None:
         self._task = None
-        if self._wanted or self._forgotten:
-            self._timer.start()
+        # Rows a cancelled batch did not answer are still wanted (new requests win).
+        self._wanted = {**self._in_flight, **self._wanted}
+        self._in_flight = {}
+        self._kick()
