@@ -111,6 +111,12 @@ def test_the_console_records_a_room_for_real(
             assert info.duration == pytest.approx(span, abs=1.0)
             stored = await other_console.catalog.get(info.name)
             assert stored == info
+            # Its thumbnail, stored beside the metadata before the tables were told: a
+            # frame of the bots' pattern, not the black of the egress's first moment.
+            thumbnail = _luma(await other_console.catalog.store.read_bytes(
+                other_console.catalog.thumbnail_key(info.name)))
+            assert thumbnail.shape[1] == 320
+            assert thumbnail.mean() > 20, "the thumbnail is black"
             # No egress manifest beside it: the console asks for none, as the tutorial.
             assert not await other_console.catalog.store.exists(
                 other_console.catalog.manifest_key(info.name))
@@ -154,6 +160,12 @@ class _Content:
         self.change = change  # mean luma difference between frames 2 s apart
         self.bright = bright  # mean luma of the middle frame
         self.duration = duration  # of the media in it, s
+
+
+def _luma(jpeg: bytes) -> np.ndarray:
+    """The brightness of each pixel of a JPEG."""
+    with av.open(io.BytesIO(jpeg)) as picture:
+        return next(picture.decode(video=0)).reformat(format="gray").to_ndarray()
 
 
 def _content(data: bytes) -> _Content:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QBuffer, QByteArray, QItemSelectionModel, Qt
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import QTableView
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo
+from recconsole.ui import recordings_model
 from recconsole.ui.recordings_model import RecordingRole, RecordingsModel
 
 pytestmark = pytest.mark.gui
@@ -130,3 +132,56 @@ def test_the_recording_column_says_what_each_file_is_and_sorts_sessions_together
     }
     model.sort(5, Qt.SortOrder.AscendingOrder)
     assert [model.info(r).id for r in range(5)][-3:] == ["EG_2", "EG_4", "EG_3"]
+
+
+def _jpeg() -> bytes:
+    image = QImage(320, 180, QImage.Format.Format_RGB32)
+    image.fill(Qt.GlobalColor.white)
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QBuffer.OpenModeFlag.WriteOnly)
+    assert image.save(buffer, "JPEG")
+    return bytes(data.data())
+
+
+def test_a_painted_row_asks_for_its_thumbnail_once_and_shows_it_when_it_comes(
+    table: tuple[RecordingsModel, QTableView], qtbot: QtBot
+) -> None:
+    model, _ = table
+    wanted: list[str] = []
+    model.thumbnail_wanted.connect(lambda info: wanted.append(info.name))
+    audio = _rec(2, extra={"options": {"content": "audio"}})
+    model.merge([_rec(1), audio])
+    decoration = Qt.ItemDataRole.DecorationRole
+    first = model.index(model.visible_names().index(_rec(1).name), 0)
+    blank = first.data(decoration)  # keeps the names in line until the picture comes
+    assert first.data(decoration).toImage() == blank.toImage()
+    speaker = model.index(0, 0).data(decoration)  # audio only
+    assert speaker.toImage() != blank.toImage()
+    assert wanted == [_rec(1).name]  # once, and never for the audio-only row
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.set_thumbnail(_rec(1).name, _jpeg())
+    assert changed.args[0] == first
+    icon = first.data(decoration)
+    assert isinstance(icon, QPixmap)
+    assert (icon.width(), icon.height()) == (64, 36)
+    assert model.thumbnail(_rec(1).name) == _jpeg()
+    model.set_thumbnail(_rec(3).name, _jpeg())  # a row that is not there: ignored
+    model.remove({_rec(1).name})
+    assert model.thumbnail(_rec(1).name) is None
+
+
+def test_thumbnails_kept_are_bounded_and_a_dropped_one_is_asked_for_again(
+    table: tuple[RecordingsModel, QTableView], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model, _ = table
+    monkeypatch.setattr(recordings_model, "KEPT_THUMBNAILS", 2)
+    wanted: list[str] = []
+    model.thumbnail_wanted.connect(lambda info: wanted.append(info.name))
+    rows = [_rec(i) for i in range(3)]
+    model.merge(rows)
+    for row in rows:
+        model.set_thumbnail(row.name, _jpeg())
+    assert [model.thumbnail(r.name) is not None for r in rows] == [False, True, True]
+    model.index(model.visible_names().index(rows[0].name), 0).data(Qt.ItemDataRole.DecorationRole)
+    assert wanted == [rows[0].name]

@@ -27,6 +27,7 @@ from recconsole.realtime.mp4_writer import FinishedFile, finish_file
 from recconsole.settings import user_data_dir
 from recconsole.storage.base import FileJournal, KeyRefused, StoreError
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.thumbnails import Thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -209,5 +210,6 @@ async def upload(
                 raise
             log.warning("upload of %s failed (attempt %d): %s", spooled.name, attempt, err)
             await asyncio.sleep(delay * 2 ** (attempt - 1))
+    await Thumbnails(catalog).save(spooled.name, finished.path)  # never raises
     await asyncio.to_thread(Spool.forget, spooled)
     return info

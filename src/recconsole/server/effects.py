@@ -1,7 +1,7 @@
 """What a queued webhook changes: the recording's metadata file (only for a file that
-exists), the room's ``recordingStatus`` (never backwards for one egress, and following
-the room's live recordings, not a late event of an old one), and the release of the
-recording lock that egress held.
+exists) and its thumbnail, the room's ``recordingStatus`` (never backwards for one
+egress, and following the room's live recordings, not a late event of an old one), and
+the release of the recording lock that egress held.
 
 An effect that can never succeed (a body that does not parse, a file name that would
 leave RECORDINGS_PATH, a key the store refuses) raises PermanentError: dead-lettered,
@@ -38,6 +38,7 @@ from recconsole.server.locks import (
 from recconsole.server.verification import parse_event, room_of
 from recconsole.storage.base import KeyRefused, ObjectNotFound
 from recconsole.storage.catalog import RecordingsCatalog
+from recconsole.storage.thumbnails import Thumbnails
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ _LIVE_ORDER: Final = (RecordingStatus.STARTED, RecordingStatus.STARTING, Recordi
 
 
 class WebhookEffects:
-    """Applies one queued webhook: metadata file, status, lock. Raises to be retried.
+    """Applies one queued webhook: metadata file, status, lock, thumbnail. Raises to be
+    retried.
 
     Acts on rooms this app created, and on recordings a console of this app
     started (``started``) whoever created their room.
@@ -66,12 +68,14 @@ class WebhookEffects:
         claims: EffectClaims | None = None,
         forwarder: Forwarder | None = None,
         started: StartedRecordings | None = None,
+        thumbnails: Thumbnails | None = None,
     ) -> None:
         self.server, self.catalog, self.ledger = server, catalog, ledger
         self.locks, self.events = locks, events
         self.claims: EffectClaims = claims or LocalEffectClaims()
         self.forwarder = forwarder
         self.started = started
+        self.thumbnails = thumbnails or Thumbnails(catalog)
         self._ours: dict[str, bool] = {}  # room name -> created by this app
 
     async def __call__(self, effect: Effect) -> None:
@@ -105,8 +109,7 @@ class WebhookEffects:
         egress = event.egress_info
         if not await self._is_ours(event):
             return
-        if event.event == "egress_ended":
-            await self._save_metadata(egress)
+        saved = await self._save_metadata(egress) if event.event == "egress_ended" else None
         live: list[api.EgressInfo] = []
         if await self.ledger.advance(egress.egress_id, egress.updated_at or egress.started_at):
             status, error, live = await self._room_status(room, egress)
@@ -117,11 +120,17 @@ class WebhookEffects:
             await self._release(room, egress, live)
             if self.started is not None:
                 await self.started.finish(egress.egress_id)
+        if saved is not None:
+            # After the status: a moderator waits for that, not for the picture. Before
+            # telling the tables, so they show the stored thumbnail, not make their own.
+            await self.thumbnails.save(saved.name)
+            self.events.publish(RecordingSaved(saved.name, egress.room_name))
         if self.forwarder is not None:
             await self.forwarder.enqueue(effect.event_id, event.event, egress)
 
-    async def _save_metadata(self, egress: api.EgressInfo) -> None:
-        """The tutorial's metadata file, for a file that is in storage.
+    async def _save_metadata(self, egress: api.EgressInfo) -> RecordingInfo | None:
+        """The tutorial's metadata file, for a file that is in storage (its row, or None
+        when there is no file).
 
         An egress aborted before it recorded, or failed before uploading, has no file
         (its result has no size): no metadata for a recording that does not exist.
@@ -132,7 +141,7 @@ class WebhookEffects:
                      api.EgressStatus.Name(egress.status))
             if produced and egress.status != api.EgressStatus.EGRESS_COMPLETE:
                 await self._remove_empty(egress)
-            return
+            return None
         info = RecordingInfo.from_egress(egress, self.catalog.recordings_path)
         try:
             key = self.catalog.recording_key(info.name)
@@ -145,11 +154,11 @@ class WebhookEffects:
                 except ObjectNotFound:
                     log.info("egress %s ended %s and its file is not in storage: no metadata",
                              egress.egress_id, api.EgressStatus.Name(egress.status))
-                    return
+                    return None
             await self.catalog.save_metadata(info)
         except KeyRefused as err:  # the store will never take this name
             raise PermanentError(f"metadata of {egress.egress_id}: {err}") from None
-        self.events.publish(RecordingSaved(info.name, egress.room_name))
+        return info
 
     async def _remove_empty(self, egress: api.EgressInfo) -> None:
         """An egress that failed before recording anything may still have uploaded an

@@ -39,6 +39,11 @@ from recconsole.storage.index import IndexedRecording, RecordingsIndex
 
 log = logging.getLogger(__name__)
 
+# Thumbnails live inside the metadata folder, where no recording name can reach and
+# where the tutorial reads only ``.json`` files; a thumbnail's name ends in ``.jpg``.
+THUMBNAILS_DIR = ".thumbnails/"
+THUMBNAIL_SUFFIX = ".jpg"
+
 
 @dataclass(frozen=True)
 class _Cached:
@@ -136,6 +141,11 @@ class RecordingsCatalog:
         """The key of a recording's metadata file."""
         return self.metadata_path + metadata_name(validate_recording_file(name))
 
+    def thumbnail_key(self, name: str) -> str:
+        """The key of a recording's thumbnail: ``.metadata/.thumbnails/<name>.jpg``."""
+        return (self.metadata_path + THUMBNAILS_DIR + validate_recording_file(name)
+                + THUMBNAIL_SUFFIX)
+
     def segment_key(self, name: str) -> str:
         """The key of an HLS recording's segment; RecordingNameError if it is not one."""
         return self.recordings_path + validate_segment_name(name)
@@ -187,11 +197,12 @@ class RecordingsCatalog:
             await self._remember(info.name, info)
 
     async def delete(self, name: str) -> None:
-        """Remove a recording file, its metadata file and any egress manifest beside it
-        (each may already be gone)."""
+        """Remove a recording file, its metadata file, its thumbnail and any egress
+        manifest beside it (each may already be gone)."""
         key, meta_key = self.recording_key(name), self.metadata_key(name)
         await self.store.delete(key)
         await self.store.delete(meta_key)
+        await self.store.delete(self.thumbnail_key(name))
         await self.store.delete(self.manifest_key(name))
         if name.endswith(HLS_SUFFIX):  # the playlist's segments, in their folder
             folder = self.recordings_path + segments_folder(name)

@@ -4,6 +4,9 @@ The source URL comes from a resolver (a presigned S3 URL, an Azure SAS URL or th
 console's own PROXY route). When playback fails with a resource or network error,
 for example because a presigned URL lapsed mid-session, a fresh URL is resolved and
 playback resumes at the same position.
+
+The recording's thumbnail, when there is one, is shown as a poster until the first
+frame arrives.
 """
 
 from __future__ import annotations
@@ -12,10 +15,19 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer
+from PySide6.QtGui import QImage, QKeySequence, QPixmap, QResizeEvent, QShortcut
+from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoFrame
 from PySide6.QtMultimediaWidgets import QVideoWidget
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QSlider,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
 from recconsole.ui.tasks import AsyncRunner
 
@@ -33,12 +45,15 @@ class PlayerWindow(QWidget):
 
     Signals:
         renewed(int): the source URL was resolved again; playback resumes at this ms.
+        first_frame(): the first picture arrived and took the poster's place.
     """
 
     renewed = Signal(int)
+    first_frame = Signal()
 
     def __init__(self, name: str, resolve_url: Callable[[], Coroutine[Any, Any, str]],
-                 runner: AsyncRunner, parent: QWidget | None = None) -> None:
+                 runner: AsyncRunner, parent: QWidget | None = None, *,
+                 poster: bytes | None = None) -> None:
         super().__init__(parent)
         self.name, self._resolve, self.runner = name, resolve_url, runner
         self.setWindowTitle(f"{name} · recconsole")
@@ -48,6 +63,17 @@ class PlayerWindow(QWidget):
         self.player.setAudioOutput(self.audio)
         self.video = QVideoWidget()
         self.player.setVideoOutput(self.video)
+        # The thumbnail until the first frame (the video widget gets frames hidden too).
+        self._poster = QImage.fromData(poster) if poster else QImage()
+        self.poster = QLabel()
+        self.poster.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.poster.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.poster.setStyleSheet("background: black;")
+        self.screen_stack = QStackedWidget()
+        self.screen_stack.addWidget(self.poster)
+        self.screen_stack.addWidget(self.video)
+        self.screen_stack.setCurrentWidget(self.video if self._poster.isNull() else self.poster)
+        self.video.videoSink().videoFrameChanged.connect(self._frame)
         self._renewals = 0
         self._resume_at: int | None = None
         # Where playback was: after a failed source the player itself reports 0.
@@ -68,7 +94,7 @@ class PlayerWindow(QWidget):
                        self.full_screen):
             controls.addWidget(widget, 1 if widget is self.seek else 0)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.video, 1)
+        layout.addWidget(self.screen_stack, 1)
         layout.addLayout(controls)
         layout.addWidget(self.status)
 
@@ -84,6 +110,23 @@ class PlayerWindow(QWidget):
         self.player.playbackStateChanged.connect(self._state)
         self.player.mediaStatusChanged.connect(self._media_status)
         self.player.errorOccurred.connect(self._error)
+
+    @property
+    def showing_poster(self) -> bool:
+        """Whether the thumbnail shows (no frame has arrived yet)."""
+        return self.screen_stack.currentWidget() is self.poster
+
+    def _frame(self, frame: QVideoFrame) -> None:
+        if frame.isValid() and self.screen_stack.currentWidget() is not self.video:
+            self.screen_stack.setCurrentWidget(self.video)
+            self.first_frame.emit()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if not self._poster.isNull():
+            self.poster.setPixmap(QPixmap.fromImage(self._poster).scaled(
+                self.poster.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation))
 
     def open(self) -> None:
         """Resolve the source and start playing."""

@@ -6,21 +6,40 @@ arrays instead and computes the visible rows in one vectorised pass; the room fi
 matches the few distinct room names, then selects rows by room code. Sorting and
 new rows keep selections (persistent indexes are remapped); a filter change resets.
 Rows arrive in batches as the catalog lists the bucket and are merged by name.
+
+The name column shows each recording's thumbnail once it is known: the first time a row
+is painted the model asks for it (``thumbnail_wanted``) and shows it when
+:meth:`RecordingsModel.set_thumbnail` hands it over; nothing waits for it. Audio-only
+recordings show a speaker icon instead.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any, Final
 
 import numpy as np
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSize,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QApplication, QStyle
 
 from recconsole.core.recording_info import MetadataState, RecordingInfo
+from recconsole.storage.thumbnails import audio_only
 
 RecordingRole: Final = Qt.ItemDataRole.UserRole + 1  # the RecordingInfo of a row
 COLUMNS: Final = ("Name", "Room", "Started", "Duration", "Size", "Recording")
 Index = QModelIndex | QPersistentModelIndex
+THUMBNAIL_SIZE: Final = QSize(64, 36)  # a 16:9 thumbnail in the name column
+KEPT_THUMBNAILS: Final = 2000  # the most recently shown; others are asked for again
 
 
 def human_size(size: int) -> str:
@@ -73,7 +92,14 @@ def local_time(started_ms: int) -> str:
 
 
 class RecordingsModel(QAbstractTableModel):
-    """Every recording known, shown filtered and sorted (newest first by default)."""
+    """Every recording known, shown filtered and sorted (newest first by default).
+
+    Signals:
+        thumbnail_wanted(RecordingInfo): a row without a thumbnail was painted; answer
+            with :meth:`set_thumbnail` (once per recording).
+    """
+
+    thumbnail_wanted = Signal(object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +116,11 @@ class RecordingsModel(QAbstractTableModel):
         self._since_ms: int | None = None
         self._until_ms: int | None = None
         self._sort_column, self._sort_order = 2, Qt.SortOrder.DescendingOrder
+        self._asked: set[str] = set()  # names whose thumbnail was asked for
+        # name -> JPEG, icon; least recently shown first
+        self._thumbnails: OrderedDict[str, tuple[bytes, QPixmap]] = OrderedDict()
+        self._blank: QPixmap | None = None  # keeps names aligned while none is shown
+        self._speaker: QPixmap | None = None
 
     # --- Qt model ---------------------------------------------------------------------
 
@@ -116,6 +147,8 @@ class RecordingsModel(QAbstractTableModel):
             return info
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(info, column)
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return self._decoration(info)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (3, 4):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == Qt.ItemDataRole.ToolTipRole and info.metadata is not MetadataState.OK:
@@ -123,6 +156,51 @@ class RecordingsModel(QAbstractTableModel):
                     if info.metadata is MetadataState.MISSING
                     else "The metadata file of this recording cannot be read.")
         return None
+
+    def _decoration(self, info: RecordingInfo) -> QPixmap:
+        if self._blank is None or self._speaker is None:
+            self._blank = QPixmap(THUMBNAIL_SIZE)
+            self._blank.fill(Qt.GlobalColor.transparent)
+            self._speaker = QPixmap(THUMBNAIL_SIZE)
+            self._speaker.fill(Qt.GlobalColor.transparent)
+            icon = QApplication.style().standardPixmap(QStyle.StandardPixmap.SP_MediaVolume)
+            painter = QPainter(self._speaker)
+            painter.drawPixmap((THUMBNAIL_SIZE.width() - icon.width()) // 2,
+                               (THUMBNAIL_SIZE.height() - icon.height()) // 2, icon)
+            painter.end()
+        if audio_only(info):
+            return self._speaker
+        known = self._thumbnails.get(info.name)
+        if known is not None:
+            self._thumbnails.move_to_end(info.name)
+            return known[1]
+        if info.name not in self._asked:
+            self._asked.add(info.name)
+            self.thumbnail_wanted.emit(info)
+        return self._blank
+
+    def set_thumbnail(self, name: str, jpeg: bytes | None) -> None:
+        """The thumbnail of a recording arrived (None: it has none); its row repaints."""
+        image = QImage.fromData(jpeg) if jpeg else QImage()
+        if image.isNull() or name not in self._row_of:
+            return
+        icon = QPixmap.fromImage(image.scaled(
+            THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation))
+        self._thumbnails[name] = (jpeg or b"", icon)
+        self._thumbnails.move_to_end(name)
+        while len(self._thumbnails) > KEPT_THUMBNAILS:  # scrolled far: memory stays bounded
+            oldest, _ = self._thumbnails.popitem(last=False)
+            self._asked.discard(oldest)
+        shown = np.flatnonzero(self._visible == self._row_of[name])
+        if len(shown):
+            index = self.index(int(shown[0]), 0)
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.DecorationRole])
+
+    def thumbnail(self, name: str) -> bytes | None:
+        """The thumbnail (JPEG) shown for a recording, if one arrived."""
+        known = self._thumbnails.get(name)
+        return known[0] if known is not None else None
 
     @staticmethod
     def _text(info: RecordingInfo, column: int) -> str:
@@ -174,6 +252,10 @@ class RecordingsModel(QAbstractTableModel):
         held = self._rows[row]
         return held == info and held.extra == info.extra
 
+    def infos(self, names: list[str]) -> list[RecordingInfo]:
+        """The rows of those of ``names`` the model holds."""
+        return [self._rows[self._row_of[n]] for n in names if n in self._row_of]
+
     def has(self, name: str) -> bool:
         """Whether a recording of this name is in the model (shown or filtered out)."""
         return name in self._row_of
@@ -181,6 +263,9 @@ class RecordingsModel(QAbstractTableModel):
     def remove(self, names: set[str]) -> None:
         """Drop rows by name (deleted recordings); other selections are kept."""
         gone = [self._row_of.pop(name) for name in names & self._row_of.keys()]
+        for name in names:
+            self._thumbnails.pop(name, None)
+            self._asked.discard(name)
         if not gone:
             return
         self._alive[gone] = False

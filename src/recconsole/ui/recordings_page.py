@@ -3,7 +3,8 @@
 The first listing starts from the rows the catalog's index kept from the last one, shown
 before the store answers. Listing runs through the catalog in batches; the table grows
 (or changes) as they arrive, a progress line says how far it got, and a storage error
-shows in a banner with Retry.
+shows in a banner with Retry. Thumbnails come afterwards, in the background, for the rows
+that are painted (see :mod:`recconsole.ui.thumbnail_loader`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -33,9 +35,11 @@ from PySide6.QtWidgets import (
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.recordings import RecordingsService, download
+from recconsole.storage.thumbnails import ThumbnailCache, Thumbnails
 from recconsole.ui.player_window import PlayerWindow
-from recconsole.ui.recordings_model import RecordingsModel, human_size
+from recconsole.ui.recordings_model import THUMBNAIL_SIZE, RecordingsModel, human_size
 from recconsole.ui.tasks import AsyncRunner, user_message
+from recconsole.ui.thumbnail_loader import ThumbnailLoader
 
 
 class RecordingsPage(QWidget):
@@ -55,7 +59,8 @@ class RecordingsPage(QWidget):
 
     def __init__(self, catalog: RecordingsCatalog, runner: AsyncRunner,
                  service: RecordingsService | None = None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *,
+                 thumbnails: ThumbnailCache | None = None) -> None:
         super().__init__(parent)
         self.catalog, self.runner, self.service = catalog, runner, service
         self.confirm: Callable[[str], bool] = self._ask
@@ -67,6 +72,8 @@ class RecordingsPage(QWidget):
         self.room: str | None = None  # only this room's recordings, when set
         self._known_shown = False  # the index's rows are shown once, before the first listing
         self.model = RecordingsModel(self)
+        self.thumbnails = ThumbnailLoader(thumbnails or ThumbnailCache(Thumbnails(catalog)),
+                                          runner, self)
         self.room_filter = QLineEdit()
         self.room_filter.setPlaceholderText("Filter by room name")
         self.room_filter.setClearButtonEnabled(True)
@@ -116,6 +123,8 @@ class RecordingsPage(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setResizeContentsPrecision(200)  # measure a sample, not 100,000 rows
         self.table.setWordWrap(False)
+        self.table.setIconSize(THUMBNAIL_SIZE)
+        self.table.verticalHeader().setDefaultSectionSize(THUMBNAIL_SIZE.height() + 6)
         self.table.horizontalHeader().setSortIndicator(2, Qt.SortOrder.DescendingOrder)
 
         self.title = QLabel()  # in one room's table, says which room
@@ -150,6 +159,17 @@ class RecordingsPage(QWidget):
         self.cancel_button.clicked.connect(self._cancel)
         self.table.doubleClicked.connect(lambda _index: self.play_selected())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.model.thumbnail_wanted.connect(self.thumbnails.want)
+        self.thumbnails.ready.connect(self.model.set_thumbnail)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.thumbnails.resume()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        # Another tab, or the window closing: thumbnails wait until the table shows.
+        self.thumbnails.pause()
+        super().hideEvent(event)
 
     def _selection_changed(self) -> None:
         names = self.selected_names()
@@ -166,7 +186,8 @@ class RecordingsPage(QWidget):
         if len(names) != 1:
             return
         name = names[0]
-        player = PlayerWindow(name, lambda: self.url_for(name), self.runner)
+        player = PlayerWindow(name, lambda: self.url_for(name), self.runner,
+                              poster=self.model.thumbnail(name))
         player.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         player.destroyed.connect(lambda *_: self.players.remove(player))
         self.players.append(player)
@@ -260,12 +281,18 @@ class RecordingsPage(QWidget):
         if self._wanted(info):
             self.model.merge([info])
 
+    def _forget_thumbnails(self, names: list[str]) -> None:
+        """What this computer keeps of deleted recordings' thumbnails goes too."""
+        self.thumbnails.forget(self.model.infos(names))
+
     def recording_deleted(self, name: str) -> None:
         """Another console deleted a recording: drop it here and from the index."""
+        self._forget_thumbnails([name])
         self.model.remove({name})
         self.runner.run(self.catalog.forget(name), on_failure=lambda _message: None)
 
     def recordings_deleted(self, names: list[str]) -> None:
+        self._forget_thumbnails(names)
         self.model.remove(set(names))
 
     def selected_names(self) -> list[str]:
@@ -324,6 +351,7 @@ class RecordingsPage(QWidget):
 
     def _deleted(self, results: dict[str, Exception | None]) -> None:
         gone = [name for name, error in results.items() if error is None]
+        self._forget_thumbnails(gone)
         self.model.remove(set(gone))
         self.removed.emit(gone)
         failed = {name: user_message(error) for name, error in results.items() if error}
