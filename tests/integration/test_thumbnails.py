@@ -31,7 +31,7 @@ from recconsole.core.recording_info import RecordingInfo
 from recconsole.realtime.spool import Spool, upload
 from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
-from recconsole.storage.base import ObjectStore
+from recconsole.storage.base import ObjectInfo, ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore
 from recconsole.storage.s3 import S3Store
@@ -129,7 +129,7 @@ async def test_an_egress_recording_gets_a_thumbnail_the_tutorial_never_lists(
 
     # Told only once the thumbnail is stored: a table shows it at once.
     key = catalog.thumbnail_key(name)
-    assert key == f"{catalog.recordings_path}.metadata/.thumbnails/{name}.jpg"
+    assert key == f"{catalog.recordings_path}.thumbnails/{name}.jpg"
     width, height, bar = bar_position(await catalog.store.read_bytes(key))
     assert (width, height) == (320, 180)
     # Taken 1 s in (10% of 4 s is less): the bar is 100 px in, 50 px at half size.
@@ -173,6 +173,36 @@ async def test_a_local_recording_gets_its_thumbnail_when_uploaded(tmp_path: Path
     assert [r.name for r in await catalog.list_recordings()] == [info.name]
     await catalog.delete(info.name)
     assert not await catalog.store.exists(catalog.thumbnail_key(info.name))
+
+
+class _ListingStore(LocalStore):
+    """A local folder that notes every prefix a listing reads."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.listed: list[str] = []
+
+    async def list_page(
+        self, prefix: str, token: str | None = None, *, recursive: bool = True,
+        folders: bool = False,
+    ) -> tuple[list[ObjectInfo], str | None]:
+        self.listed.append(prefix)
+        return await super().list_page(prefix, token, recursive=recursive, folders=folders)
+
+
+async def test_a_listing_never_reads_the_thumbnails(tmp_path: Path) -> None:
+    store = _ListingStore(tmp_path / "store")
+    catalog = RecordingsCatalog(store, "recordings/")
+    names = [f"réunion #{i}-RM_x-2026-12-03T10101{i}.mp4" for i in range(2)]
+    names.append("a/b-RM_x-2026-12-03T101012.mp4")  # a room called "a/b": a subfolder
+    for name in names:
+        await put_recording(catalog, tmp_path, name)
+        await catalog.save_metadata(RecordingInfo("EG_t", name, "r", "RM_x", 1, 4.0, 1))
+        assert await Thumbnails(catalog).save(name)
+    store.listed.clear()
+    assert sorted(r.name for r in await catalog.list_recordings()) == sorted(names)
+    assert sorted(set(store.listed)) == ["recordings/", "recordings/.metadata/",
+                                         "recordings/a/"]
 
 
 async def test_an_audio_only_recording_gets_no_thumbnail(tmp_path: Path) -> None:

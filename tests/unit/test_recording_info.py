@@ -45,7 +45,8 @@ def test_metadata_name_matches_the_tutorial_replace() -> None:
 
 @pytest.mark.parametrize(
     "name", ["", "../x.mp4", "..", ".", "a/../b.mp4", "/abs.mp4", "a//b.mp4", "a/", "a/./b.mp4",
-             ".metadata/x.mp4", "bad\0.mp4", "x" * 1021 + ".mp4", "é" * 511 + ".mp4"],
+             ".metadata/x.mp4", ".thumbnails/x.mp4", "bad\0.mp4", "x" * 1021 + ".mp4",
+             "é" * 511 + ".mp4"],
 )
 def test_names_that_would_leave_the_recordings_folder_are_refused(name: str) -> None:
     with pytest.raises(RecordingNameError):

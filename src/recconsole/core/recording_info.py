@@ -18,6 +18,8 @@ from typing import Any, Final
 from livekit import api
 
 METADATA_DIR: Final = ".metadata/"
+# Recordings' poster images, beside the metadata folder (never listed as recordings).
+THUMBNAILS_DIR: Final = ".thumbnails/"
 
 _TUTORIAL_KEYS: Final = ("id", "name", "roomName", "roomId", "startedAt", "duration", "size")
 
@@ -72,8 +74,9 @@ def validate_recording_name(name: str) -> str:
     script, spaces, ``#``, ``&``, ``%``, quotes, ``..`` inside a word — and a ``/``
     in a room name puts the file in a subfolder, so a name is the file's path
     below RECORDINGS_PATH. The only names refused are those that would reach
-    outside it or into its metadata folder: empty, absolute, with an empty, ``.``
-    or ``..`` part, a NUL (ends a name on disk), or longer than any key can be.
+    outside it or into its metadata or thumbnails folder: empty, absolute, with an
+    empty, ``.`` or ``..`` part, a NUL (ends a name on disk), or longer than any key
+    can be.
     """
     parts = name.split("/")
     if (
@@ -81,7 +84,7 @@ def validate_recording_name(name: str) -> str:
         or "\0" in name
         or len(name.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES
         or any(part in ("", ".", "..") for part in parts)
-        or (len(parts) > 1 and parts[0] + "/" == METADATA_DIR)
+        or (len(parts) > 1 and parts[0] + "/" in (METADATA_DIR, THUMBNAILS_DIR))
     ):
         raise RecordingNameError(f"not a valid recording name: {name[:80]!r}")
     return name

@@ -22,6 +22,7 @@ from typing import Any
 from recconsole.core.recording_info import (
     HLS_SUFFIX,
     METADATA_DIR,
+    THUMBNAILS_DIR,
     MetadataState,
     RecordingInfo,
     RecordingNameError,
@@ -41,7 +42,6 @@ log = logging.getLogger(__name__)
 
 # Thumbnails live inside the metadata folder, where no recording name can reach and
 # where the tutorial reads only ``.json`` files; a thumbnail's name ends in ``.jpg``.
-THUMBNAILS_DIR = ".thumbnails/"
 THUMBNAIL_SUFFIX = ".jpg"
 
 
@@ -89,6 +89,7 @@ class RecordingsCatalog:
         # Joined as the tutorial does (plain concatenation), so both find the same keys.
         self.recordings_path = recordings_path
         self.metadata_path = recordings_path + METADATA_DIR
+        self.thumbnails_path = recordings_path + THUMBNAILS_DIR
         self.concurrency = concurrency
         self.index = index
         # The store's identity, its bucket or container and the path: one index scope.
@@ -142,8 +143,9 @@ class RecordingsCatalog:
         return self.metadata_path + metadata_name(validate_recording_file(name))
 
     def thumbnail_key(self, name: str) -> str:
-        """The key of a recording's thumbnail: ``.metadata/.thumbnails/<name>.jpg``."""
-        return (self.metadata_path + THUMBNAILS_DIR + validate_recording_file(name)
+        """The key of a recording's thumbnail: ``.thumbnails/<name>.jpg`` beside the
+        metadata folder (neither folder is read as recordings)."""
+        return (self.thumbnails_path + validate_recording_file(name)
                 + THUMBNAIL_SUFFIX)
 
     def segment_key(self, name: str) -> str:
@@ -305,12 +307,13 @@ class _Listing:
 
     async def _list_recordings(self) -> None:
         """The recordings folder, then each of its subfolders (a room called ``a/b``
-        records into ``a/``), but never the metadata folder."""
+        records into ``a/``), but never the metadata or thumbnails folder."""
         path = self._catalog.recordings_path
         folders: list[str] = []
         async for page in self._store.list_pages(path, recursive=False, folders=True):
             folders += [o.key for o in page if is_folder(o)
-                        and o.key != self._catalog.metadata_path]
+                        and o.key not in (self._catalog.metadata_path,
+                                          self._catalog.thumbnails_path)]
             self._take_recordings([o for o in page if not is_folder(o)])
         for folder in folders:
             async for page in self._store.list_pages(folder, recursive=True):

@@ -5,11 +5,12 @@ to :data:`THUMBNAIL_WIDTH` pixels wide. It is grabbed with PyAV from the stored 
 itself (its presigned or SAS URL, or the local file), so recordings made by egress, by
 this console or by anyone else get the same kind of picture.
 
-The console stores the thumbnails of the recordings it saves beside their metadata, at
-:meth:`RecordingsCatalog.thumbnail_key` (``RECORDINGS_PATH/.metadata/.thumbnails/
-<name>.jpg``): no recording name can reach the metadata folder, and the tutorial lists
-only ``.json`` files there (and only ``.mp4`` files in ``RECORDINGS_PATH``), so a
-thumbnail never shows as a recording. Deleting a recording deletes its thumbnail.
+The console stores the thumbnails of the recordings it saves beside their metadata
+folder, at :meth:`RecordingsCatalog.thumbnail_key` (``RECORDINGS_PATH/.thumbnails/
+<name>.jpg``): no recording name can reach that folder, a listing never reads it, and
+the tutorials list only ``.json`` files in ``.metadata/`` or ``.mp4`` files, so a
+thumbnail never shows as a recording and costs a listing nothing. Deleting a recording
+deletes its thumbnail.
 
 Recordings without one (made by others, or before thumbnails) get one made lazily by
 :class:`ThumbnailCache` and kept on this computer only, in the user's cache folder.
