@@ -36,7 +36,7 @@ def test_join_form_offers_the_room_and_the_server(window: MainWindow) -> None:
     assert window.room_input.currentText() == "daily"
     assert "wss://lk.example.org" in window.connection.text()
     assert window.room is None  # nothing to record before joining
-    assert window.record_bar.isHidden()
+    assert window.pages.currentIndex() == 0  # the welcome, no room's tab
     assert "secret" not in " ".join(texts)
 
 

@@ -5,8 +5,8 @@ room's connection (a RoomSession), its tiles and people (RoomView), its sound
 (RoomAudio), the moderator's own camera and microphone (LocalMedia), recording
 control (the Record button with its options, badge, clock and countdown, and the
 recordings made on this computer) and the room's recordings table. The window only
-places its two widgets — :attr:`bar` (the record bar) and :attr:`view` (tiles over
-recordings) — and hears what it reports through signals.
+places its :attr:`page` (the record bar over the tiles and the recordings), one per
+room joined, and hears what it reports through signals.
 
 Joining, in order (:meth:`join`): the room is made if missing (with this app's
 metadata), a token is minted (or fetched from the application server), the session
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSpinBox,
     QSplitter,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -97,6 +98,7 @@ class JoinedRoom(QObject):
         logged(str): a line for the event log.
         connectionChanged(str): the connection's state, in words.
         recordingDeleted(str): a recording of this room was deleted elsewhere.
+        soundSwitched(bool): the room's sound was turned on or off on this console.
     """
 
     joined = Signal()
@@ -107,6 +109,7 @@ class JoinedRoom(QObject):
     logged = Signal(str)
     connectionChanged = Signal(str)
     recordingDeleted = Signal(str)
+    soundSwitched = Signal(bool)
 
     def __init__(self, services: ConsoleServices, room: str, *,
                  confirm: Callable[[str], bool], url_for: UrlFor,
@@ -121,6 +124,7 @@ class JoinedRoom(QObject):
         self.session: RoomSession | None = None
         self.observer = False
         self.status = RecordingStatus.STOPPED
+        self.connection_text = ""  # the connection's state, as last said
         self._confirm, self._limits = confirm, limits
         self._started_at: float | None = None
         self._since = time.monotonic()  # when the status last changed
@@ -196,6 +200,11 @@ class JoinedRoom(QObject):
         self.room_split.setStretchFactor(0, 4)
         self.room_split.setStretchFactor(1, 1)
         self.room_split.setChildrenCollapsible(True)
+        self.page = QWidget()  # what the window shows of the room: the bar over the view
+        page = QVBoxLayout(self.page)
+        page.setContentsMargins(0, 6, 0, 0)
+        page.addWidget(self.bar)
+        page.addWidget(self.view, 1)
 
         self._clock_timer = QTimer(self)
         self._clock_timer.setInterval(1000)
@@ -225,6 +234,7 @@ class JoinedRoom(QObject):
         view.hearToggled.connect(lambda who, hear: self.audio.set_person_muted(who, not hear))
         self.sound_button.toggled.connect(self.audio.set_muted)
         self.audio.mutedChanged.connect(self._show_sound)
+        self.audio.mutedChanged.connect(lambda muted: self.soundSwitched.emit(not muted))
         self.camera_button.clicked.connect(self._toggle_camera)
         self.microphone_button.clicked.connect(self._toggle_microphone)
         self.media.cameraChanged.connect(self._camera_changed)
@@ -337,8 +347,7 @@ class JoinedRoom(QObject):
         self.bridge.detach()
         self.stop_timers()
         self.audio.close()
-        for widget in (self.bar, self.view):
-            widget.hide()
+        self.page.hide()
         if self.runner.busy:
             self.runner.busyChanged.connect(self._delete_when_idle)
         else:
@@ -349,8 +358,7 @@ class JoinedRoom(QObject):
             self._delete()
 
     def _delete(self) -> None:
-        for widget in (self.bar, self.view):
-            widget.deleteLater()
+        self.page.deleteLater()
         self.deleteLater()
 
     def _on_state(self, state: str, reason: str) -> None:
@@ -359,14 +367,23 @@ class JoinedRoom(QObject):
                 SessionState.RECONNECTING: "Connection lost, reconnecting…",
                 SessionState.DISCONNECTED: "Disconnected"}[SessionState(state)]
         why = _DISCONNECT_REASONS.get(reason, reason)
-        self.connectionChanged.emit(
-            f"{text}{f': {why}' if why else ''}  ·  {self.settings.livekit_url}")
+        self.connection_text = f"{text}{f': {why}' if why else ''}  ·  {self.settings.livekit_url}"
+        self.connectionChanged.emit(self.connection_text)
         if state == SessionState.DISCONNECTED and self.session is not None and reason:
             self.session = None
             if self.local_recording.recording(self.room_name):
                 self.runner.run(self.stop_local_recording(f"disconnected: {why}"))
             self.failed.emit(f"Disconnected from the room: {why}.")
             self._left()
+
+    @property
+    def sound_on(self) -> bool:
+        """The room is heard on this console's speaker."""
+        return self.audio.available and not self.audio.muted
+
+    def mute_sound(self) -> None:
+        """Stop playing the room on the speaker (another room is heard now)."""
+        self.audio.set_muted(True)
 
     def _show_sound(self, muted: bool) -> None:
         self.sound_button.setChecked(muted)
@@ -378,7 +395,8 @@ class JoinedRoom(QObject):
         self.sound_button.setText("Sound off" if muted else "Sound on")
         self.sound_button.setToolTip(
             f"{'Unmute' if muted else 'Mute'} the room on this console "
-            f"({self.audio.device_name})")
+            f"({self.audio.device_name}); one joined room is heard at a time: turning"
+            " this room's sound on mutes the others.")
 
     # --- moderation ---------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 What happens when the console joins a room, is in it and records it lives in
 :mod:`recconsole.ui.joined_room`. The window holds the join form, the pages (the
-room, All recordings, Rooms, Event log), messages, the status bar and the settings,
-and places the joined room's record bar and view.
+rooms joined, one tab each; All recordings; Rooms; Event log), messages, the status
+bar and the settings. Several rooms can be joined at once; one of them is heard on the
+speaker, the one whose sound the moderator turned on last (the others are muted).
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ class _OfRoom(Generic[T]):
 
 
 class MainWindow(QMainWindow):
-    """Join form, the joined room's record bar and view, the other pages, status bar.
+    """Join form, a tab per joined room, the other pages, status bar.
 
     Signals:
         closed: the window has closed (the application ends with it).
-        joinedChanged(bool): the console joined or left a room.
+        joinedChanged(bool): the console joined (True) or left (False) a room.
         settingsApplied(Settings): saved settings to apply now (outside a room); the
             application rebuilds the services from them and reopens the window.
     """
@@ -95,7 +96,10 @@ class MainWindow(QMainWindow):
         self.saved_settings = services.settings  # as the next start will have them
         self._apply_on_leave = False  # settings saved while in a room wait for the leave
         self.runner = AsyncRunner(self)
-        self.room: JoinedRoom | None = None  # the room joined, or being joined
+        self.room: JoinedRoom | None = None  # the room shown (or being joined)
+        self.joined: list[JoinedRoom] = []  # every room joined, in the order of their tabs
+        self.joining: JoinedRoom | None = None  # one join at a time
+        self.speaker: JoinedRoom | None = None  # the room heard on the speaker
         # Whoever enforces limits in this process (the listener's, or the window's own).
         self.limits: LimitEnforcer | None = services.recorder.limits
         self._prefs = QSettings()
@@ -118,7 +122,7 @@ class MainWindow(QMainWindow):
         self._wire()
         self._show_connection(f"Not connected  ·  {self.settings.livekit_url}")
 
-    # --- the joined room's parts --------------------------------------------------------
+    # --- the room shown: its parts --------------------------------------------------------
 
     @property
     def session(self) -> RoomSession | None:
@@ -184,8 +188,16 @@ class MainWindow(QMainWindow):
         welcome = QLabel("Join a room to see it, record it and manage its recordings.")
         welcome.setObjectName("subtitle")
         welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.pages = QStackedWidget()  # the welcome, then the joined room's view
+        self.room_tabs = QTabWidget()  # a tab per joined room
+        self.room_tabs.setDocumentMode(True)
+        self.join_another = QPushButton("Join another room…")
+        self.join_another.setCheckable(True)
+        self.join_another.setToolTip("Show the join form: the console stays in the rooms it"
+                                     " has joined.")
+        self.room_tabs.setCornerWidget(self.join_another)
+        self.pages = QStackedWidget()  # the welcome, then the joined rooms
         self.pages.addWidget(welcome)
+        self.pages.addWidget(self.room_tabs)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.pages, "Room")
         self.tabs.addTab(self.recordings, "All recordings")
@@ -200,10 +212,6 @@ class MainWindow(QMainWindow):
         layout.setSpacing(10)
         layout.addWidget(title)
         layout.addWidget(join)
-        self._bar_slot = QHBoxLayout()
-        self.record_bar = self._wrap(self._bar_slot)  # holds the joined room's record bar
-        self.record_bar.hide()  # nothing to record before joining
-        layout.addWidget(self.record_bar)
         # Development credentials aimed at a server elsewhere: said for as long as it is so.
         self.development_banner = QFrame()
         self.development_banner.setObjectName("banner")
@@ -242,6 +250,8 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.join_button.clicked.connect(self.join)
+        self.join_another.toggled.connect(self.join_card.setVisible)
+        self.room_tabs.currentChanged.connect(self._room_shown)
         self.settings_button.clicked.connect(self.edit_settings)
         self.runner.failed.connect(self.show_error)
         self.dismiss_button.clicked.connect(self.dismiss_errors)
@@ -250,7 +260,8 @@ class MainWindow(QMainWindow):
         self.rooms.joinRequested.connect(self.join_room)
         self.rooms.recording_options = self._list_options
         self.rooms.start_button.setToolTip(
-            "Record the selected rooms with the options beside the room's Record button.")
+            "Record each selected room whole, with the recording options last chosen beside"
+            " a room's Record button.")
         self.rooms.recordingsRequested.connect(self.show_recordings_of)
         model = self.recordings.model
         for changed in (model.rowsInserted, model.rowsRemoved, model.modelReset):
@@ -266,6 +277,9 @@ class MainWindow(QMainWindow):
         if not room:
             self.show_error("Type the name of the room to join.")
             return
+        if (joined := self._joined_as(room)) is not None:
+            self.show_room(joined)
+            return
         self._remember(room, name)
         observer = self.observer_box.isChecked()
         self.join_button.setEnabled(False)
@@ -276,25 +290,34 @@ class MainWindow(QMainWindow):
         """The room's unit, wired to the window (not yet connected, not yet shown)."""
         room = JoinedRoom(self.services, name, confirm=lambda q: self.confirm(q),
                           url_for=self._playback_url, limits=lambda: self.limits, parent=self)
-        self.room = room
+        self.room = self.joining = room
+        if self.speaker is not None:  # one room is heard already: this one joins muted
+            room.mute_sound()
         room.joined.connect(lambda: self._room_joined(room))
         room.joinFailed.connect(lambda message: self._room_join_failed(room, message))
         room.left.connect(lambda: self._room_left(room))
         room.failed.connect(self.show_error)
         room.message.connect(self.statusBar().showMessage)
         room.logged.connect(self.event_log.add)
-        room.connectionChanged.connect(self._show_connection)
+        room.connectionChanged.connect(lambda text: self._room_connection(room, text))
         room.recordingDeleted.connect(self._recording_deleted)
+        room.soundSwitched.connect(lambda on: self._sound_switched(room, on))
         room.room_recordings.removed.connect(self.recordings.recordings_deleted)
         return room
 
     def _room_joined(self, room: JoinedRoom) -> None:
-        self.pages.addWidget(room.view)
-        self.pages.setCurrentWidget(room.view)
-        self._bar_slot.addWidget(room.bar)
+        self.joining = None
+        self.joined.append(room)
+        if self.speaker is None and room.sound_on:
+            self.speaker = room
+        self.room_tabs.addTab(room.page, room.room_name)
+        self.pages.setCurrentWidget(self.room_tabs)
+        self.join_another.setChecked(False)
         self.join_card.hide()
-        self.record_bar.show()
-        self.setWindowTitle(f"{room.room_name} · recconsole {__version__}")
+        self.join_button.setEnabled(True)
+        self.room_tabs.setCurrentWidget(room.page)
+        self._room_shown(self.room_tabs.currentIndex())
+        self._mark_speaker()
         self.joinedChanged.emit(True)
 
     def _room_join_failed(self, room: JoinedRoom, message: str) -> None:
@@ -304,41 +327,98 @@ class MainWindow(QMainWindow):
 
     def _room_left(self, room: JoinedRoom) -> None:
         self._close_room(room)
-        self.join_card.show()
-        self.record_bar.hide()
-        self.pages.setCurrentIndex(0)
-        self.join_button.setEnabled(True)
-        self.setWindowTitle(f"recconsole {__version__}")
+        if not self.joined:
+            self.join_another.setChecked(False)
+            self.join_card.show()
+            self.pages.setCurrentIndex(0)
+            self.setWindowTitle(f"recconsole {__version__}")
         self.joinedChanged.emit(False)
-        if self._apply_on_leave:
+        if self._apply_on_leave and not self.joined and self.joining is None:
             self._apply_on_leave = False
             self.settingsApplied.emit(self.saved_settings)
 
     def _close_room(self, room: JoinedRoom) -> None:
+        if self.joining is room:
+            self.joining = None
+        if room in self.joined:
+            self.joined.remove(room)
+            self.room_tabs.removeTab(self.room_tabs.indexOf(room.page))
+        if self.speaker is room:
+            self.speaker = None
         if self.room is room:
-            self.room = None
-        self.pages.removeWidget(room.view)
+            self.room = self._room_at(self.room_tabs.currentIndex()) or self.joining
         room.dispose()
+        self._mark_speaker()
+
+    def show_room(self, room: JoinedRoom) -> None:
+        """Bring the room's tab to the front."""
+        self.tabs.setCurrentWidget(self.pages)
+        self.room_tabs.setCurrentWidget(room.page)
+        self._room_shown(self.room_tabs.currentIndex())
+
+    def _room_at(self, index: int) -> JoinedRoom | None:
+        page = self.room_tabs.widget(index)
+        return next((room for room in self.joined if room.page is page), None)
+
+    def _joined_as(self, name: str) -> JoinedRoom | None:
+        return next((room for room in self.joined if room.room_name == name), None)
+
+    def _room_shown(self, index: int) -> None:
+        room = self._room_at(index)
+        if room is None:
+            return
+        self.room = room
+        self.setWindowTitle(f"{room.room_name} · recconsole {__version__}")
+        self._show_connection(room.connection_text)
+
+    def _room_connection(self, room: JoinedRoom, text: str) -> None:
+        if room is self.room:  # the status bar speaks of the room shown
+            self._show_connection(text)
+
+    def _sound_switched(self, room: JoinedRoom, on: bool) -> None:
+        """One room is heard at a time: the one whose sound was turned on last."""
+        if on:
+            self.speaker = room
+            for other in self._rooms():
+                if other is not room:
+                    other.mute_sound()
+        elif self.speaker is room:
+            self.speaker = None
+        self._mark_speaker()
+
+    def _mark_speaker(self) -> None:
+        for room in self.joined:
+            index = self.room_tabs.indexOf(room.page)
+            heard = room is self.speaker
+            self.room_tabs.setTabText(index, f"{'🔊 ' if heard else ''}{room.room_name}")
+            self.room_tabs.setTabToolTip(
+                index, "Heard on the speaker" if heard
+                else "Muted here: turn its sound on to hear it (the others are muted then)")
+
+    def _rooms(self) -> list[JoinedRoom]:
+        """Every room joined or being joined."""
+        return self.joined + ([self.joining] if self.joining is not None else [])
 
     def leave(self) -> None:
+        """Leave the room shown."""
         if self.room is not None:
             self.room.leave()
 
     async def stop_local_recordings(self, why: str) -> None:
         """Stop every recording this computer makes (the console quits)."""
-        if self.room is not None:
-            await self.room.stop_local_recording(why)
+        for room in self._rooms():
+            await room.stop_local_recording(why)
         await self.services.local.stop_all(why)
 
     async def cancel_room_tasks(self) -> None:
         """Cancel what the rooms still do (the console quits)."""
-        if self.room is not None:
-            await self.room.runner.cancel_all()
+        for room in self._rooms():
+            await room.runner.cancel_all()
 
     async def leave_rooms(self) -> None:
         """Disconnect from every room at once, asking nothing (the console quits)."""
-        if self.room is not None:
-            await self.room.leave_now()
+        for room in self._rooms():
+            await room.leave_now()
 
     def _show_connection(self, text: str) -> None:
         self.connection.setText(text)
@@ -346,10 +426,13 @@ class MainWindow(QMainWindow):
     # --- from the Rooms page ------------------------------------------------------------
 
     def join_room(self, room: str, observer: bool) -> None:
-        """Join a room chosen on the Rooms page (the console is in one room at a time)."""
-        if self.session is not None or not self.join_button.isEnabled():
-            self.show_error(f"Leave {self.room_name} first: the console joins one room at a"
-                            " time.")
+        """Join a room chosen on the Rooms page (or show it, if joined already)."""
+        if (joined := self._joined_as(room)) is not None:
+            self.show_room(joined)
+            return
+        if self.joining is not None:
+            self.show_error(f"The console is joining {self.joining.room_name}: join {room}"
+                            " once it has.")
             return
         self.room_input.setEditText(room)
         self.observer_box.setChecked(observer)
@@ -357,10 +440,8 @@ class MainWindow(QMainWindow):
         self.join()
 
     def _list_options(self) -> RecordingOptions:
-        """What a start from the Rooms page records: the joined room's Record options, or
-        how to record as last chosen."""
-        if self.room is not None:
-            return self.room.options_button.options()
+        """What a start from the Rooms page records: how to record as last chosen beside a
+        room's Record button, each room whole (who was chosen there is that room's)."""
         return remembered_options(self.services.recorder.options, self._prefs)
 
     def show_recordings_of(self, room: str) -> None:
@@ -394,7 +475,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "Settings saved: nothing the console uses has changed.", 15000)
             return
-        if self.room is not None:
+        if self._rooms():
             self._apply_on_leave = True
             self.statusBar().showMessage(
                 "Settings saved: they apply when you leave the room.", 15000)
@@ -413,8 +494,8 @@ class MainWindow(QMainWindow):
         self.event_log.add(f"recording deleted · {name}")
 
     def _removed_from_all(self, names: list[str]) -> None:
-        if self.room is not None:
-            self.room.room_recordings.recordings_deleted(names)
+        for room in self._rooms():
+            room.room_recordings.recordings_deleted(names)
 
     async def _playback_url(self, name: str) -> str:
         """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route
@@ -449,8 +530,8 @@ class MainWindow(QMainWindow):
 
     def stop_timers(self) -> None:
         """Nothing of the window starts work any more (the event loop is closing)."""
-        if self.room is not None:
-            self.room.stop_timers()
+        for room in self._rooms():
+            room.stop_timers()
         self.recordings.stop_retrying()
         self._counts_timer.stop()
         self.rooms.stop()
@@ -458,11 +539,11 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         # Asked only of a moderator closing the window; a signal or a program closing it
         # stops the recording cleanly on the way out (see app.shutdown).
-        room = self.room
-        if (event.spontaneous() and room is not None
-                and room.local_recording.recording(room.room_name)
-                and not self.confirm("This computer is recording the room. Stop the recording"
-                                     " (it is uploaded) and quit?")):
+        recording = [room.room_name for room in self._rooms()
+                     if room.local_recording.recording(room.room_name)]
+        if (event.spontaneous() and recording
+                and not self.confirm(f"This computer is recording {', '.join(recording)}."
+                                     " Stop the recording (it is uploaded) and quit?")):
             event.ignore()
             return
         super().closeEvent(event)
