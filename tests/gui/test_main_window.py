@@ -168,3 +168,31 @@ def test_a_recording_deleted_from_one_table_leaves_the_other(window: MainWindow)
     window.recordings.removed.emit([rows[1].name])  # deleted from All recordings
     assert [window.recordings.model.has(r.name) for r in rows] == [False, True, True]
     assert [room.room_recordings.model.has(r.name) for r in rows] == [True, False, True]
+
+
+def test_one_room_is_heard_at_a_time_the_one_chosen_last(window: MainWindow) -> None:
+    first = window._open_room("first")
+    window._room_joined(first)  # as when its connection is made
+    assert window.speaker is first
+    second = window._open_room("second")
+    assert second.audio.muted  # joins muted: the first room is heard
+    window._room_joined(second)
+    tabs = window.room_tabs
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["🔊 first", "second"]
+    assert window.room is second  # the room joined last is shown
+
+    second.sound_button.click()  # the moderator chooses the second room
+    assert window.speaker is second
+    assert first.audio.muted
+    assert not second.audio.muted
+    assert first.sound_button.text() == "Sound off"
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["first", "🔊 second"]
+
+    second._left()
+    assert tabs.count() == 1
+    assert window.room is first
+    assert window.speaker is None  # nobody is heard until the moderator says so
+    assert window.join_card.isHidden()
+    first._left()
+    assert window.room is None
+    assert not window.join_card.isHidden()

@@ -347,6 +347,8 @@ class MainWindow(QMainWindow):
             self.speaker = None
         if self.room is room:
             self.room = self._room_at(self.room_tabs.currentIndex()) or self.joining
+            if self.room is not None and self.room.connection_text:
+                self._show_connection(self.room.connection_text)
         room.dispose()
         self._mark_speaker()
 
