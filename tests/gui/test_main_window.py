@@ -187,6 +187,11 @@ def test_one_room_is_heard_at_a_time_the_one_chosen_last(window: MainWindow) -> 
     assert not second.audio.muted
     assert first.sound_button.text() == "Sound off"
     assert [tabs.tabText(i) for i in range(tabs.count())] == ["first", "🔊 second"]
+    first._on_metadata({"recordingStatus": "STARTED"})  # each tab says if it is recorded
+    assert [tabs.tabText(i) for i in range(tabs.count())] == ["first ●", "🔊 second"]
+    assert "Recording: STARTED" in tabs.tabToolTip(0)
+    first._on_metadata({"recordingStatus": "STOPPED"})
+    assert tabs.tabText(0) == "first"
 
     second._left()
     assert tabs.count() == 1

@@ -99,6 +99,7 @@ class JoinedRoom(QObject):
         connectionChanged(str): the connection's state, in words.
         recordingDeleted(str): a recording of this room was deleted elsewhere.
         soundSwitched(bool): the room's sound was turned on or off on this console.
+        statusChanged(RecordingStatus): the room's recording status changed.
     """
 
     joined = Signal()
@@ -110,6 +111,7 @@ class JoinedRoom(QObject):
     connectionChanged = Signal(str)
     recordingDeleted = Signal(str)
     soundSwitched = Signal(bool)
+    statusChanged = Signal(object)
 
     def __init__(self, services: ConsoleServices, room: str, *,
                  confirm: Callable[[str], bool], url_for: UrlFor,
@@ -591,6 +593,7 @@ class JoinedRoom(QObject):
             self.failed.emit(f"The recording failed: {error}")
         if status is not before:
             self._since = time.monotonic()
+            self.statusChanged.emit(status)
         if status is RecordingStatus.STARTED:
             self._started_at = self._started_at or time.time()
         else:

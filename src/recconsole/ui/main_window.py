@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -302,6 +302,7 @@ class MainWindow(QMainWindow):
         room.connectionChanged.connect(lambda text: self._room_connection(room, text))
         room.recordingDeleted.connect(self._recording_deleted)
         room.soundSwitched.connect(lambda on: self._sound_switched(room, on))
+        room.statusChanged.connect(lambda _status: self._mark_tabs())
         room.room_recordings.removed.connect(self.recordings.recordings_deleted)
         return room
 
@@ -317,7 +318,7 @@ class MainWindow(QMainWindow):
         self.join_button.setEnabled(True)
         self.room_tabs.setCurrentWidget(room.page)
         self._room_shown(self.room_tabs.currentIndex())
-        self._mark_speaker()
+        self._mark_tabs()
         self.joinedChanged.emit(True)
 
     def _room_join_failed(self, room: JoinedRoom, message: str) -> None:
@@ -350,7 +351,7 @@ class MainWindow(QMainWindow):
             if self.room is not None and self.room.connection_text:
                 self._show_connection(self.room.connection_text)
         room.dispose()
-        self._mark_speaker()
+        self._mark_tabs()
 
     def show_room(self, room: JoinedRoom) -> None:
         """Bring the room's tab to the front."""
@@ -386,16 +387,23 @@ class MainWindow(QMainWindow):
                     other.mute_sound()
         elif self.speaker is room:
             self.speaker = None
-        self._mark_speaker()
+        self._mark_tabs()
 
-    def _mark_speaker(self) -> None:
+    def _mark_tabs(self) -> None:
+        """Each room's tab says whether it is heard and whether it is being recorded."""
+        bar = self.room_tabs.tabBar()
         for room in self.joined:
             index = self.room_tabs.indexOf(room.page)
             heard = room is self.speaker
-            self.room_tabs.setTabText(index, f"{'🔊 ' if heard else ''}{room.room_name}")
-            self.room_tabs.setTabToolTip(
-                index, "Heard on the speaker" if heard
-                else "Muted here: turn its sound on to hear it (the others are muted then)")
+            recording = room.status in (RecordingStatus.STARTING, RecordingStatus.STARTED,
+                                        RecordingStatus.STOPPING)
+            self.room_tabs.setTabText(
+                index, f"{'🔊 ' if heard else ''}{room.room_name}{' ●' if recording else ''}")
+            bar.setTabTextColor(index, QColor("#c53030") if recording else QColor())
+            self.room_tabs.setTabToolTip(index, " ".join([
+                "Heard on the speaker." if heard
+                else "Muted here: turn its sound on to hear it (the others are muted then).",
+                f"Recording: {room.status.value}." if recording else ""]).strip())
 
     def _rooms(self) -> list[JoinedRoom]:
         """Every room joined or being joined."""
