@@ -1,5 +1,6 @@
 """The README's screenshot of two rooms joined at once, taken under Xvfb against the dev
-stack (bots publishing in both rooms; the first room is heard, the second is shown).
+stack (bots publishing in both rooms; the first room is heard and recorded by the
+stack's egress, the second is shown).
 
     scripts/devstack up --offset N && eval "$(scripts/devstack env --offset N)" && \\
         PYTHONPATH=. xvfb-run -a -s "-screen 0 1400x900x24" \\
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import qasync
 
+from recconsole.core.recording_status import RecordingStatus
 from recconsole.settings import Settings
-from recconsole.ui.app import build_services, create_application, shutdown
+from recconsole.ui.app import build_services, create_application, shutdown, start_listener
 from recconsole.ui.joined_room import JoinedRoom
 from recconsole.ui.main_window import MainWindow
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
@@ -58,8 +60,14 @@ async def take(window: MainWindow, folder: Path) -> None:
             joined = window.room
             assert joined is not None
             await _until(window, lambda: _moving(joined, count))  # noqa: B023 (awaited here)
-        await asyncio.sleep(1.5)  # painted, the speaker indicator on
+        first = window.joined[0]
+        recording = first.room_name
+        await window.services.recorder.start(recording)  # the room not shown is recorded
+        await _until(window, lambda: first.status is RecordingStatus.STARTED, within=120)
+        await asyncio.sleep(1.5)  # painted: the speaker and recording marks on its tab
         app.primaryScreen().grabWindow(0).save(str(folder / "two-rooms.png"))
+        await window.services.recorder.stop(recording)
+        await _until(window, lambda: not first.status.busy, within=90)  # stopped, or failed
     finally:
         await asyncio.gather(*(bot.stop() for bot in bots))
 
@@ -77,10 +85,11 @@ def main() -> int:
     window.show()
 
     async def lifetime() -> None:
+        listener = await start_listener(window)  # the egress's webhooks say STARTED
         try:
             await take(window, folder)
         finally:
-            await shutdown(window)
+            await shutdown(window, listener)
 
     with loop:
         loop.run_until_complete(lifetime())

@@ -395,8 +395,7 @@ class MainWindow(QMainWindow):
         for room in self.joined:
             index = self.room_tabs.indexOf(room.page)
             heard = room is self.speaker
-            recording = room.status in (RecordingStatus.STARTING, RecordingStatus.STARTED,
-                                        RecordingStatus.STOPPING)
+            recording = room.status.busy
             self.room_tabs.setTabText(
                 index, f"{'🔊 ' if heard else ''}{room.room_name}{' ●' if recording else ''}")
             bar.setTabTextColor(index, QColor("#c53030") if recording else QColor())
