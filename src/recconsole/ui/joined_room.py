@@ -349,6 +349,9 @@ class JoinedRoom(QObject):
         self.bridge.detach()
         self.stop_timers()
         self.audio.close()
+        # Players opened from the room's table run on the room's runner: they go with it.
+        for player in list(self.room_recordings.players):
+            player.close()
         self.page.hide()
         if self.runner.busy:
             self.runner.busyChanged.connect(self._delete_when_idle)
