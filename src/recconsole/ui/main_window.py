@@ -408,11 +408,6 @@ class MainWindow(QMainWindow):
         """Every room joined or being joined."""
         return self.joined + ([self.joining] if self.joining is not None else [])
 
-    def leave(self) -> None:
-        """Leave the room shown."""
-        if self.room is not None:
-            self.room.leave()
-
     async def stop_local_recordings(self, why: str) -> None:
         """Stop every recording this computer makes (the console quits)."""
         for room in self._rooms():
