@@ -23,6 +23,14 @@ from tests.helpers.waiting import eventually
 pytestmark = pytest.mark.e2e
 
 
+def _window(qtbot: QtBot, cfg: StackConfig) -> MainWindow:
+    settings = Settings.from_env({**cfg.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""})
+    window = MainWindow(build_services(settings))
+    qtbot.addWidget(window)
+    window.show()
+    return window
+
+
 async def _join(window: MainWindow, room: str) -> JoinedRoom:
     window.room_input.setEditText(room)
     joined = next_emission(window.joinedChanged)
@@ -58,12 +66,8 @@ def test_two_rooms_joined_at_once_each_show_their_own_tiles_and_one_is_heard(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, livekit_server: StackConfig,
     silent_speaker: StackConfig,
 ) -> None:
-    settings = Settings.from_env({**livekit_server.env(), "APP_NAME": TEST_APP,
-                                  "REDIS_URL": ""})
     first, second = unique_room("two-a"), unique_room("two-b")
-    window = MainWindow(build_services(settings))
-    qtbot.addWidget(window)
-    window.show()
+    window = _window(qtbot, livekit_server)
     url = livekit_server.livekit_url
 
     async def scenario() -> None:
@@ -153,12 +157,8 @@ def test_two_rooms_joined_at_once_each_show_their_own_tiles_and_one_is_heard(
 def test_joining_a_room_joined_already_shows_its_tab(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, livekit_server: StackConfig,
 ) -> None:
-    settings = Settings.from_env({**livekit_server.env(), "APP_NAME": TEST_APP,
-                                  "REDIS_URL": ""})
     first, second = unique_room("again-a"), unique_room("again-b")
-    window = MainWindow(build_services(settings))
-    qtbot.addWidget(window)
-    window.show()
+    window = _window(qtbot, livekit_server)
 
     async def scenario() -> None:
         try:
