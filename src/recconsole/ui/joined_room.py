@@ -313,6 +313,8 @@ class JoinedRoom(QObject):
 
     async def leave_now(self) -> None:
         """Leave at once, asking nothing (the console quits)."""
+        # No session first: the SDK's "disconnected" that comes meanwhile is then ours,
+        # not a dropped connection (which would end the room under this call).
         session, self.session = self.session, None
         if session is not None:
             await self.media.aclose()
