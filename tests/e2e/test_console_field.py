@@ -161,7 +161,7 @@ def test_stop_when_everyone_has_left_shows_its_countdown_then_stops_stand_in(
     """The room holds only the console: the countdown shows beside the badge and the
     recording stops when it ends (the egress calls go to StandInEgressServer; the room,
     its participants and metadata are the real server's)."""
-    monkeypatch.setattr("recconsole.ui.main_window.STOP_WHEN_EMPTY_AFTER", 3.0)
+    monkeypatch.setattr("recconsole.ui.joined_room.STOP_WHEN_EMPTY_AFTER", 3.0)
     settings = _settings(livekit_server)
     room = unique_room("countdown")
     services = build_services(settings)

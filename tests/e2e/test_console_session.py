@@ -71,8 +71,10 @@ def test_leave_rejoin_and_observer(
             await eventually(lambda: all(_console_seen_by(b) for b in bots), True)
             assert window.camera_button.isEnabled() == window.media.camera_available
 
+            view = window.room_view
             await _leave(window)
-            assert window.room_view.tiles == {}
+            assert view.tiles == {}
+            assert window.room is None  # the room's unit is gone with it
             assert window.session is None
             assert not window.join_card.isHidden()
             assert "Connected" not in window.connection.text()

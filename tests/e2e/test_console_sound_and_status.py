@@ -112,8 +112,10 @@ def test_badge_follows_signed_egress_webhooks_and_rows_come_and_go_live(
                 other_console.catalog.recording_key(other), b"\0" * 1024, "video/mp4")
             await other_console.catalog.save_metadata(RecordingInfo(
                 "EG_other", other, "another-room", "RM_x", 1_794_000_000_000, 12.0, 1024))
+            joined = next_emission(window.joinedChanged)
+            window.join_button.click()  # the room's unit is made at once, then connects
             room_listed = next_emission(window.room_recordings.loaded)
-            await _join(window)
+            assert await asyncio.wait_for(joined, 20) == (True,)
             assert window.status is RecordingStatus.STOPPED
             assert await asyncio.wait_for(room_listed, 15) == (0,)
             assert not window.room_recordings.model.has(other)

@@ -290,9 +290,11 @@ def test_moderation_asks_first_and_does_nothing_when_declined(
             assert await asyncio.wait_for(joined, 20) == (True,)
             await eventually(lambda: window.room_view.person_item("bot-1") is not None, True)
             busy: list[bool] = []
-            window.runner.busyChanged.connect(busy.append)
-            window.remove_participant("bot-1")
-            window.mute_participant("bot-1", "microphone")
+            joined_room = window.room
+            assert joined_room is not None
+            joined_room.runner.busyChanged.connect(busy.append)
+            joined_room.remove_participant("bot-1")
+            joined_room.mute_participant("bot-1", "microphone")
             assert busy == []  # nothing was asked of the server
             people = await window.services.server.list_participants(room)
             bot_info = next(p for p in people if p.identity == "bot-1")

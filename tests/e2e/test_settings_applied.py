@@ -99,13 +99,13 @@ def test_settings_saved_in_a_room_wait_for_the_leave(qtbot: QtBot) -> None:
     settings = Settings.from_env({"LIVEKIT_URL": "http://127.0.0.1:9"})
     window = MainWindow(build_services(settings))
     qtbot.addWidget(window)
-    window.room_name = "in-a-room"  # as while joined
+    room = window._open_room("in-a-room")  # as while joined
     applied: list[Settings] = []
     window.settingsApplied.connect(applied.append)
     window._settings_saved(settings.replace(s3_bucket="later"))
     assert applied == []
     assert "when you leave the room" in window.statusBar().currentMessage()
-    window._left()
+    room._left()
     assert [s.s3_bucket for s in applied] == ["later"]
 
 

@@ -29,8 +29,9 @@ from recconsole.storage.index import RecordingsIndex, recordings_index_path
 from recconsole.storage.recordings import RecordingsService
 from recconsole.storage.s3 import S3Store
 from recconsole.storage.s3_credentials import S3Credentials
-from recconsole.ui.main_window import ConsoleServices, MainWindow
+from recconsole.ui.main_window import MainWindow
 from recconsole.ui.resources import load_stylesheet, window_icon
+from recconsole.ui.services import ConsoleServices
 
 if TYPE_CHECKING:
     from recconsole.server.listener import WebhookListener
@@ -127,8 +128,9 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
     """Leave the room and close connections after the window has closed."""
     window.stop_timers()
     # A recording made here first: it uploads through the store the listener closes.
-    await window.local_recording.stop_all("the console quit")
+    await window.stop_local_recordings("the console quit")
     await window.runner.cancel_all()
+    await window.cancel_room_tasks()
     if window.limits_task is not None:
         window.limits_task.cancel()
     # The listener first: leaving makes LiveKit post webhooks, which must not reach
@@ -138,10 +140,7 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
     else:
         await window.services.catalog.store.aclose()
     await window.services.local.aclose()
-    if window.session is not None:
-        await window.media.aclose()
-        await window.session.disconnect()
-    window.audio.close()
+    await window.leave_rooms()
     if window.services.catalog.index is not None:
         await window.services.catalog.index.close()
     await window.services.recorder.aclose()

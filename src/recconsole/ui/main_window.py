@@ -1,18 +1,21 @@
-"""The console's main window: join a room, watch it, record it."""
+"""The console's main window: it arranges the pages; each joined room is a JoinedRoom.
+
+What happens when the console joins a room, is in it and records it lives in
+:mod:`recconsole.ui.joined_room`. The window holds the join form, the pages (the
+rooms joined, one tab each; All recordings; Rooms; Event log), messages, the status
+bar and the settings. Several rooms can be joined at once; one of them is heard on the
+speaker, the one whose sound the moderator turned on last (the others are muted).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, Generic, TypeVar
 
-from livekit import api
 from PySide6.QtCore import QSettings, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QColor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -24,7 +27,6 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QPushButton,
-    QSizePolicy,
     QSpinBox,
     QSplitter,
     QStackedWidget,
@@ -34,82 +36,50 @@ from PySide6.QtWidgets import (
 )
 
 from recconsole import __version__
-from recconsole.core.errors import EgressUnavailable
-from recconsole.core.events import DuplicateStopped, EventBus, RecordingSaved, StatusPolled
-from recconsole.core.livekit_server import RECORDING_DELETED_TOPIC, LiveKitServer
-from recconsole.core.recorder import Recorder, StartOptions
+from recconsole.core.events import RecordingSaved
 from recconsole.core.recording_limits import LimitEnforcer
-from recconsole.core.recording_options import BadRecordingOptions
+from recconsole.core.recording_options import RecordingOptions
 from recconsole.core.recording_status import RecordingStatus
-from recconsole.core.rooms import RoomControl, RoomsOverview, Source
-from recconsole.core.tokens import fetch_token, mint_token
-from recconsole.realtime.local_recorder import LocalRecorder
-from recconsole.realtime.session import RoomSession, SessionState
-from recconsole.realtime.spool import SpooledRecording
+from recconsole.core.rooms import RoomControl, RoomsOverview
+from recconsole.realtime.session import RoomSession
 from recconsole.server.playback_access import PlaybackAccess, playback_url
-from recconsole.server.shared_state import SharedState
 from recconsole.settings import Settings, development_defaults
-from recconsole.storage.catalog import RecordingsCatalog
-from recconsole.storage.recordings import RecordingsService
-from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.event_log import EventLog
-from recconsole.ui.local_media import LocalMedia
-from recconsole.ui.local_recording_controls import LocalRecordingControls
-from recconsole.ui.recording_options_panel import RecordingOptionsButton
+from recconsole.ui.joined_room import JoinedRoom
+from recconsole.ui.recording_options_panel import remembered_options
 from recconsole.ui.recordings_page import RecordingsPage
-from recconsole.ui.room_view import RoomView
 from recconsole.ui.rooms_page import RoomsPage
-from recconsole.ui.session_bridge import SessionBridge
+from recconsole.ui.services import ConsoleServices
 from recconsole.ui.settings_dialog import SettingsDialog
 from recconsole.ui.tasks import AsyncRunner
 
+__all__ = ["ConsoleServices", "MainWindow"]
+
 RECENT_ROOMS = 8
-STOP_WHEN_EMPTY_AFTER = 30.0  # seconds with nobody left before the recording stops
-# The SDK's disconnect reasons, in words.
-_DISCONNECT_REASONS = {
-    "UNKNOWN_REASON": "",
-    "CLIENT_INITIATED": "you left the room",
-    "DUPLICATE_IDENTITY": "someone joined with the same identity",
-    "SERVER_SHUTDOWN": "the LiveKit server shut down",
-    "PARTICIPANT_REMOVED": "you were removed from the room",
-    "ROOM_DELETED": "the room was closed",
-    "ROOM_CLOSED": "the room was closed",
-    "STATE_MISMATCH": "the server lost track of this connection",
-    "JOIN_FAILURE": "the room could not be joined",
-    "MIGRATION": "the room moved to another server",
-    "SIGNAL_CLOSE": "the connection to the server closed",
-    "CONNECTION_TIMEOUT": "the connection timed out",
-    "MEDIA_FAILURE": "sound and video could not get through",
-}
-_BADGE = {
-    RecordingStatus.STOPPED: ("Not recording", "#5a6375"),
-    RecordingStatus.STARTING: ("Starting…", "#b7791f"),
-    RecordingStatus.STARTED: ("Recording", "#c53030"),
-    RecordingStatus.STOPPING: ("Stopping…", "#b7791f"),
-    RecordingStatus.FAILED: ("Failed", "#9b2c2c"),
-}
+T = TypeVar("T")
 
 
-@dataclass
-class ConsoleServices:
-    """What the window works with, built once by the application."""
+class _OfRoom(Generic[T]):
+    """``window.X`` is the joined room's ``X`` (tests and scripts reach the room so; the
+    room's own parts are typed Any here, so that the window imports none of them)."""
 
-    settings: Settings
-    server: LiveKitServer
-    recorder: Recorder
-    catalog: RecordingsCatalog
-    events: EventBus
-    recordings: RecordingsService
-    shared: SharedState
-    local: LocalRecorder  # recordings made on this computer
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, window: MainWindow, owner: type | None = None) -> T:
+        room = window.room
+        if room is None:
+            raise AttributeError(f"{self.name}: the console is in no room")
+        value: T = getattr(room, self.name)
+        return value
 
 
 class MainWindow(QMainWindow):
-    """Join form, room view, record button with status badge, status bar.
+    """Join form, a tab per joined room, the other pages, status bar.
 
     Signals:
         closed: the window has closed (the application ends with it).
-        joinedChanged(bool): the console joined or left a room.
+        joinedChanged(bool): the console joined (True) or left (False) a room.
         settingsApplied(Settings): saved settings to apply now (outside a room); the
             application rebuilds the services from them and reopens the window.
     """
@@ -125,14 +95,10 @@ class MainWindow(QMainWindow):
         self.saved_settings = services.settings  # as the next start will have them
         self._apply_on_leave = False  # settings saved while in a room wait for the leave
         self.runner = AsyncRunner(self)
-        self.session: RoomSession | None = None
-        self.room_name = ""
-        self.status = RecordingStatus.STOPPED
-        self._started_at: float | None = None
-        self._since = time.monotonic()  # when the status last changed
-        self._stage_text = ""  # what the start in progress waits for
-        self._egress_id = ""  # the recording this window started, while it runs
-        self._options: StartOptions | None = None
+        self.room: JoinedRoom | None = None  # the room shown (or being joined)
+        self.joined: list[JoinedRoom] = []  # every room joined, in the order of their tabs
+        self.joining: JoinedRoom | None = None  # one join at a time
+        self.speaker: JoinedRoom | None = None  # the room heard on the speaker
         # Whoever enforces limits in this process (the listener's, or the window's own).
         self.limits: LimitEnforcer | None = services.recorder.limits
         self._prefs = QSettings()
@@ -143,27 +109,51 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"recconsole {__version__}")
         self.resize(1200, 780)
 
-        self.room_view = RoomView()
-        self.audio = RoomAudio(self)
-        self.media = LocalMedia(self.runner, self)
-        self._observer = False
-        self._created_by: object = None  # the joined room's metadata says who made it
-        self.bridge = SessionBridge(self.room_view, self.audio, self)
         self.recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
         self.recordings.url_for = self._playback_url
-        self.room_recordings = RecordingsPage(services.catalog, self.runner, services.recordings)
-        self.room_recordings.url_for = self._playback_url
         self.event_log = EventLog(services.events)
         self.control = RoomControl(services.server, services.recorder)
         self.rooms = RoomsPage(
             RoomsOverview(services.server), self.control, services.events, self.runner,
             webhook_url=f"http://127.0.0.1:{self.settings.server_port}/livekit/webhook")
-        self.local_recording = LocalRecordingControls(services.local, self)
         self.confirm: Callable[[str], bool] = self._ask  # moderation asks first
         self._build(room)
         self._wire()
-        self._show_status(RecordingStatus.STOPPED)
         self._show_connection(f"Not connected  ·  {self.settings.livekit_url}")
+
+    # --- the room shown: its parts --------------------------------------------------------
+
+    @property
+    def session(self) -> RoomSession | None:
+        return self.room.session if self.room is not None else None
+
+    @property
+    def room_name(self) -> str:
+        return self.room.room_name if self.room is not None else ""
+
+    @property
+    def status(self) -> RecordingStatus:
+        return self.room.status if self.room is not None else RecordingStatus.STOPPED
+
+    room_view = _OfRoom[Any]()
+    audio = _OfRoom[Any]()
+    media = _OfRoom[Any]()
+    bridge = _OfRoom[Any]()
+    room_recordings = _OfRoom[RecordingsPage]()
+    room_split = _OfRoom[QSplitter]()
+    local_recording = _OfRoom[Any]()
+    record_button = _OfRoom[QPushButton]()
+    options_button = _OfRoom[Any]()
+    badge = _OfRoom[QLabel]()
+    clock = _OfRoom[QLabel]()
+    stage = _OfRoom[QLabel]()
+    max_minutes = _OfRoom[QSpinBox]()
+    stop_when_empty = _OfRoom[QCheckBox]()
+    room_label = _OfRoom[QLabel]()
+    sound_button = _OfRoom[QPushButton]()
+    camera_button = _OfRoom[QPushButton]()
+    microphone_button = _OfRoom[QPushButton]()
+    leave_button = _OfRoom[QPushButton]()
 
     # --- layout -------------------------------------------------------------------------
 
@@ -179,8 +169,6 @@ class MainWindow(QMainWindow):
         self.join_button = QPushButton("Join")
         self.join_button.setDefault(True)
         self.settings_button = QPushButton("Settings…")
-        self.leave_button = QPushButton("Leave")
-        self.leave_button.setEnabled(False)
 
         self.join_card = join = QFrame()
         join.setObjectName("card")
@@ -196,58 +184,19 @@ class MainWindow(QMainWindow):
         buttons.addWidget(self.settings_button)
         form.addRow("", self._wrap(buttons))
 
-        self.record_button = QPushButton("Start recording")
-        self.record_button.setObjectName("record")
-        self.record_button.setEnabled(False)
-        self.options_button = RecordingOptionsButton(
-            self.services.recorder.options, self._prefs)
-        self.badge = QLabel()
-        self.badge.setObjectName("badge")
-        self.clock = QLabel()
-        self.clock.setObjectName("clock")
-        self.stage = QLabel()  # what a start waits for, or when an empty room stops it
-        self.stage.setObjectName("subtitle")
-        self.max_minutes = QSpinBox()
-        self.max_minutes.setRange(0, 24 * 60)
-        self.max_minutes.setSuffix(" min max")
-        self.max_minutes.setSpecialValueText("no time limit")
-        self.stop_when_empty = QCheckBox("stop when everyone has left")
-        self.room_label = QLabel()
-        self.room_label.setObjectName("roomName")
-        self.sound_button = QPushButton()
-        self.sound_button.setCheckable(True)
-        self._show_sound(False)
-        self.camera_button = QPushButton("Camera")
-        self.microphone_button = QPushButton("Microphone")
-        for button in (self.camera_button, self.microphone_button):
-            button.setCheckable(True)
-        bar = QHBoxLayout()
-        widgets: list[QWidget] = [self.room_label, self.record_button,
-                                  self.local_recording.menu_button, self.options_button,
-                                  self.badge, self.clock, self.local_recording.figures]
-        for widget in widgets:
-            bar.addWidget(widget)
-        # The stage takes the room left in the bar and never widens the window (a long
-        # text is cut; its tooltip says the rest).
-        self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        bar.addWidget(self.stage, 1)
-        widgets = [self.max_minutes, self.stop_when_empty, self.camera_button,
-                   self.microphone_button, self.sound_button, self.leave_button]
-        for widget in widgets:
-            bar.addWidget(widget)
-
         welcome = QLabel("Join a room to see it, record it and manage its recordings.")
         welcome.setObjectName("subtitle")
         welcome.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.room_split = QSplitter(Qt.Orientation.Vertical)
-        self.room_split.addWidget(self.room_view)
-        self.room_split.addWidget(self.room_recordings)
-        self.room_split.setStretchFactor(0, 4)
-        self.room_split.setStretchFactor(1, 1)
-        self.room_split.setChildrenCollapsible(True)
-        self.pages = QStackedWidget()
+        self.room_tabs = QTabWidget()  # a tab per joined room
+        self.room_tabs.setDocumentMode(True)
+        self.join_another = QPushButton("Join another room…")
+        self.join_another.setCheckable(True)
+        self.join_another.setToolTip("Show the join form: the console stays in the rooms it"
+                                     " has joined.")
+        self.room_tabs.setCornerWidget(self.join_another)
+        self.pages = QStackedWidget()  # the welcome, then the joined rooms
         self.pages.addWidget(welcome)
-        self.pages.addWidget(self.room_split)
+        self.pages.addWidget(self.room_tabs)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.pages, "Room")
         self.tabs.addTab(self.recordings, "All recordings")
@@ -262,9 +211,6 @@ class MainWindow(QMainWindow):
         layout.setSpacing(10)
         layout.addWidget(title)
         layout.addWidget(join)
-        self.record_bar = self._wrap(bar)
-        self.record_bar.hide()  # nothing to record before joining
-        layout.addWidget(self.record_bar)
         # Development credentials aimed at a server elsewhere: said for as long as it is so.
         self.development_banner = QFrame()
         self.development_banner.setObjectName("banner")
@@ -287,11 +233,6 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs, 1)
         self.setCentralWidget(body)
 
-        self._clock_timer = QTimer(self)
-        self._clock_timer.setInterval(1000)
-        self._refresh_timer = QTimer(self)  # this room's table, a moment after a recording
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.setInterval(3000)
         self._counts_timer = QTimer(self)  # the Rooms page's recordings per room, after a change
         self._counts_timer.setSingleShot(True)
         self._counts_timer.setInterval(300)
@@ -308,56 +249,26 @@ class MainWindow(QMainWindow):
 
     def _wire(self) -> None:
         self.join_button.clicked.connect(self.join)
-        self.leave_button.clicked.connect(self.leave)
+        self.join_another.toggled.connect(self.join_card.setVisible)
+        self.room_tabs.currentChanged.connect(self._room_shown)
         self.settings_button.clicked.connect(self.edit_settings)
-        self.record_button.clicked.connect(self.toggle_recording)
         self.runner.failed.connect(self.show_error)
         self.dismiss_button.clicked.connect(self.dismiss_errors)
         self.services.events.subscribe(RecordingSaved, self._recording_saved)
-        self.recordings.removed.connect(self.room_recordings.recordings_deleted)
-        self.room_recordings.removed.connect(self.recordings.recordings_deleted)
-        self.services.events.subscribe(StatusPolled, self._polled)
-        self.services.events.subscribe(DuplicateStopped, self._duplicate_stopped)
-        self._clock_timer.timeout.connect(self._tick)
-        self._refresh_timer.timeout.connect(self._refresh_room_recordings)
-        b, view = self.bridge, self.room_view
-        b.stateChanged.connect(self._on_state)
-        b.participantJoined.connect(view.add_participant)
-        b.participantLeft.connect(view.remove_participant)
-        b.participantJoined.connect(self._participant_joined)
-        b.participantLeft.connect(lambda _who: self._offer_participants())
-        b.videoAdded.connect(lambda sid, who: view.add_video(sid, who))
-        b.videoRemoved.connect(lambda sid, _who: view.remove_video(sid))
-        b.audioAdded.connect(view.add_audio)
-        b.audioRemoved.connect(lambda sid, _who: view.remove_audio(sid))
-        view.hearToggled.connect(lambda who, hear: self.audio.set_person_muted(who, not hear))
-        self.sound_button.toggled.connect(self.audio.set_muted)
-        self.audio.mutedChanged.connect(self._show_sound)
-        self.camera_button.clicked.connect(self._toggle_camera)
-        self.microphone_button.clicked.connect(self._toggle_microphone)
-        self.media.cameraChanged.connect(self._camera_changed)
-        self.media.microphoneChanged.connect(self.microphone_button.setChecked)
-        self.media.failed.connect(self._media_failed)
-        b.mutedChanged.connect(view.set_muted)
-        b.trackMutedChanged.connect(view.set_track_muted)
-        view.muteRequested.connect(self.mute_participant)
-        view.removeRequested.connect(self.remove_participant)
+        self.recordings.removed.connect(self._removed_from_all)
         self.rooms.joinRequested.connect(self.join_room)
-        self.local_recording.choice.toggled.connect(self._recording_here)
-        self.rooms.recording_options = self.options_button.options  # as the Record button's
+        self.rooms.recording_options = self._list_options
         self.rooms.start_button.setToolTip(
-            "Record the selected rooms with the options beside the room's Record button.")
+            "Record each selected room whole, with the recording options last chosen beside"
+            " a room's Record button.")
         self.rooms.recordingsRequested.connect(self.show_recordings_of)
         model = self.recordings.model
         for changed in (model.rowsInserted, model.rowsRemoved, model.modelReset):
             changed.connect(lambda *_: self._counts_timer.start())
         self._counts_timer.timeout.connect(
             lambda: self.rooms.set_recording_counts(model.room_counts()))
-        b.speakersChanged.connect(view.set_speaking)
-        b.metadataChanged.connect(self._on_metadata)
-        b.dataReceived.connect(self._on_data)
 
-    # --- joining ------------------------------------------------------------------------
+    # --- joining and leaving (what joining does: see JoinedRoom) -----------------------
 
     def join(self) -> None:
         room = self.room_input.currentText().strip()
@@ -365,179 +276,184 @@ class MainWindow(QMainWindow):
         if not room:
             self.show_error("Type the name of the room to join.")
             return
+        if (joined := self._joined_as(room)) is not None:
+            self.show_room(joined)
+            return
         self._remember(room, name)
-        self.room_name = room
-        self._observer = self.observer_box.isChecked()
+        observer = self.observer_box.isChecked()
         self.join_button.setEnabled(False)
         self._show_connection(f"Connecting to {room}…")
-        self.runner.run(self._join(room, name, self.observer_box.isChecked()),
-                        on_success=self._joined, on_failure=self._join_failed)
+        self._open_room(room).join(name, observer)
 
-    async def _join(self, room: str, name: str, observer: bool) -> RoomSession:
-        settings, server = self.settings, self.services.server
-        await server.ensure_room(room)
-        identity = f"console-{uuid.uuid4().hex[:6]}"
-        if settings.app_server_url:
-            token = await fetch_token(settings.app_server_url, room, name)
-        else:
-            token = mint_token(settings.livekit_api_key, settings.livekit_api_secret.value,
-                               room, identity, name, observer=observer)
-        session = RoomSession(settings.livekit_url, token, self.bridge, audio=True)
-        await session.connect()
-        # The identity the server knows: an application server's token names its own.
-        self.services.recorder.console_identities.add(session.room.local_participant.identity)
-        await self.services.recorder.reconcile(room)
-        return session
+    def _open_room(self, name: str) -> JoinedRoom:
+        """The room's unit, wired to the window (not yet connected, not yet shown)."""
+        room = JoinedRoom(self.services, name, confirm=lambda q: self.confirm(q),
+                          url_for=self._playback_url, limits=lambda: self.limits, parent=self)
+        self.room = self.joining = room
+        if self.speaker is not None:  # one room is heard already: this one joins muted
+            room.mute_sound()
+        room.joined.connect(lambda: self._room_joined(room))
+        room.joinFailed.connect(lambda message: self._room_join_failed(room, message))
+        room.left.connect(lambda: self._room_left(room))
+        room.failed.connect(self.show_error)
+        room.message.connect(self.statusBar().showMessage)
+        room.logged.connect(self.event_log.add)
+        room.connectionChanged.connect(lambda text: self._room_connection(room, text))
+        room.recordingDeleted.connect(self._recording_deleted)
+        room.soundSwitched.connect(lambda on: self._sound_switched(room, on))
+        room.statusChanged.connect(lambda _status: self._mark_tabs())
+        room.room_recordings.removed.connect(self.recordings.recordings_deleted)
+        return room
 
-    def _joined(self, session: RoomSession) -> None:
-        self.session = session
-        self.room_name = session.room.name
-        self.pages.setCurrentWidget(self.room_split)
-        self.room_recordings.show_room(self.room_name)
+    def _room_joined(self, room: JoinedRoom) -> None:
+        self.joining = None
+        self.joined.append(room)
+        if self.speaker is None and room.sound_on:
+            self.speaker = room
+        self.room_tabs.addTab(room.page, room.room_name)
+        self.pages.setCurrentWidget(self.room_tabs)
+        self.join_another.setChecked(False)
         self.join_card.hide()
-        self.record_bar.show()
-        self.room_label.setText(self.room_name)
-        self.leave_button.setEnabled(True)
-        self.record_button.setEnabled(True)
-        self._enable_media()
-        self.setWindowTitle(f"{self.room_name} · recconsole {__version__}")
+        self.join_button.setEnabled(True)
+        self.room_tabs.setCurrentWidget(room.page)
+        self._room_shown(self.room_tabs.currentIndex())
+        self._mark_tabs()
         self.joinedChanged.emit(True)
 
-    def _join_failed(self, message: str) -> None:
-        self.room_name = ""
+    def _room_join_failed(self, room: JoinedRoom, message: str) -> None:
+        self._close_room(room)
         self.join_button.setEnabled(True)
         self.show_error(message)
 
-    def leave(self) -> None:
-        if self.session is None:
-            return
-        if self.local_recording.recording(self.room_name) and not self.confirm(
-                "This computer is recording the room. Stop the recording (it is uploaded)"
-                " and leave?"):
-            return
-        session, self.session = self.session, None
-        self.leave_button.setEnabled(False)
-        self.record_button.setEnabled(False)
-        self.runner.run(self._leave(session), on_success=lambda _: self._left())
-
-    async def _leave(self, session: RoomSession) -> None:
-        await self.local_recording.stop_all("the console left the room")
-        await self.media.aclose()
-        await session.disconnect()
-
-    def _left(self) -> None:
-        if self.media.video is not None or self.media.audio is not None:
-            self.runner.run(self.media.aclose())  # the connection dropped under them
-        self.audio.close()
-        self.room_view.set_preview(None)
-        for button in (self.camera_button, self.microphone_button):
-            button.setChecked(False)
-        self.room_view.clear()
-        self.room_name = ""
-        self.room_label.clear()
-        self._stage_text = ""
-        self._show_status(RecordingStatus.STOPPED)  # the next room says its own
-        self.join_card.show()
-        self.record_bar.hide()
-        self.pages.setCurrentIndex(0)
-        self.join_button.setEnabled(True)
-        self.setWindowTitle(f"recconsole {__version__}")
+    def _room_left(self, room: JoinedRoom) -> None:
+        self._close_room(room)
+        if not self.joined:
+            self.join_another.setChecked(False)
+            self.join_card.show()
+            self.pages.setCurrentIndex(0)
+            self.setWindowTitle(f"recconsole {__version__}")
         self.joinedChanged.emit(False)
-        if self._apply_on_leave:
+        if self._apply_on_leave and not self.joined and self.joining is None:
             self._apply_on_leave = False
             self.settingsApplied.emit(self.saved_settings)
 
-    def _show_sound(self, muted: bool) -> None:
-        self.sound_button.setChecked(muted)
-        if not self.audio.available:
-            self.sound_button.setText("No speaker")
-            self.sound_button.setEnabled(False)
-            self.sound_button.setToolTip("No audio output device was found; the room is silent.")
-            return
-        self.sound_button.setText("Sound off" if muted else "Sound on")
-        self.sound_button.setToolTip(
-            f"{'Unmute' if muted else 'Mute'} the room on this console "
-            f"({self.audio.device_name})")
+    def _close_room(self, room: JoinedRoom) -> None:
+        if self.joining is room:
+            self.joining = None
+        if room in self.joined:
+            self.joined.remove(room)
+            self.room_tabs.removeTab(self.room_tabs.indexOf(room.page))
+        if self.speaker is room:
+            self.speaker = None
+        if self.room is room:
+            self.room = self._room_at(self.room_tabs.currentIndex()) or self.joining
+            if self.room is not None and self.room.connection_text:
+                self._show_connection(self.room.connection_text)
+        room.dispose()
+        self._mark_tabs()
 
-    # --- from the Rooms page, and moderation -------------------------------------------
+    def show_room(self, room: JoinedRoom) -> None:
+        """Bring the room's tab to the front."""
+        self.tabs.setCurrentWidget(self.pages)
+        self.room_tabs.setCurrentWidget(room.page)
+        self._room_shown(self.room_tabs.currentIndex())
+
+    def _room_at(self, index: int) -> JoinedRoom | None:
+        page = self.room_tabs.widget(index)
+        return next((room for room in self.joined if room.page is page), None)
+
+    def _joined_as(self, name: str) -> JoinedRoom | None:
+        return next((room for room in self.joined if room.room_name == name), None)
+
+    def _room_shown(self, index: int) -> None:
+        room = self._room_at(index)
+        if room is None:
+            return
+        self.room = room
+        self.setWindowTitle(f"{room.room_name} · recconsole {__version__}")
+        self._show_connection(room.connection_text)
+
+    def _room_connection(self, room: JoinedRoom, text: str) -> None:
+        if room is self.room:  # the status bar speaks of the room shown
+            self._show_connection(text)
+
+    def _sound_switched(self, room: JoinedRoom, on: bool) -> None:
+        """One room is heard at a time: the one whose sound was turned on last."""
+        if on:
+            self.speaker = room
+            for other in self._rooms():
+                if other is not room:
+                    other.mute_sound()
+        elif self.speaker is room:
+            self.speaker = None
+        self._mark_tabs()
+
+    def _mark_tabs(self) -> None:
+        """Each room's tab says whether it is heard and whether it is being recorded."""
+        bar = self.room_tabs.tabBar()
+        for room in self.joined:
+            index = self.room_tabs.indexOf(room.page)
+            heard = room is self.speaker
+            recording = room.status.busy
+            self.room_tabs.setTabText(
+                index, f"{'🔊 ' if heard else ''}{room.room_name}{' ●' if recording else ''}")
+            bar.setTabTextColor(index, QColor("#c53030") if recording else QColor())
+            self.room_tabs.setTabToolTip(index, " ".join([
+                "Heard on the speaker." if heard
+                else "Muted here: turn its sound on to hear it (the others are muted then).",
+                f"Recording: {room.status.value}." if recording else ""]).strip())
+
+    def _rooms(self) -> list[JoinedRoom]:
+        """Every room joined or being joined."""
+        return self.joined + ([self.joining] if self.joining is not None else [])
+
+    async def stop_local_recordings(self, why: str) -> None:
+        """Stop every recording this computer makes (the console quits)."""
+        for room in self._rooms():
+            await room.stop_local_recording(why)
+        await self.services.local.stop_all(why)
+
+    async def cancel_room_tasks(self) -> None:
+        """Cancel what the rooms still do (the console quits)."""
+        for room in self._rooms():
+            await room.runner.cancel_all()
+
+    async def leave_rooms(self) -> None:
+        """Disconnect from every room at once, asking nothing (the console quits)."""
+        for room in self._rooms():
+            await room.leave_now()
+
+    def _show_connection(self, text: str) -> None:
+        self.connection.setText(text)
+
+    # --- from the Rooms page ------------------------------------------------------------
 
     def join_room(self, room: str, observer: bool) -> None:
-        """Join a room chosen on the Rooms page (the console is in one room at a time)."""
-        if self.session is not None or not self.join_button.isEnabled():
-            self.show_error(f"Leave {self.room_name} first: the console joins one room at a"
-                            " time.")
+        """Join a room chosen on the Rooms page (or show it, if joined already)."""
+        if (joined := self._joined_as(room)) is not None:
+            self.show_room(joined)
+            return
+        if self.joining is not None:
+            self.show_error(f"The console is joining {self.joining.room_name}: join {room}"
+                            " once it has.")
             return
         self.room_input.setEditText(room)
         self.observer_box.setChecked(observer)
         self.tabs.setCurrentWidget(self.pages)
         self.join()
 
+    def _list_options(self) -> RecordingOptions:
+        """What a start from the Rooms page records: how to record as last chosen beside a
+        room's Record button, each room whole (who was chosen there is that room's)."""
+        return remembered_options(self.services.recorder.options, self._prefs)
+
     def show_recordings_of(self, room: str) -> None:
         self.recordings.room_filter.setText(room)
         self.tabs.setCurrentWidget(self.recordings)
 
-    def mute_participant(self, identity: str, source: Source) -> None:
-        room, name = self.room_name, self.room_view.name_of(identity)
-        if room and self.confirm(f"Mute the {source} of {name} for everyone in {room}?"
-                                 " Only they can turn it back on."):
-            self.runner.run(self.control.mute(room, identity, source), on_success=lambda _n: (
-                self.statusBar().showMessage(f"{name}'s {source} was muted.", 10000)))
-
-    def remove_participant(self, identity: str) -> None:
-        room, name = self.room_name, self.room_view.name_of(identity)
-        if room and self.confirm(f"Remove {name} from {room}? They are disconnected at once"
-                                 " (they may join again)."):
-            self.runner.run(self.control.remove(room, identity), on_success=lambda _n: (
-                self.statusBar().showMessage(f"{name} was removed from the room.", 10000)))
-
     def _ask(self, question: str) -> bool:
         answer = QMessageBox.question(self, "Moderation", question)
         return answer == QMessageBox.StandardButton.Yes
-
-    # --- own camera and microphone -----------------------------------------------------
-
-    def _enable_media(self) -> None:
-        for button, available, what in (
-            (self.camera_button, self.media.camera_available, "camera"),
-            (self.microphone_button, self.media.microphone_available, "microphone"),
-        ):
-            button.setEnabled(available and not self._observer)
-            button.setToolTip(
-                "Joined as an observer: nothing is published." if self._observer
-                else f"Share your {what} with the room." if available
-                else f"No {what} was found on this computer.")
-
-    def _toggle_camera(self, on: bool) -> None:
-        if self.session is None:
-            return
-        if on:
-            preview = self.room_view.set_preview("You")
-            self.media.preview = preview.sink if preview is not None else None
-            self.media.start_camera(self.session)
-        else:
-            self.media.stop_camera()
-
-    def _camera_changed(self, on: bool) -> None:
-        self.camera_button.setChecked(on)
-        if not on:
-            self.media.preview = None
-            self.room_view.set_preview(None)
-
-    def _toggle_microphone(self, on: bool) -> None:
-        if self.session is None:
-            return
-        if on:
-            self.media.start_microphone(self.session)
-        else:
-            self.media.stop_microphone()
-
-    def _media_failed(self, message: str) -> None:
-        self.camera_button.setChecked(self.media.video is not None)
-        self.microphone_button.setChecked(self.media.audio is not None)
-        if self.media.video is None:
-            self.media.preview = None
-            self.room_view.set_preview(None)
-        self.show_error(message)
 
     def _remember(self, room: str, name: str) -> None:
         recent = [room] + [self.room_input.itemText(i) for i in range(self.room_input.count())
@@ -545,214 +461,7 @@ class MainWindow(QMainWindow):
         self._prefs.setValue("recentRooms", recent[:RECENT_ROOMS])
         self._prefs.setValue("displayName", name)
 
-    def _on_state(self, state: str, reason: str) -> None:
-        text = {SessionState.CONNECTING: "Connecting…",
-                SessionState.CONNECTED: f"Connected to {self.room_name or 'the room'}",
-                SessionState.RECONNECTING: "Connection lost, reconnecting…",
-                SessionState.DISCONNECTED: "Disconnected"}[SessionState(state)]
-        why = _DISCONNECT_REASONS.get(reason, reason)
-        self._show_connection(f"{text}{f': {why}' if why else ''}  ·  {self.settings.livekit_url}")
-        if state == SessionState.DISCONNECTED and self.session is not None and reason:
-            self.session = None
-            if self.local_recording.recording(self.room_name):
-                self.runner.run(self.local_recording.stop_all(f"disconnected: {why}"))
-            self.show_error(f"Disconnected from the room: {why}.")
-            self._left()
-
-    def _show_connection(self, text: str) -> None:
-        self.connection.setText(text)
-
-    # --- recording ----------------------------------------------------------------------
-
-    def toggle_recording(self) -> None:
-        room, recorder = self.room_name, self.services.recorder
-        if not room:
-            return
-        self.record_button.setEnabled(False)
-        if self.local_recording.recording(room):
-            self.runner.run(self.local_recording.stop(room), on_failure=self._record_failed)
-            return
-        if self.status in (RecordingStatus.STARTED, RecordingStatus.STARTING):
-            self.runner.run(recorder.stop(room), on_success=self._egress_answer,
-                            on_failure=self._record_failed)
-            return
-        here = self.local_recording.choice.isChecked()
-        try:  # the options are egress's: a recording made here is the grid as MP4
-            recording = None if here else self.options_button.options().validate()
-        except BadRecordingOptions as err:
-            self._record_failed(str(err))
-            return
-        options = StartOptions(
-            max_duration=self.max_minutes.value() * 60 or None,
-            stop_when_empty_after=STOP_WHEN_EMPTY_AFTER if self.stop_when_empty.isChecked()
-            else None, recording=recording)
-        self._options = options
-        self._since = time.monotonic()
-        self._stage_text = ("starting the recording on this computer" if here
-                            else "asking the egress service to start")
-        self._update_stage()
-        self.runner.run(self._start_recording(room, options), on_success=self._egress_answer,
-                        on_failure=self._record_failed)
-
-    async def _start_recording(
-        self, room: str, options: StartOptions
-    ) -> api.EgressInfo | SpooledRecording:
-        """Start the egress, or record on this computer (chosen, or no egress service)."""
-        if not self.local_recording.choice.isChecked():
-            try:
-                return await self.services.recorder.start(room, options)
-            except EgressUnavailable as err:
-                self.event_log.add(f"{err} Recording on this computer instead.")
-                self.local_recording.choice.setChecked(True)
-        if self.session is None:
-            raise EgressUnavailable("The console left the room before the recording started.")
-        return await self.local_recording.start(self.session, room, options.max_duration,
-                                                 options.stop_when_empty_after)
-
-    def _recording_here(self, here: bool) -> None:
-        """The recording options are egress's: not offered while Record records here."""
-        self.options_button.setEnabled(not here)
-        if here:
-            self.options_button.setToolTip(
-                "Recorded on this computer: the room's grid as MP4 (these options are for"
-                " the egress service).")
-        else:
-            self.options_button.setToolTip(
-                f"Recording options: {self.options_button.options().describe()}")
-
-    def _participant_joined(self, identity: str, _name: str) -> None:
-        """Offer them in the options; record them too while each participant is."""
-        self._offer_participants()
-        recorder = self.services.recorder  # the listener's webhook may ask it too: once
-        if self.room_name and self.room_name in recorder.sessions:
-            self.runner.run(recorder.participant_joined(
-                self.room_name, api.ParticipantInfo(identity=identity)))
-
-    def _offer_participants(self) -> None:
-        consoles = self.services.recorder.console_identities
-        self.options_button.form.set_participants(
-            sorted(i for i in self.room_view.participants() if i not in consoles))
-
-    def _egress_answer(self, info: api.EgressInfo | SpooledRecording) -> None:
-        if isinstance(info, SpooledRecording):
-            self._stage_text = ""
-            self.record_button.setEnabled(True)
-            self._update_stage()
-            return
-        self._started_at = info.started_at / 1e9 if info.started_at else None
-        if info.status == api.EgressStatus.EGRESS_STARTING:
-            self._egress_id = info.egress_id
-            self._stage_text = "the egress is joining the room and waiting for its media"
-        self.record_button.setEnabled(self.status not in (RecordingStatus.STARTING,
-                                                          RecordingStatus.STOPPING))
-        self._update_stage()
-
-    def _record_failed(self, message: str) -> None:
-        self.record_button.setEnabled(True)
-        self._stage_text = ""
-        self._update_stage()
-        self.show_error(message)
-
-    def _on_metadata(self, metadata: dict[str, object]) -> None:
-        self._created_by = metadata.get("createdBy")
-        raw = metadata.get("recordingStatus")
-        try:
-            status = RecordingStatus(raw if isinstance(raw, str) else "STOPPED")
-        except ValueError:
-            return
-        error = metadata.get("recordingError")
-        if status is RecordingStatus.FAILED and not error and self.room_name:
-            # Another app rewrote the metadata without the reason: ask the egress.
-            self._show_status(status)
-            self.runner.run(self.services.server.last_failure(self.room_name),
-                            on_success=self._failure_reason)
-            return
-        self._show_status(status, str(error) if status is RecordingStatus.FAILED else "")
-
-    def _failure_reason(self, reason: str) -> None:
-        if self.status is RecordingStatus.FAILED and reason:
-            self._show_status(RecordingStatus.FAILED, reason)
-
-    def _duplicate_stopped(self, event: DuplicateStopped) -> None:
-        if event.room == self.room_name:  # the event log has its own line for it
-            self.statusBar().showMessage(
-                f"{event.kept_by.capitalize()} started recording this room at the same moment:"
-                " its recording goes on, this console's was stopped.", 15000)
-
-    def _show_status(self, status: RecordingStatus, error: str = "") -> None:
-        before, self.status = self.status, status
-        text, colour = _BADGE[status]
-        self.badge.setText(f" ● {text} ")
-        self.badge.setStyleSheet(f"color: white; background: {colour}; border-radius: 9px;"
-                                 " padding: 2px 8px;")
-        self.badge.setToolTip(error)
-        busy = status in (RecordingStatus.STARTING, RecordingStatus.STOPPING)
-        self.record_button.setEnabled(bool(self.session) and not busy)
-        self.record_button.setText("Stop recording" if status is RecordingStatus.STARTED
-                                   else "Start recording")
-        if status is RecordingStatus.FAILED and error:
-            self.show_error(f"The recording failed: {error}")
-        if status is not before:
-            self._since = time.monotonic()
-        if status is RecordingStatus.STARTED:
-            self._started_at = self._started_at or time.time()
-        else:
-            self._started_at = None
-            self.clock.clear()
-        if status in (RecordingStatus.STOPPED, RecordingStatus.FAILED):
-            self._egress_id = ""
-            self._stage_text = ""
-            if before.busy and self.room_recordings.room is not None:
-                # A recording ended: its file shows even where no metadata is written
-                # (a room another app created records through that app's listener).
-                self._refresh_timer.start()
-        if status in (RecordingStatus.STARTED, RecordingStatus.STARTING,
-                      RecordingStatus.STOPPING):
-            self._clock_timer.start()
-        else:
-            self._clock_timer.stop()
-        self._tick()
-
-    def _refresh_room_recordings(self) -> None:
-        if self.room_recordings.room is not None:
-            self.room_recordings.refresh()
-
-    def _tick(self) -> None:
-        if self._started_at is not None:
-            seconds = max(0, int(time.time() - self._started_at))
-            self.clock.setText(
-                f"{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}")
-        self._update_stage()
-
-    def _update_stage(self) -> None:
-        """Say what a start or stop waits for, and when an emptied room will stop."""
-        waited = int(time.monotonic() - self._since)
-        timeout = self.services.recorder.start_timeout
-        if self.status is RecordingStatus.STARTING or (
-                self._stage_text and self.status is not RecordingStatus.STARTED):
-            what = self._stage_text or "the egress is starting"
-            self.stage.setText(f"{waited} s · {what}")
-            self.stage.setToolTip(f"A recording not under way {timeout:.0f} s after Start is"
-                                  " stopped and marked Failed, with the reason.")
-        elif self.status is RecordingStatus.STOPPING:
-            self.stage.setText(f"{waited} s · the egress is finishing and uploading the file")
-            self.stage.setToolTip("")
-        elif self.status is RecordingStatus.STARTED and (left := self._countdown()) is not None:
-            self.stage.setText(f"Everyone has left: stops in {left} s")
-            self.stage.setToolTip("Stop when everyone has left is on for this recording.")
-        else:
-            self.stage.clear()
-            self.stage.setToolTip("")
-
-    def _countdown(self) -> int | None:
-        """Seconds before an emptied room's recording stops, if it is counting down."""
-        grace = self._options.stop_when_empty_after if self._options else None
-        if not self._egress_id or grace is None or self.limits is None:
-            return None
-        empty_since = self.limits.empty_since(self._egress_id)
-        if empty_since is None:
-            return None
-        return max(0, int(grace - (self.limits.now() - empty_since) + 0.999))
+    # --- settings -----------------------------------------------------------------------
 
     def edit_settings(self) -> None:
         """The settings dialog, window-modal (the loop goes on: tests of a connection run)."""
@@ -769,7 +478,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "Settings saved: nothing the console uses has changed.", 15000)
             return
-        if self.session is not None or self.room_name:
+        if self._rooms():
             self._apply_on_leave = True
             self.statusBar().showMessage(
                 "Settings saved: they apply when you leave the room.", 15000)
@@ -777,35 +486,24 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage("Settings saved: applying them…", 15000)
         self.settingsApplied.emit(saved)
 
-    def _polled(self, event: StatusPolled) -> None:
-        if event.room != self.room_name:
-            return
-        self.show_error(
-            f"Webhooks are not reaching this console (it listens on http://127.0.0.1:"
-            f"{self.settings.server_port}/livekit/webhook): the recording is "
-            f"{event.status.value}, as read from the egress.")
+    # --- recordings ---------------------------------------------------------------------
 
     def _recording_saved(self, event: RecordingSaved) -> None:
         self.recordings.recording_saved(event.name)
-        if self.room_recordings.room is not None:
-            self.room_recordings.recording_saved(event.name)
+
+    def _recording_deleted(self, name: str) -> None:
+        """Deleted by someone else (a room's data message said so)."""
+        self.recordings.recording_deleted(name)
+        self.event_log.add(f"recording deleted · {name}")
+
+    def _removed_from_all(self, names: list[str]) -> None:
+        for room in self._rooms():
+            room.room_recordings.recordings_deleted(names)
 
     async def _playback_url(self, name: str) -> str:
         """RECORDING_PLAYBACK_STRATEGY: a link straight to storage, or the PROXY route."""
         return await playback_url(self.settings, self.services.catalog, self.playback_access,
                                   name)
-
-    def _on_data(self, topic: str, payload: bytes) -> None:
-        if topic != RECORDING_DELETED_TOPIC:
-            return
-        try:
-            name = json.loads(payload.decode()).get("recordingName")
-        except (ValueError, AttributeError):
-            return
-        if isinstance(name, str):
-            self.recordings.recording_deleted(name)
-            self.room_recordings.recording_deleted(name)
-            self.event_log.add(f"recording deleted · {name}")
 
     # --- messages -----------------------------------------------------------------------
 
@@ -830,19 +528,20 @@ class MainWindow(QMainWindow):
 
     def stop_timers(self) -> None:
         """Nothing of the window starts work any more (the event loop is closing)."""
-        for timer in (self._clock_timer, self._refresh_timer):
-            timer.stop()
-        for page in (self.recordings, self.room_recordings):
-            page.stop_retrying()
+        for room in self._rooms():
+            room.stop_timers()
+        self.recordings.stop_retrying()
         self._counts_timer.stop()
         self.rooms.stop()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         # Asked only of a moderator closing the window; a signal or a program closing it
         # stops the recording cleanly on the way out (see app.shutdown).
-        if (event.spontaneous() and self.local_recording.recording(self.room_name)
-                and not self.confirm("This computer is recording the room. Stop the recording"
-                                     " (it is uploaded) and quit?")):
+        recording = [room.room_name for room in self._rooms()
+                     if room.local_recording.recording(room.room_name)]
+        if (event.spontaneous() and recording
+                and not self.confirm(f"This computer is recording {', '.join(recording)}."
+                                     " Stop the recording (it is uploaded) and quit?")):
             event.ignore()
             return
         super().closeEvent(event)

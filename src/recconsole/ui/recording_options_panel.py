@@ -224,15 +224,7 @@ class RecordingOptionsButton(QToolButton):
         return self.form.options()
 
     def _remembered(self) -> RecordingOptions:
-        raw = self._prefs.value(PREFS_KEY, "")
-        if not raw:
-            return self.defaults
-        try:
-            return replace(RecordingOptions.from_json(json.loads(str(raw))), participant="",
-                           screen_share=False, each_participant=False)
-        except (ValueError, BadRecordingOptions) as err:
-            log.warning("remembered recording options ignored: %s", err)
-            return self.defaults
+        return remembered_options(self.defaults, self._prefs)
 
     def _changed(self) -> None:
         # Who is recorded is this session's choice: each start of a new window records
@@ -261,3 +253,16 @@ def _spin(low: int, high: int, value: int) -> QSpinBox:
     spin.setRange(low, high)
     spin.setValue(value)
     return spin
+
+
+def remembered_options(defaults: RecordingOptions, prefs: QSettings) -> RecordingOptions:
+    """How to record as last chosen (who: the room), or ``defaults`` if never chosen."""
+    raw = prefs.value(PREFS_KEY, "")
+    if not raw:
+        return defaults
+    try:
+        return replace(RecordingOptions.from_json(json.loads(str(raw))), participant="",
+                       screen_share=False, each_participant=False)
+    except (ValueError, BadRecordingOptions) as err:
+        log.warning("remembered recording options ignored: %s", err)
+        return defaults

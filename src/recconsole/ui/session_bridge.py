@@ -42,8 +42,17 @@ class SessionBridge(QObject, SessionEvents):
     def __init__(self, room_view: RoomView, audio: RoomAudio | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._room_view = room_view
+        self._room_view: RoomView | None = room_view
         self._audio = audio
+
+    def detach(self) -> None:
+        """Pass nothing on any more (the room is done; the session may still report)."""
+        self._room_view, self._audio = None, None
+        for signal in (self.stateChanged, self.participantJoined, self.participantLeft,
+                       self.videoAdded, self.videoRemoved, self.audioAdded, self.audioRemoved,
+                       self.mutedChanged, self.trackMutedChanged, self.speakersChanged,
+                       self.metadataChanged, self.dataReceived):
+            signal.disconnect()
 
     def state_changed(self, state: SessionState, reason: str) -> None:
         self.stateChanged.emit(state.value, reason)
@@ -61,7 +70,8 @@ class SessionBridge(QObject, SessionEvents):
         self.videoRemoved.emit(track_sid, identity)
 
     def video_frame(self, track_sid: str, frame: rtc.VideoFrame) -> None:
-        self._room_view.show_frame(track_sid, frame)  # per frame: no signal in between
+        if self._room_view is not None:
+            self._room_view.show_frame(track_sid, frame)  # per frame: no signal in between
 
     def audio_added(self, track_sid: str, identity: str) -> None:
         if self._audio is not None:

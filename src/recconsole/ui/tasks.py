@@ -46,6 +46,11 @@ class AsyncRunner(QObject):
         super().__init__(parent)
         self._tasks: set[asyncio.Task[Any]] = set()
 
+    @property
+    def busy(self) -> bool:
+        """Tasks are running."""
+        return bool(self._tasks)
+
     def run(
         self,
         coro: Coroutine[Any, Any, T],
