@@ -88,7 +88,10 @@ def test_without_egress_the_window_records_on_this_computer_and_uploads(
             window.record_button.click()
             elapsed, span = time.monotonic() - started, time.monotonic() - clicked
             await eventually(lambda: window.status, RecordingStatus.STOPPED, within=60)
-            assert statuses == ["STARTING", "STARTED", "STOPPING", "STOPPED"]
+            # STARTING lasts only until the first picture is written: a watcher on a busy
+            # machine may get the room's next metadata before it was told that one.
+            assert statuses in (["STARTING", "STARTED", "STOPPING", "STOPPED"],
+                                ["STARTED", "STOPPING", "STOPPED"])
             assert not window.local_recording.figures.text()
 
             # Listed in the room's table like any recording, from the tutorial's metadata.
@@ -130,12 +133,12 @@ def test_without_egress_the_window_records_on_this_computer_and_uploads(
             assert len(stored) - len(own) == 2
             assert sorted(r.extra["participant"] for r in own) == ["bot-1", "bot-2"]
             assert len({r.extra["session"] for r in own}) == 1
-            window.local_recording.each_participant.setChecked(False)
 
             # Quitting (a signal, the application ending) stops and uploads on the way out.
             joined = next_emission(window.joinedChanged)
             window.join_button.click()
             assert await asyncio.wait_for(joined, 20) == (True,)
+            window.local_recording.each_participant.setChecked(False)  # the room's file only
             window.record_button.click()
             await eventually(lambda: window.status, RecordingStatus.STARTED, within=30)
             await asyncio.sleep(1.5)
