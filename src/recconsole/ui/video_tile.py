@@ -7,9 +7,15 @@ painted, then drawn scaled: on a widget Qt would convert on the CPU anyway, and
 its QVideoFrame.paint costs about twice as much (1.2 ms against 0.5 ms for
 640x360 into a 560x315 tile, measured here). Frames from Qt Multimedia (a camera
 preview) come through :attr:`sink` and are painted with QVideoFrame.paint.
+
+A frame may come with its capture time (the publisher's wall clock, when it sends
+one); the tile then keeps how old each frame was when painted (:attr:`delays_ms`).
 """
 
 from __future__ import annotations
+
+import time
+from collections import deque
 
 from livekit import rtc
 from PySide6.QtCore import QRectF, Qt
@@ -35,6 +41,8 @@ class VideoTile(QWidget):
         self.speaking = False
         self.frames_received = 0
         self.frames_shown = 0
+        self.delays_ms: deque[float] = deque(maxlen=600)  # capture → painted, newest last
+        self._captured_us = 0  # the capture time of the frame to paint next, if known
         self.sink = QVideoSink(self)
         self._frame = QVideoFrame()  # from the sink
         self._sdk_frame: rtc.VideoFrame | None = None  # from the room, not yet converted
@@ -45,11 +53,21 @@ class VideoTile(QWidget):
         self.setMinimumSize(160, 90)
         self.setAccessibleName(f"Video of {name}")
 
-    def show_frame(self, frame: rtc.VideoFrame) -> None:
-        """Keep an SDK frame as the one the tile paints next (any earlier one is dropped)."""
+    def show_frame(self, frame: rtc.VideoFrame, captured_us: int = 0) -> None:
+        """Keep an SDK frame as the one the tile paints next (any earlier one is dropped).
+
+        ``captured_us``: when the publisher captured it (µs since the epoch), if known.
+        """
         self._sdk_frame, self._frame = frame, QVideoFrame()
+        self._captured_us = captured_us
         self.frames_received += 1
         self.update()
+
+    def picture_height(self, source_width: int = 16, source_height: int = 9) -> int:
+        """How many device pixels high a video of this shape is drawn here."""
+        if self._rgba is not None:
+            source_width, source_height = self._rgba.width, self._rgba.height
+        return round(self._fit(source_width, source_height).height() * self.devicePixelRatioF())
 
     def _on_frame(self, frame: QVideoFrame) -> None:
         self._frame, self._sdk_frame, self._rgba = frame, None, None
@@ -59,6 +77,8 @@ class VideoTile(QWidget):
     def _current_image(self) -> QImage:
         """The newest SDK frame as an image, converted once however often it is painted."""
         frame, self._sdk_frame = self._sdk_frame, None
+        if frame is not None and self._captured_us:
+            self.delays_ms.append(time.time() * 1000 - self._captured_us / 1000)
         if frame is not None and frame.width > 0 and frame.height > 0:
             self._rgba = frame.convert(rtc.VideoBufferType.RGBA)
             self._image = QImage(self._rgba.data, self._rgba.width, self._rgba.height,
