@@ -99,7 +99,9 @@ class PublisherBot:
 
     async def start(self) -> None:
         """Join and begin publishing; returns once the tracks are published."""
-        await self.room.connect(self.url, self.token)
+        # A bot only publishes: subscribed, it would decode every other bot's video (a
+        # room of 9 would run 72 decoders) and starve the machine it measures.
+        await self.room.connect(self.url, self.token, rtc.RoomOptions(auto_subscribe=False))
         opts = self.options
         if opts.video:
             source = rtc.VideoSource(opts.width, opts.height)
@@ -113,8 +115,7 @@ class PublisherBot:
             audio = rtc.AudioSource(SAMPLE_RATE, 1)
             atrack = rtc.LocalAudioTrack.create_audio_track("tone", audio)
             await self.room.local_participant.publish_track(
-                atrack, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-            )
+                atrack, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
             self._tasks.append(asyncio.create_task(self._pump_audio(audio)))
 
     async def _pump_video(self, source: rtc.VideoSource) -> None:
@@ -154,7 +155,17 @@ async def start_bots(
     url: str, api_key: str, api_secret: str, room: str, count: int,
     options: BotOptions = BotOptions(), prefix: str = "bot",
 ) -> list[PublisherBot]:
-    """Start ``count`` bots in ``room``, each with its own colour; all joined on return."""
+    """Start ``count`` bots in ``room``, each with its own colour; all joined on return.
+
+    A few join at a time, so that a large room's bots do not all negotiate at once on
+    a busy machine.
+    """
+    joining = asyncio.Semaphore(4)
+
+    async def start(bot: PublisherBot) -> None:
+        async with joining:
+            await bot.start()
+
     bots = [
         PublisherBot(
             url,
@@ -165,7 +176,7 @@ async def start_bots(
         for i in range(count)
     ]
     try:
-        await asyncio.gather(*(bot.start() for bot in bots))
+        await asyncio.gather(*(start(bot) for bot in bots))
     except BaseException:
         await asyncio.gather(*(bot.stop() for bot in bots), return_exceptions=True)
         raise
