@@ -164,8 +164,14 @@ def _run_room(url: str, count: int, size: str, fps: float, runs: int,
                 out = subprocess.run(
                     [sys.executable, "-m", "bench.render_room", "--consumer", kind, "--url",
                      url, "--room", room, "--seconds", str(seconds)],
-                    capture_output=True, text=True, timeout=180, check=True)
-                run[kind] = json.loads(out.stdout.strip().splitlines()[-1])
+                    capture_output=True, text=True, timeout=180)
+                lines = out.stdout.strip().splitlines()
+                if lines and lines[-1].startswith("{"):
+                    run[kind] = json.loads(lines[-1])  # measured, whatever happened after
+                else:
+                    print(f"  {kind} failed ({out.returncode}):\n{out.stderr[-2000:]}")
+            if len(run) < 2:
+                continue
             results.append(run)
             _print_run(run)
     finally:
