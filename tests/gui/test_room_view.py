@@ -211,3 +211,21 @@ def test_videos_are_out_of_sight_while_the_window_is_minimised_or_the_view_hidde
     assert _sight(view, qtbot) == {}
     view.show()
     assert sorted(_sight(view, qtbot)) == ["TR_0", "TR_1"]
+
+
+def test_the_name_label_is_drawn_and_follows_the_mute(view: RoomView, qtbot: QtBot) -> None:
+    view.add_participant("a", "Alice")
+    tile = view.add_video("TR_a", "a")
+    tile.show_frame(_solid(64, 36, 16, 128, 128))  # black: the white name stands out
+    qtbot.waitUntil(lambda: tile.frames_shown > 0)
+    width = tile._label_pixmap().width()
+
+    def white_in_label() -> int:
+        image = tile.grab().toImage()
+        return sum(QColor(image.pixel(x, y)).lightness() > 200
+                   for x in range(8, 8 + width) for y in range(tile.height() - 30,
+                                                               tile.height() - 8))
+
+    assert white_in_label() > 20
+    view.set_muted("a", True)
+    assert tile._label_pixmap().width() > width  # "Alice  · muted": drawn again, wider
