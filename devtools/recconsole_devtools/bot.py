@@ -2,7 +2,13 @@
 
 Each bot joins a room with the LiveKit Python SDK and publishes one I420 video
 track (diagonal bands scrolling across a colour of its own, so every frame differs
-from the last) and one 48 kHz mono audio track (a sine tone).
+from the last) and one 48 kHz mono audio track (a sine tone). With ``--stamp-time``
+every video frame carries its capture time (wall clock, µs) in the SDK's frame
+metadata (a trailer on each packet that only LiveKit's SDKs read, hence not by
+default), so a subscriber can measure how far behind its picture is. With
+``--simulcast`` the video goes out as simulcast layers (the SDK makes 320x180, 640x360
+and the full size from 960x540 up; a 640x360 source gets two layers of the same size
+at different bitrates).
 
     python -m recconsole_devtools.bot --room demo --count 3 --size 640x360 --fps 30
 """
@@ -43,6 +49,8 @@ class BotOptions:
     tone_hz: float = 440.0
     video: bool = True
     audio: bool = True
+    simulcast: bool = False
+    stamp_time: bool = False  # capture time in each frame's metadata
 
 
 class MovingPattern:
@@ -91,21 +99,23 @@ class PublisherBot:
 
     async def start(self) -> None:
         """Join and begin publishing; returns once the tracks are published."""
-        await self.room.connect(self.url, self.token)
+        # A bot only publishes: subscribed, it would decode every other bot's video (a
+        # room of 9 would run 72 decoders) and starve the machine it measures.
+        await self.room.connect(self.url, self.token, rtc.RoomOptions(auto_subscribe=False))
         opts = self.options
         if opts.video:
             source = rtc.VideoSource(opts.width, opts.height)
             track = rtc.LocalVideoTrack.create_video_track("pattern", source)
-            await self.room.local_participant.publish_track(
-                track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
-            )
+            await self.room.local_participant.publish_track(track, rtc.TrackPublishOptions(
+                source=rtc.TrackSource.SOURCE_CAMERA, simulcast=opts.simulcast,
+                frame_metadata_features=(
+                    [rtc.FrameMetadataFeature.FMF_USER_TIMESTAMP] if opts.stamp_time else [])))
             self._tasks.append(asyncio.create_task(self._pump_video(source)))
         if opts.audio:
             audio = rtc.AudioSource(SAMPLE_RATE, 1)
             atrack = rtc.LocalAudioTrack.create_audio_track("tone", audio)
             await self.room.local_participant.publish_track(
-                atrack, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-            )
+                atrack, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
             self._tasks.append(asyncio.create_task(self._pump_audio(audio)))
 
     async def _pump_video(self, source: rtc.VideoSource) -> None:
@@ -113,7 +123,8 @@ class PublisherBot:
         period = 1.0 / self.options.fps
         next_at = time.monotonic()
         while True:
-            source.capture_frame(pattern.next_frame())
+            source.capture_frame(pattern.next_frame(), metadata=rtc.FrameMetadata(
+                user_timestamp=time.time_ns() // 1000) if self.options.stamp_time else None)
             self.frames_sent += 1
             next_at += period
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -144,7 +155,17 @@ async def start_bots(
     url: str, api_key: str, api_secret: str, room: str, count: int,
     options: BotOptions = BotOptions(), prefix: str = "bot",
 ) -> list[PublisherBot]:
-    """Start ``count`` bots in ``room``, each with its own colour; all joined on return."""
+    """Start ``count`` bots in ``room``, each with its own colour; all joined on return.
+
+    A few join at a time, so that a large room's bots do not all negotiate at once on
+    a busy machine.
+    """
+    joining = asyncio.Semaphore(4)
+
+    async def start(bot: PublisherBot) -> None:
+        async with joining:
+            await bot.start()
+
     bots = [
         PublisherBot(
             url,
@@ -155,7 +176,7 @@ async def start_bots(
         for i in range(count)
     ]
     try:
-        await asyncio.gather(*(bot.start() for bot in bots))
+        await asyncio.gather(*(start(bot) for bot in bots))
     except BaseException:
         await asyncio.gather(*(bot.stop() for bot in bots), return_exceptions=True)
         raise
@@ -170,7 +191,8 @@ def _parse_size(text: str) -> tuple[int, int]:
 async def _run(args: argparse.Namespace) -> None:
     width, height = args.size
     options = BotOptions(width, height, args.fps, video=not args.no_video,
-                         audio=not args.no_audio)
+                         audio=not args.no_audio, simulcast=args.simulcast,
+                         stamp_time=args.stamp_time)
     bots = await start_bots(args.url, args.api_key, args.api_secret, args.room, args.count,
                             options, prefix=args.identity_prefix)
     log.info("%d bot(s) publishing in room %r at %s", len(bots), args.room, args.url)
@@ -190,6 +212,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--fps", type=float, default=30.0)
     parser.add_argument("--no-video", action="store_true")
     parser.add_argument("--no-audio", action="store_true")
+    parser.add_argument("--simulcast", action="store_true",
+                        help="publish the video as simulcast layers")
+    parser.add_argument("--stamp-time", action="store_true",
+                        help="put each frame's capture time in its metadata")
     parser.add_argument("--identity-prefix", default="bot")
     parser.add_argument("--url", default=os.environ.get("LIVEKIT_URL", "http://localhost:7880"))
     parser.add_argument("--api-key", default=os.environ.get("LIVEKIT_API_KEY", "devkey"))

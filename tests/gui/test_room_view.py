@@ -136,3 +136,96 @@ def test_muted_and_speaking_show_on_the_tile(view: RoomView, qtbot: QtBot) -> No
     assert QColor(image.pixel(*middle)) == quiet  # an outline only: the video is not dimmed
     view.set_speaking([])
     assert tile.speaking is False
+
+
+def _sight(view: RoomView, qtbot: QtBot) -> dict[str, int]:
+    """What the view says is in sight, once it has said it (after layouts settle)."""
+    qtbot.waitUntil(lambda: not view._sight_timer.isActive(), timeout=2000)
+    return dict(view.in_sight)
+
+
+def test_a_large_room_shows_pages_and_says_only_the_page_is_in_sight(
+    view: RoomView, qtbot: QtBot,
+) -> None:
+    shown: dict[str, int] = {}
+    hidden: list[str] = []
+    view.videoShown.connect(lambda sid, height: shown.__setitem__(sid, height))
+    view.videoHidden.connect(hidden.append)
+    sids = [f"TR_{i:02}" for i in range(25)]
+    for i, sid in enumerate(sids):
+        view.add_participant(f"p{i}", f"Person {i}")
+        view.add_video(sid, f"p{i}")
+    assert (view.pages, view.page, view.columns) == (3, 0, 3)
+    assert view._pager.isVisible()
+    assert view.page_label.text() == "Page 1 of 3"
+    assert sorted(_sight(view, qtbot)) == sids[:9]
+    assert sorted(shown) == sids[:9]
+    assert sorted(hidden) == sids[9:]
+    assert all(0 < height < view.height() for height in shown.values())
+    assert [sid for sid, tile in view.tiles.items() if tile.isVisible()] == sids[:9]
+
+    shown.clear()
+    hidden.clear()
+    view.next_page_button.click()
+    assert sorted(_sight(view, qtbot)) == sids[9:18]
+    assert sorted(shown) == sids[9:18]
+    assert sorted(hidden) == sids[:9]
+    view.show_page(7)  # past the end: the last page, with the last seven
+    assert view.page == 2
+    assert sorted(_sight(view, qtbot)) == sids[18:]
+    assert not view.next_page_button.isEnabled()
+
+    for sid in sids[18:]:  # the last page empties: back to page 2 of 2
+        view.remove_video(sid)
+    assert (view.page, view.pages) == (1, 2)
+    assert sorted(_sight(view, qtbot)) == sids[9:18]
+    for sid in sids[1:18]:  # one left: no pages, and its tile is bigger than in the grid
+        view.remove_video(sid)
+    assert not view._pager.isVisible()
+    assert _sight(view, qtbot)[sids[0]] > shown[sids[9]]
+
+
+def test_a_smaller_tile_asks_for_fewer_pixels(view: RoomView, qtbot: QtBot) -> None:
+    view.add_participant("a", "Alice")
+    view.add_video("TR_a", "a")
+    big = _sight(view, qtbot)["TR_a"]
+    view.resize(450, 300)
+    qtbot.waitUntil(lambda: view.in_sight.get("TR_a", big) < big, timeout=2000)
+    assert view.in_sight["TR_a"] <= view.tiles["TR_a"].height()
+
+
+def test_videos_are_out_of_sight_while_the_window_is_minimised_or_the_view_hidden(
+    view: RoomView, qtbot: QtBot,
+) -> None:
+    for i in range(2):
+        view.add_participant(f"p{i}", f"Person {i}")
+        view.add_video(f"TR_{i}", f"p{i}")
+    assert sorted(_sight(view, qtbot)) == ["TR_0", "TR_1"]
+    with qtbot.waitSignals([view.videoHidden, view.videoHidden]):
+        view.showMinimized()
+    assert _sight(view, qtbot) == {}
+    with qtbot.waitSignals([view.videoShown, view.videoShown]):
+        view.showNormal()
+    assert sorted(_sight(view, qtbot)) == ["TR_0", "TR_1"]
+    view.hide()
+    assert _sight(view, qtbot) == {}
+    view.show()
+    assert sorted(_sight(view, qtbot)) == ["TR_0", "TR_1"]
+
+
+def test_the_name_label_is_drawn_and_follows_the_mute(view: RoomView, qtbot: QtBot) -> None:
+    view.add_participant("a", "Alice")
+    tile = view.add_video("TR_a", "a")
+    tile.show_frame(_solid(64, 36, 16, 128, 128))  # black: the white name stands out
+    qtbot.waitUntil(lambda: tile.frames_shown > 0)
+    width = tile._label_pixmap().width()
+
+    def white_in_label() -> int:
+        image = tile.grab().toImage()
+        return sum(QColor(image.pixel(x, y)).lightness() > 200
+                   for x in range(8, 8 + width) for y in range(tile.height() - 30,
+                                                               tile.height() - 8))
+
+    assert white_in_label() > 20
+    view.set_muted("a", True)
+    assert tile._label_pixmap().width() > width  # "Alice  · muted": drawn again, wider

@@ -1,12 +1,20 @@
 """The room: a grid of video tiles that re-flows as tracks come and go, who is here and
-what each publishes, with the moderator's mute and remove buttons."""
+what each publishes, with the moderator's mute and remove buttons.
+
+A room with more videos than a page holds (:attr:`RoomView.page_size`) shows them a
+page at a time. The view says which videos are in sight and how high each is drawn
+(``videoShown``), and which are not (``videoHidden``: on another page, the view
+hidden or its window minimised), so that only what is seen is received, each in the
+layer that fits its tile.
+"""
 
 from __future__ import annotations
 
 import math
 
 from livekit import rtc
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QHideEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import (
     QGridLayout,
     QHBoxLayout,
@@ -33,14 +41,29 @@ class RoomView(QWidget):
         hearToggled(str, bool): identity, and whether to hear them.
         muteRequested(str, str): identity, and "microphone" or "camera".
         removeRequested(str): identity.
+        videoShown(str, int): track sid, and the device pixels high it is drawn.
+        videoHidden(str): track sid of a video out of sight.
+        pageChanged(int, int): the page shown (from 0) and how many there are.
     """
 
     hearToggled = Signal(str, bool)
     muteRequested = Signal(str, str)
     removeRequested = Signal(str)
+    videoShown = Signal(str, int)
+    videoHidden = Signal(str)
+    pageChanged = Signal(int, int)
+
+    page_size = 9  # a 3x3 grid
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.page = 0
+        self.in_sight: dict[str, int] = {}  # track sid -> height drawn, as last said
+        self._sight_timer = QTimer(self)
+        self._sight_timer.setSingleShot(True)
+        self._sight_timer.setInterval(100)  # a resize drag says its last size only
+        self._sight_timer.timeout.connect(self._say_sight)
+        self._watched: QWidget | None = None  # the window whose minimising hides us
         self.tiles: dict[str, VideoTile] = {}  # track sid -> tile
         self._owners: dict[str, str] = {}  # track sid -> identity
         self._names: dict[str, str] = {}  # identity -> display name
@@ -48,6 +71,7 @@ class RoomView(QWidget):
         self._not_heard: set[str] = set()
         self._muted: set[str] = set()  # track sids muted by their publisher (or a moderator)
         self._refreshing = False
+        self._said: set[str] = set()  # track sids whose sight was said at least once
         self.preview: VideoTile | None = None  # this console's own camera
         self._grid_host = QWidget()
         self._grid = QGridLayout(self._grid_host)
@@ -56,6 +80,18 @@ class RoomView(QWidget):
         self._empty = QLabel("Nobody is sharing video yet.")
         self._empty.setObjectName("subtitle")
         self._empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.previous_page_button = QPushButton("◀ Previous")
+        self.next_page_button = QPushButton("Next ▶")
+        self.page_label = QLabel()
+        self.page_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.previous_page_button.clicked.connect(lambda: self.show_page(self.page - 1))
+        self.next_page_button.clicked.connect(lambda: self.show_page(self.page + 1))
+        self._pager = QWidget()
+        pager = QHBoxLayout(self._pager)
+        pager.setContentsMargins(0, 0, 0, 0)
+        pager.addWidget(self.previous_page_button)
+        pager.addWidget(self.page_label, 1)
+        pager.addWidget(self.next_page_button)
         self.people = QListWidget()
         self.people.setObjectName("people")
         self.people.setToolTip("Untick someone to mute them on this console only.")
@@ -79,9 +115,13 @@ class RoomView(QWidget):
         column.addWidget(self.people, 1)
         for button in (self.mute_microphone_button, self.mute_camera_button, self.remove_button):
             column.addWidget(button)
+        videos = QVBoxLayout()
+        videos.setContentsMargins(0, 0, 0, 0)
+        videos.addWidget(self._grid_host, 1)
+        videos.addWidget(self._pager)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self._grid_host, 1)
+        layout.addLayout(videos, 1)
         layout.addWidget(side)
         self._reflow()
         self._enable_moderation()
@@ -212,6 +252,7 @@ class RoomView(QWidget):
     def remove_video(self, track_sid: str) -> None:
         tile = self.tiles.pop(track_sid, None)
         self._owners.pop(track_sid, None)
+        self.in_sight.pop(track_sid, None)
         self._muted.discard(track_sid)
         if tile is not None:
             self._grid.removeWidget(tile)
@@ -219,10 +260,10 @@ class RoomView(QWidget):
             self._reflow()
             self._refresh_people()
 
-    def show_frame(self, track_sid: str, frame: rtc.VideoFrame) -> None:
+    def show_frame(self, track_sid: str, frame: rtc.VideoFrame, captured_us: int = 0) -> None:
         tile = self.tiles.get(track_sid)
         if tile is not None:
-            tile.show_frame(frame)
+            tile.show_frame(frame, captured_us)
 
     def set_speaking(self, identities: list[str]) -> None:
         for sid, tile in self.tiles.items():
@@ -254,11 +295,43 @@ class RoomView(QWidget):
         self._muted.clear()
         self._refresh_people()
 
+    # --- pages and what is in sight -----------------------------------------------
+
+    @property
+    def pages(self) -> int:
+        count = len(self.tiles) + (self.preview is not None)
+        return max(1, math.ceil(count / self.page_size))
+
+    def show_page(self, page: int) -> None:
+        """Show page ``page`` (from 0; clamped to the pages there are)."""
+        page = min(max(0, page), self.pages - 1)
+        if page != self.page:
+            self.page = page
+            self._reflow()
+
+    def page_of(self, track_sid: str) -> int:
+        return list(self.tiles).index(track_sid) // self.page_size
+
+    def _page_tiles(self) -> list[VideoTile]:
+        tiles = list(self.tiles.values()) + ([self.preview] if self.preview else [])
+        self.page = min(self.page, self.pages - 1)
+        return tiles[self.page * self.page_size:(self.page + 1) * self.page_size]
+
     def _reflow(self) -> None:
-        """Lay tiles out in ceil(sqrt(n)) columns, in the order they came."""
+        """Lay the page's tiles out in ceil(sqrt(n)) columns, in the order they came."""
         while self._grid.count():
             self._grid.takeAt(0)
-        tiles = list(self.tiles.values()) + ([self.preview] if self.preview else [])
+        tiles = self._page_tiles()
+        for tile in list(self.tiles.values()) + ([self.preview] if self.preview else []):
+            if tile not in tiles:
+                tile.hide()
+        pages = self.pages
+        self._pager.setVisible(pages > 1)
+        self.page_label.setText(f"Page {self.page + 1} of {pages}")
+        self.previous_page_button.setEnabled(self.page > 0)
+        self.next_page_button.setEnabled(self.page < pages - 1)
+        self.pageChanged.emit(self.page, pages)
+        self._sight_changed()
         if not tiles:
             self._grid.addWidget(self._empty, 0, 0)
             self._empty.show()
@@ -267,6 +340,7 @@ class RoomView(QWidget):
         columns = math.ceil(math.sqrt(len(tiles)))
         for index, tile in enumerate(tiles):
             self._grid.addWidget(tile, index // columns, index % columns)
+            tile.show()
         for column in range(self._grid.columnCount()):
             self._grid.setColumnStretch(column, 1 if column < columns else 0)
         for row in range(self._grid.rowCount()):
@@ -274,5 +348,48 @@ class RoomView(QWidget):
 
     @property
     def columns(self) -> int:
-        count = len(self.tiles) + (self.preview is not None)
+        count = min(len(self.tiles) + (self.preview is not None), self.page_size)
         return math.ceil(math.sqrt(count)) if count else 0
+
+    def _sight_changed(self) -> None:
+        """Say what is in sight once things settle (layouts apply sizes later)."""
+        self._sight_timer.start()
+
+    def _say_sight(self) -> None:
+        window = self.window()
+        visible = self.isVisible() and not window.isMinimized()
+        page = set(self._page_tiles())
+        for sid, tile in self.tiles.items():
+            height = tile.picture_height() if visible and tile in page else None
+            if height is None:
+                if self.in_sight.pop(sid, None) is not None or sid not in self._said:
+                    self.videoHidden.emit(sid)
+            elif self.in_sight.get(sid) != height:
+                self.in_sight[sid] = height
+                self.videoShown.emit(sid, height)
+            self._said.add(sid)
+        self._said &= set(self.tiles)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._sight_changed()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        window = self.window()
+        if window is not self._watched:
+            if self._watched is not None:
+                self._watched.removeEventFilter(self)
+            window.installEventFilter(self)
+            self._watched = window
+        self._sight_changed()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self._sight_changed()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self._watched and event.type() in (
+                QEvent.Type.WindowStateChange, QEvent.Type.Hide, QEvent.Type.Show):
+            self._sight_changed()
+        return False

@@ -1,4 +1,5 @@
-"""Room session events as Qt signals (frames go straight to the room view)."""
+"""Room session events as Qt signals (frames go straight to the room view), and the
+room view's wishes (which videos are in sight, how big) back to the session."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from livekit import rtc
 from PySide6.QtCore import QObject, Signal
 
-from recconsole.realtime.session import SessionEvents, SessionState
+from recconsole.realtime.session import RoomSession, SessionEvents, SessionState
 from recconsole.ui.audio_output import RoomAudio
 from recconsole.ui.room_view import RoomView
 
@@ -39,15 +40,31 @@ class SessionBridge(QObject, SessionEvents):
     metadataChanged = Signal(dict)
     dataReceived = Signal(str, bytes)
 
+    adaptive_video = True  # the room view says which videos it shows
+
     def __init__(self, room_view: RoomView, audio: RoomAudio | None = None,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._room_view: RoomView | None = room_view
         self._audio = audio
+        self._session: RoomSession | None = None
+        room_view.videoShown.connect(self._video_shown)
+        room_view.videoHidden.connect(self._video_hidden)
+
+    def session_created(self, session: RoomSession) -> None:
+        self._session = session
+
+    def _video_shown(self, track_sid: str, height: int) -> None:
+        if self._session is not None:
+            self._session.show_video(track_sid, height)
+
+    def _video_hidden(self, track_sid: str) -> None:
+        if self._session is not None:
+            self._session.hide_video(track_sid)
 
     def detach(self) -> None:
         """Pass nothing on any more (the room is done; the session may still report)."""
-        self._room_view, self._audio = None, None
+        self._room_view, self._audio, self._session = None, None, None
         for signal in (self.stateChanged, self.participantJoined, self.participantLeft,
                        self.videoAdded, self.videoRemoved, self.audioAdded, self.audioRemoved,
                        self.mutedChanged, self.trackMutedChanged, self.speakersChanged,
@@ -71,7 +88,8 @@ class SessionBridge(QObject, SessionEvents):
 
     def video_frame(self, track_sid: str, frame: rtc.VideoFrame) -> None:
         if self._room_view is not None:
-            self._room_view.show_frame(track_sid, frame)  # per frame: no signal in between
+            captured = self._session.capture_us.get(track_sid, 0) if self._session else 0
+            self._room_view.show_frame(track_sid, frame, captured)  # per frame: no signal
 
     def audio_added(self, track_sid: str, identity: str) -> None:
         if self._audio is not None:
