@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 import qasync
 import shiboken6
 from PySide6.QtCore import QSettings, SignalInstance
 from PySide6.QtWidgets import QApplication
 
-from recconsole_devtools.devstack import StackConfig
+from recconsole.core.livekit_server import LiveKitServer
+from recconsole.core.recorder import Recorder
+from recconsole.server.listener import WebhookListener
+from recconsole.settings import Settings
+from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
+from tests.helpers.rooms import TEST_APP
 
 
 @pytest.fixture(autouse=True)
@@ -107,3 +113,42 @@ def _own_preferences(tmp_path: Path) -> None:
     one user folder for the whole process, and one test's choices would reach the next."""
     for kind in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
         QSettings.setPath(kind, QSettings.Scope.UserScope, str(tmp_path / "preferences"))
+
+
+# --- the console's parts beside the shared real egress stack (tests/e2e/test_real_*) ---
+
+
+@pytest.fixture
+def settings(egress_stack: StackConfig) -> Settings:
+    return Settings.from_env({**egress_stack.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""})
+
+
+@pytest_asyncio.fixture
+async def server(settings: Settings) -> AsyncIterator[LiveKitServer]:
+    # Patient with an egress that starts several recordings at once on two cores.
+    async with LiveKitServer(settings.livekit_url, API_KEY, API_SECRET,
+                             app_name=TEST_APP, egress_start_timeout=45) as s:
+        yield s
+
+
+@pytest_asyncio.fixture
+async def listener(settings: Settings, tmp_path: Path,
+                   server: LiveKitServer) -> AsyncIterator[WebhookListener]:
+    service = WebhookListener(settings, data_dir=tmp_path / "listener", server=server,
+                              reconcile_every=None)
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest_asyncio.fixture
+async def recorder(server: LiveKitServer, listener: WebhookListener,
+                   settings: Settings) -> AsyncIterator[Recorder]:
+    """The console's recorder, sharing the listener's registry and locks. Patient: egress
+    connects its streams (and retries one refused) before it is ACTIVE, which takes
+    longer than the 20 s default with other work on two cores."""
+    rec = Recorder(server, recordings_path=settings.recordings_path,
+                   recording_locks=listener.locks, started=listener.shared.started,
+                   start_timeout=60)
+    yield rec
+    await rec.aclose()

@@ -43,18 +43,6 @@ S = api.EgressStatus
 TUTORIAL_PATH = "recordings/{room_name}-{room_id}-{time}"
 
 
-@pytest.fixture
-def settings(egress_stack: StackConfig) -> Settings:
-    return Settings.from_env({**egress_stack.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""})
-
-
-@pytest_asyncio.fixture
-async def server(settings: Settings) -> AsyncIterator[LiveKitServer]:
-    async with LiveKitServer(settings.livekit_url, API_KEY, API_SECRET,
-                             app_name=TEST_APP) as s:
-        yield s
-
-
 @pytest_asyncio.fixture
 async def room(server: LiveKitServer, egress_stack: StackConfig) -> AsyncIterator[str]:
     """A room this app created, with two publisher bots in it."""
@@ -64,16 +52,6 @@ async def room(server: LiveKitServer, egress_stack: StackConfig) -> AsyncIterato
                                                 name, 2, BotOptions(width=320, height=180, fps=15))
     yield name
     await asyncio.gather(*(bot.stop() for bot in bots))
-
-
-@pytest_asyncio.fixture
-async def listener(settings: Settings, tmp_path: Path,
-                   server: LiveKitServer) -> AsyncIterator[WebhookListener]:
-    service = WebhookListener(settings, data_dir=tmp_path / "listener", server=server,
-                              reconcile_every=None)
-    await service.start()
-    yield service
-    await service.stop()
 
 
 async def _live(server: LiveKitServer, room: str) -> list[api.EgressInfo]:

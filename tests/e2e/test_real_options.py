@@ -39,50 +39,16 @@ from recconsole.core.recording_options import (
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.server.listener import WebhookListener
 from recconsole.server.playback import recording_path
-from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
-from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.rooms import unique_room
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
 S = api.EgressStatus
 RECORD_FOR = 5.0  # seconds of ACTIVE recording before Stop
 SMALL = BotOptions(width=320, height=180, fps=15)
-
-
-@pytest.fixture
-def settings(egress_stack: StackConfig) -> Settings:
-    return Settings.from_env({**egress_stack.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""})
-
-
-@pytest_asyncio.fixture
-async def server(settings: Settings) -> AsyncIterator[LiveKitServer]:
-    # Patient with an egress that starts several recordings at once on two cores.
-    async with LiveKitServer(settings.livekit_url, API_KEY, API_SECRET,
-                             app_name=TEST_APP, egress_start_timeout=45) as s:
-        yield s
-
-
-@pytest_asyncio.fixture
-async def listener(settings: Settings, tmp_path: Path,
-                   server: LiveKitServer) -> AsyncIterator[WebhookListener]:
-    service = WebhookListener(settings, data_dir=tmp_path / "listener", server=server,
-                              reconcile_every=None)
-    await service.start()
-    yield service
-    await service.stop()
-
-
-@pytest_asyncio.fixture
-async def recorder(server: LiveKitServer, listener: WebhookListener,
-                   settings: Settings) -> AsyncIterator[Recorder]:
-    """The console's recorder, sharing the listener's registry and locks."""
-    rec = Recorder(server, recordings_path=settings.recordings_path,
-                   recording_locks=listener.locks, started=listener.shared.started)
-    yield rec
-    await rec.aclose()
 
 
 @pytest_asyncio.fixture

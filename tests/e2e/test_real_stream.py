@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -36,7 +35,6 @@ from recconsole.core.recording_info import RecordingInfo
 from recconsole.core.recording_options import RecordingOptions
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.server.listener import WebhookListener
-from recconsole.settings import Settings
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
@@ -49,40 +47,6 @@ RECORD_FOR = 5.0  # seconds of ACTIVE recording before Stop
 SMALL = BotOptions(width=320, height=180, fps=15)
 PUBLISHED = ["H264", "MPEG-4 Audio"]  # the tracks MediaMTX names for egress's stream
 ENDED = (S.EGRESS_COMPLETE, S.EGRESS_FAILED, S.EGRESS_ABORTED, S.EGRESS_LIMIT_REACHED)
-
-
-@pytest.fixture
-def settings(egress_stack: StackConfig) -> Settings:
-    return Settings.from_env({**egress_stack.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""})
-
-
-@pytest_asyncio.fixture
-async def server(settings: Settings) -> AsyncIterator[LiveKitServer]:
-    async with LiveKitServer(settings.livekit_url, API_KEY, API_SECRET,
-                             app_name=TEST_APP, egress_start_timeout=45) as s:
-        yield s
-
-
-@pytest_asyncio.fixture
-async def listener(settings: Settings, tmp_path: Path,
-                   server: LiveKitServer) -> AsyncIterator[WebhookListener]:
-    service = WebhookListener(settings, data_dir=tmp_path / "listener", server=server,
-                              reconcile_every=None)
-    await service.start()
-    yield service
-    await service.stop()
-
-
-@pytest_asyncio.fixture
-async def recorder(server: LiveKitServer, listener: WebhookListener,
-                   settings: Settings) -> AsyncIterator[Recorder]:
-    # Patient: egress connects its streams (and retries one refused) before it is
-    # ACTIVE, which takes longer than the 20 s default with other work on two cores.
-    rec = Recorder(server, recordings_path=settings.recordings_path,
-                   recording_locks=listener.locks, started=listener.shared.started,
-                   start_timeout=60)
-    yield rec
-    await rec.aclose()
 
 
 @pytest_asyncio.fixture
