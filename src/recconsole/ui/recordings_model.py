@@ -48,6 +48,8 @@ COLUMNS: Final = ("Name", "Room", "Started", "Duration", "Size", "Recording")
 Index = QModelIndex | QPersistentModelIndex
 THUMBNAIL_SIZE: Final = QSize(64, 36)  # a 16:9 thumbnail in the name column
 KEPT_THUMBNAILS: Final = 2000  # the most recently shown; others are asked for again
+Groups = tuple[np.ndarray, np.ndarray, np.ndarray]
+_NO_GROUPS: Final[Groups] = (np.zeros(0, np.int64),) * 3
 
 
 def human_size(size: int) -> str:
@@ -128,7 +130,9 @@ class RecordingsModel(QAbstractTableModel):
         self._session = np.zeros(0, np.int32)  # per row: its session's code, or -1
         # Display order: a row of _rows (>= 0) or a session, -(code + 1).
         self._visible = np.zeros(0, np.int64)
-        self._children: dict[int, np.ndarray] = {}  # session -> its shown rows, in order
+        # The shown files of every session, session after session, each in display order:
+        # (rows, where each session's start, how many); see _files_of.
+        self._children: Groups = _NO_GROUPS
         self._expanded: set[int] = set()  # sessions shown open
         self._room_filter = ""
         self._since_ms: int | None = None
@@ -157,7 +161,7 @@ class RecordingsModel(QAbstractTableModel):
     def info(self, row: int) -> RecordingInfo:
         """The recording of a row; for a session's row, its first file."""
         entry = int(self._visible[row])
-        return self._rows[entry if entry >= 0 else int(self._children[-entry - 1][0])]
+        return self._rows[entry if entry >= 0 else int(self._files_of(-entry - 1)[0])]
 
     def is_session(self, row: int) -> bool:
         return int(self._visible[row]) < 0
@@ -171,7 +175,7 @@ class RecordingsModel(QAbstractTableModel):
         entry = int(self._visible[row])
         if entry >= 0:
             return [self._rows[entry]]
-        return [self._rows[int(i)] for i in self._children[-entry - 1]]
+        return [self._rows[int(i)] for i in self._files_of(-entry - 1)]
 
     def set_expanded(self, row: int, expanded: bool) -> None:
         """Open or close a session's row: its files show right below it, or go."""
@@ -179,7 +183,7 @@ class RecordingsModel(QAbstractTableModel):
         code = -entry - 1
         if entry >= 0 or (code in self._expanded) == expanded:
             return
-        children = self._children[code]
+        children = self._files_of(code)
         if expanded:
             self.beginInsertRows(QModelIndex(), row + 1, row + len(children))
             self._expanded.add(code)
@@ -193,6 +197,10 @@ class RecordingsModel(QAbstractTableModel):
             self.endRemoveRows()
         index = self.index(row, 0)
         self.dataChanged.emit(index, index)
+
+    def _files_of(self, code: int, groups: Groups | None = None) -> np.ndarray:
+        rows, start, count = groups if groups is not None else self._children
+        return rows[start[code]:start[code] + count[code]]
 
     def toggle(self, row: int) -> None:
         if self.is_session(row):
@@ -271,7 +279,7 @@ class RecordingsModel(QAbstractTableModel):
         return known[0] if known is not None else None
 
     def _session_text(self, code: int, first: RecordingInfo, column: int) -> str:
-        rows = self._children[code]
+        rows = self._files_of(code)
         if column == 0:
             arrow = "▾" if code in self._expanded else "▸"
             count = f"{len(rows)} file{'s' if len(rows) != 1 else ''}"
@@ -364,7 +372,7 @@ class RecordingsModel(QAbstractTableModel):
             self.beginRemoveRows(QModelIndex(), int(position), int(position))
             self._visible = np.delete(self._visible, position)
             self.endRemoveRows()
-        if any(code in children for code in self._children):
+        if self._children[2].any():
             self._relayout()  # sessions that keep files: their first file or order changed
             if len(self._visible):
                 self.dataChanged.emit(self.index(0, 0),
@@ -428,32 +436,36 @@ class RecordingsModel(QAbstractTableModel):
         self._session = np.concatenate([self._session, np.fromiter(
             (self._session_code(r) for r in fresh), np.int32, n)])
 
-    def _compute_visible(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+    def _compute_visible(self) -> tuple[np.ndarray, Groups]:
         """The rows in display order, and each shown session's files."""
         rows = self._sorted_rows()
         sessions = self._session[rows]
         grouped = np.flatnonzero(sessions >= 0)
         if not len(grouped):
-            return rows, {}
+            return rows, _NO_GROUPS
         # A session stands where its first file (in this order) would; its files follow
         # it in that order when it is open.
         codes, first, counts = np.unique(sessions[grouped], return_index=True,
                                          return_counts=True)
         by_session = grouped[np.argsort(sessions[grouped], kind="stable")]
-        children = dict(zip(codes.tolist(), np.split(rows[by_session], np.cumsum(counts)[:-1]),
-                            strict=True))
+        start = np.zeros(len(self._sessions), np.int64)
+        count = np.zeros(len(self._sessions), np.int64)
+        start[codes] = np.cumsum(counts) - counts
+        count[codes] = counts
+        children = (rows[by_session], start, count)
         top = np.ones(len(rows), bool)
         top[grouped] = False
         top[grouped[first]] = True
         entries = np.where(sessions >= 0, -sessions.astype(np.int64) - 1, rows)[top]
-        opened = [code for code in codes.tolist() if code in self._expanded]
+        opened = [code for code in self._expanded if code < len(count) and count[code]]
         if opened:
             at = np.flatnonzero(np.isin(entries, -np.array(opened, np.int64) - 1))
-            pieces, start = [], 0
+            pieces, begin = [], 0
             for position in at.tolist():
-                pieces += [entries[start:position + 1], children[int(-entries[position] - 1)]]
-                start = position + 1
-            entries = np.concatenate([*pieces, entries[start:]])
+                pieces += [entries[begin:position + 1],
+                           self._files_of(int(-entries[position] - 1), children)]
+                begin = position + 1
+            entries = np.concatenate([*pieces, entries[begin:]])
         return entries, children
 
     def _sorted_rows(self) -> np.ndarray:
