@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from livekit.api import EgressStatus
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import LiveKitServer
@@ -372,6 +372,10 @@ def test_a_session_row_stands_for_its_files(
             assert page.selected_names() == [files[1].name, files[0].name]
             assert page.play_button.isEnabled()  # the first file
             assert not page.download_button.isEnabled()  # one file at a time
+            qtbot.keyClick(page.table, Qt.Key.Key_Right)  # opens, as in a tree
+            assert page.model.rowCount() == 4
+            qtbot.keyClick(page.table, Qt.Key.Key_Left)
+            assert page.model.rowCount() == 2
             page.table.doubleClicked.emit(page.model.index(0, 0))
             assert page.model.visible_names() == ["RM_x-abcdef", files[1].name,
                                                   files[0].name, room.name]

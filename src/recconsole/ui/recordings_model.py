@@ -220,7 +220,8 @@ class RecordingsModel(QAbstractTableModel):
             in_session = column == 0 and self._session[entry] >= 0
             return f"   ↳ {text}" if in_session else text
         if entry < 0 and role == Qt.ItemDataRole.ToolTipRole:
-            return "A session: each participant's file. Double-click to open or close it."
+            return ("A session: each participant's file. Double-click it, or → and ←, to open"
+                    " or close it.")
         if role == Qt.ItemDataRole.DecorationRole and column == 0:
             return self._decoration(info)
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (3, 4):

@@ -6,7 +6,8 @@ before the store answers. Listing runs through the catalog in batches; the table
 shows in a banner with Retry. Thumbnails come afterwards, in the background, for the rows
 that are painted (see :mod:`recconsole.ui.thumbnail_loader`).
 
-An each-participant session is one row (double-click opens or closes it); selecting it
+An each-participant session is one row (double-click, or → and ←, opens or closes it);
+selecting it
 selects all its files: Delete removes them all, Play opens the first.
 """
 
@@ -16,8 +17,18 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, QModelIndex, Qt, QTime, QTimer, Signal
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtCore import (
+    QDate,
+    QDateTime,
+    QEvent,
+    QModelIndex,
+    QObject,
+    Qt,
+    QTime,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -161,6 +172,7 @@ class RecordingsPage(QWidget):
         self.download_button.clicked.connect(self.download_selected)
         self.cancel_button.clicked.connect(self._cancel)
         self.table.doubleClicked.connect(self._double_clicked)
+        self.table.installEventFilter(self)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.thumbnail_wanted.connect(self.thumbnails.want)
         self.thumbnails.ready.connect(self.model.set_thumbnail)
@@ -173,6 +185,17 @@ class RecordingsPage(QWidget):
         # Another tab, or the window closing: thumbnails wait until the table shows.
         self.thumbnails.pause()
         super().hideEvent(event)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """→ opens the current session's row, ← closes it (as in a tree)."""
+        if watched is self.table and isinstance(event, QKeyEvent) \
+                and event.type() == QEvent.Type.KeyPress \
+                and event.key() in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            row = self.table.currentIndex().row()
+            if row >= 0 and self.model.is_session(row):
+                self.model.set_expanded(row, event.key() == Qt.Key.Key_Right)
+                return True
+        return super().eventFilter(watched, event)
 
     def _double_clicked(self, index: QModelIndex) -> None:
         if self.model.is_session(index.row()):
