@@ -55,8 +55,10 @@ async def take(window: MainWindow, cfg: StackConfig, folder: Path) -> None:
         await _until(window, lambda: window.status is RecordingStatus.STOPPED)
         model = window.room_recordings.model
         await _until(window, lambda: model.total >= 3)
-        window.room_recordings.table.sortByColumn(5, window.room_recordings.table.horizontalHeader()
-                                                  .sortIndicatorOrder())
+        # The session is one row; open it onto its three files.
+        await _until(window, lambda: model.rowCount() >= 1 and model.is_session(0)
+                     and len(model.files(0)) >= 3)
+        model.set_expanded(0, True)
         window.dismiss_errors()
         window.room_split.setSizes([380, 420])
         await asyncio.sleep(1.0)

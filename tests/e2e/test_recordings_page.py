@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from livekit.api import EgressStatus
-from PySide6.QtCore import QDate
+from PySide6.QtCore import QDate, Qt
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.livekit_server import LiveKitServer
@@ -335,6 +335,65 @@ def test_download_from_the_page_saves_the_file(
             assert (tmp_path / info.name).read_bytes() == payload
             assert page.cancel_button.isHidden()
         finally:
+            await store.aclose()
+
+    qloop.run_until_complete(scenario())
+
+
+def test_a_session_row_stands_for_its_files(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, minio_server: StackConfig,
+    livekit_server: StackConfig,
+) -> None:
+    prefix = f"sess-{uuid.uuid4().hex[:8]}/"
+
+    async def scenario() -> None:
+        store = S3Store(minio_server.s3_endpoint, MINIO_USER, MINIO_PASSWORD, "us-east-1",
+                        S3_BUCKET)
+        catalog = RecordingsCatalog(store, prefix)
+        server = LiveKitServer(livekit_server.livekit_url, API_KEY, API_SECRET, app_name="t")
+        room = _info(prefix, 0)
+        files = [RecordingInfo(f"EG_p{i}", f"room1-RM_x-{who}.mp4", "room1", "RM_x",
+                               1_700_000_000_000 + i * 1000, 30.0, 3,
+                               extra={"kind": "participant", "participant": who,
+                                      "session": "RM_x-abcdef"})
+                 for i, who in enumerate(["alice", "bob"], 1)]
+        for info in [room, *files]:
+            await store.write_bytes(catalog.recording_key(info.name), b"mp4")
+            await catalog.save_metadata(info)
+        page = RecordingsPage(catalog, AsyncRunner(), RecordingsService(catalog, server))
+        qtbot.addWidget(page)
+        page.show()
+        loaded = next_emission(page.loaded)
+        page.refresh()
+        await asyncio.wait_for(loaded, 30)
+        try:
+            assert page.model.visible_names() == ["RM_x-abcdef", room.name]
+            page.table.selectRow(0)
+            assert page.selected_names() == [files[1].name, files[0].name]
+            assert page.play_button.isEnabled()  # the first file
+            assert not page.download_button.isEnabled()  # one file at a time
+            qtbot.keyClick(page.table, Qt.Key.Key_Right)  # opens, as in a tree
+            assert page.model.rowCount() == 4
+            qtbot.keyClick(page.table, Qt.Key.Key_Left)
+            assert page.model.rowCount() == 2
+            page.table.doubleClicked.emit(page.model.index(0, 0))
+            assert page.model.visible_names() == ["RM_x-abcdef", files[1].name,
+                                                  files[0].name, room.name]
+            page.table.selectRow(2)
+            assert page.selected_names() == [files[0].name]
+            assert page.download_button.isEnabled()
+            page.table.selectRow(0)
+            asked: list[str] = []
+            page.confirm = lambda question: asked.append(question) is None  # answers "yes"
+            finished = next_emission(page.deleted)
+            page.delete_selected()
+            assert await asyncio.wait_for(finished, 20) == (2, 0)
+            assert asked[0].startswith("Delete these 2 recordings?")
+            assert page.model.visible_names() == [room.name]
+            for info in files:
+                assert not await store.exists(catalog.recording_key(info.name))
+        finally:
+            await server.aclose()
             await store.aclose()
 
     qloop.run_until_complete(scenario())

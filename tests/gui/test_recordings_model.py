@@ -109,20 +109,27 @@ def test_rows_without_or_with_unreadable_metadata_say_so(
     assert "No metadata file" in model.index(0, 0).data(Qt.ItemDataRole.ToolTipRole)
 
 
-def test_the_recording_column_says_what_each_file_is_and_sorts_sessions_together(
+def _part(i: int, who: str, session: str = "RM_x-aaaaaa", **changes: object) -> RecordingInfo:
+    return _rec(i, extra={"kind": "participant", "participant": who, "session": session},
+                **changes)
+
+
+def test_the_recording_column_says_what_each_file_is(
     table: tuple[RecordingsModel, QTableView],
 ) -> None:
     model, _ = table
     room = _rec(1, extra={"kind": "room", "layout": "speaker",
                           "options": {"content": "audio", "preset": "1080p30", "output": "hls"}})
-    alice = _rec(2, extra={"kind": "participant", "participant": "alice",
-                           "session": "RM_x-aaaaaa"})
+    alice = _part(2, "alice")
     bob = _rec(4, extra={"kind": "participant", "participant": "bob", "screenShare": True,
                          "session": "RM_x-aaaaaa", "status": "FAILED", "error": "gone"})
-    other = _rec(3, extra={"kind": "participant", "participant": "carol",
-                           "session": "RM_x-bbbbbb"})
+    other = _part(3, "carol", "RM_x-bbbbbb")
     model.merge([room, alice, bob, other, _rec(5)])
-    texts = {model.info(r).id: model.index(r, 5).data() for r in range(5)}
+    assert model.rowCount() == 4  # two sessions, two room recordings
+    for row in reversed(range(model.rowCount())):
+        model.set_expanded(row, True)
+    texts = {model.info(r).id: model.index(r, 5).data() for r in range(model.rowCount())
+             if not model.is_session(r)}
     assert texts == {
         "EG_1": "room, speaker, audio only, 1080p30, HLS",
         "EG_2": "alice, session aaaaaa",
@@ -130,8 +137,109 @@ def test_the_recording_column_says_what_each_file_is_and_sorts_sessions_together
         "EG_3": "carol, session bbbbbb",
         "EG_5": "room, grid",  # the tutorial's own metadata: no extra keys
     }
-    model.sort(5, Qt.SortOrder.AscendingOrder)
-    assert [model.info(r).id for r in range(5)][-3:] == ["EG_2", "EG_4", "EG_3"]
+
+
+def test_a_session_is_one_row_that_opens_onto_its_files(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, _ = table
+    alice, bob = _part(2, "alice", duration=30.0), _part(4, "bob", duration=90.0)
+    model.merge([_rec(1), alice, bob, _rec(5)])
+    assert model.visible_names() == [_rec(5).name, "RM_x-aaaaaa", _rec(1).name]  # by bob's
+    assert model.is_session(1)
+    assert not model.is_expanded(1)
+    texts = [model.index(1, c).data() for c in range(6)]
+    assert texts == ["▸ each participant · session aaaaaa · 2 files", "daily",
+                     recordings_model.local_time(alice.started_at), "0:01:30",
+                     "12.0 KB", "session aaaaaa"]  # earliest, longest, summed
+    assert [f.name for f in model.files(1)] == [bob.name, alice.name]  # newest first
+    assert model.files(0) == [_rec(5)]
+    model.set_expanded(1, True)
+    assert model.visible_names() == [_rec(5).name, "RM_x-aaaaaa", bob.name, alice.name,
+                                     _rec(1).name]
+    assert model.index(1, 0).data().startswith("▾ ")
+    assert model.index(2, 0).data() == f"   ↳ {bob.name}"
+    assert model.info(3) == alice
+    assert model.files(3) == [alice]
+    model.sort(3, Qt.SortOrder.AscendingOrder)  # shortest first: it stays open
+    assert model.visible_names() == ["RM_x-aaaaaa", alice.name, bob.name, _rec(1).name,
+                                     _rec(5).name]
+    model.toggle(0)
+    assert model.visible_names() == ["RM_x-aaaaaa", _rec(1).name, _rec(5).name]
+
+
+def test_filters_match_a_session_by_its_files(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, _ = table
+    model.merge([_part(2, "alice"), _part(6, "bob"), _rec(4), _rec(9, "other")])
+    model.set_expanded(model.visible_names().index("RM_x-aaaaaa"), True)
+    model.set_room_filter("oth")
+    assert model.visible_names() == [_rec(9, "other").name]
+    model.set_room_filter("dai")
+    since = _rec(5).started_at
+    model.set_date_range(since, since + 2 * DAY)  # bob's file only, and the session stays open
+    assert model.visible_names() == ["RM_x-aaaaaa", _part(6, "bob").name]
+    assert model.index(0, 0).data().endswith("· 1 file")
+    model.set_room_filter("")
+    model.set_date_range(_rec(7).started_at, None)  # no file of the session: no session
+    assert model.visible_names() == [_rec(9, "other").name]
+
+
+def test_a_new_file_joins_its_session_and_selections_stay(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, view = table
+    model.merge([_rec(1), _part(2, "alice")])
+    model.set_expanded(0, True)
+    view.selectionModel().select(model.index(1, 0), QItemSelectionModel.SelectionFlag.Select
+                                 | QItemSelectionModel.SelectionFlag.Rows)
+    model.merge([_part(3, "bob"), _part(5, "carol", "RM_x-bbbbbb"), _rec(4)])
+    assert model.visible_names() == ["RM_x-bbbbbb", _rec(4).name, "RM_x-aaaaaa",
+                                     _part(3, "bob").name, _part(2, "alice").name, _rec(1).name]
+    rows = view.selectionModel().selectedRows()
+    assert [(r.row(), r.data(RecordingRole)) for r in rows] == [(4, _part(2, "alice"))]
+    assert model.index(2, 0).data().endswith("· 2 files")
+    assert view.verticalHeader().count() == model.rowCount() == 6
+    model.merge([_part(0, "dave")])  # into a closed session: still one row
+    assert model.visible_names()[:2] == ["RM_x-bbbbbb", _rec(4).name]
+    assert model.rowCount() == 7  # the open one shows it
+
+
+def test_the_last_file_of_a_session_going_takes_its_row(
+    table: tuple[RecordingsModel, QTableView],
+) -> None:
+    model, view = table
+    alice, bob = _part(2, "alice"), _part(3, "bob")
+    model.merge([_rec(1), alice, bob])
+    view.selectionModel().select(model.index(1, 0), QItemSelectionModel.SelectionFlag.Select
+                                 | QItemSelectionModel.SelectionFlag.Rows)
+    model.set_expanded(0, True)
+    model.remove({bob.name})
+    assert model.visible_names() == ["RM_x-aaaaaa", alice.name, _rec(1).name]
+    assert model.index(0, 0).data().endswith("· 1 file")
+    assert [r.data(RecordingRole) for r in view.selectionModel().selectedRows()] == [_rec(1)]
+    model.remove({alice.name})
+    assert model.visible_names() == [_rec(1).name]
+    assert model.total == 1
+    model.merge([alice])  # it can come back, closed
+    assert model.visible_names() == ["RM_x-aaaaaa", _rec(1).name]
+
+
+def test_a_session_shows_its_first_files_thumbnail(
+    table: tuple[RecordingsModel, QTableView], qtbot: QtBot
+) -> None:
+    model, _ = table
+    wanted: list[str] = []
+    model.thumbnail_wanted.connect(lambda info: wanted.append(info.name))
+    model.merge([_part(2, "alice"), _part(3, "bob")])
+    blank = model.index(0, 0).data(Qt.ItemDataRole.DecorationRole)
+    assert wanted == [_part(3, "bob").name]
+    with qtbot.waitSignal(model.dataChanged) as changed:
+        model.set_thumbnail(_part(3, "bob").name, _jpeg())
+    assert changed.args[0] == model.index(0, 0)
+    shown = model.index(0, 0).data(Qt.ItemDataRole.DecorationRole)
+    assert shown.toImage() != blank.toImage()
 
 
 def _jpeg() -> bytes:

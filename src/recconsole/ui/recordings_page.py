@@ -5,6 +5,10 @@ before the store answers. Listing runs through the catalog in batches; the table
 (or changes) as they arrive, a progress line says how far it got, and a storage error
 shows in a banner with Retry. Thumbnails come afterwards, in the background, for the rows
 that are painted (see :mod:`recconsole.ui.thumbnail_loader`).
+
+An each-participant session is one row (double-click, or → and ←, opens or closes it);
+selecting it
+selects all its files: Delete removes them all, Play opens the first.
 """
 
 from __future__ import annotations
@@ -13,8 +17,18 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QDate, QDateTime, Qt, QTime, QTimer, Signal
-from PySide6.QtGui import QHideEvent, QShowEvent
+from PySide6.QtCore import (
+    QDate,
+    QDateTime,
+    QEvent,
+    QModelIndex,
+    QObject,
+    Qt,
+    QTime,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QHideEvent, QKeyEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -157,7 +171,8 @@ class RecordingsPage(QWidget):
         self.play_button.clicked.connect(self.play_selected)
         self.download_button.clicked.connect(self.download_selected)
         self.cancel_button.clicked.connect(self._cancel)
-        self.table.doubleClicked.connect(lambda _index: self.play_selected())
+        self.table.doubleClicked.connect(self._double_clicked)
+        self.table.installEventFilter(self)
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.thumbnail_wanted.connect(self.thumbnails.want)
         self.thumbnails.ready.connect(self.model.set_thumbnail)
@@ -171,21 +186,45 @@ class RecordingsPage(QWidget):
         self.thumbnails.pause()
         super().hideEvent(event)
 
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """→ opens the current session's row, ← closes it (as in a tree)."""
+        if watched is self.table and isinstance(event, QKeyEvent) \
+                and event.type() == QEvent.Type.KeyPress \
+                and event.key() in (Qt.Key.Key_Right, Qt.Key.Key_Left):
+            row = self.table.currentIndex().row()
+            if row >= 0 and self.model.is_session(row):
+                self.model.set_expanded(row, event.key() == Qt.Key.Key_Right)
+                return True
+        return super().eventFilter(watched, event)
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        if self.model.is_session(index.row()):
+            self.model.toggle(index.row())
+        else:
+            self.play_selected()
+
     def _selection_changed(self) -> None:
         names = self.selected_names()
         self.delete_button.setEnabled(self.service is not None and bool(names))
-        self.play_button.setEnabled(len(names) == 1)
+        self.play_button.setEnabled(self._to_play() is not None)
         self.download_button.setEnabled(len(names) == 1 and self.cancel_button.isHidden())
+
+    def _to_play(self) -> str | None:
+        """One recording selected, or one session (its first file)."""
+        rows = self.table.selectionModel().selectedRows()
+        names = self.selected_names()
+        if len(names) == 1 or (len(rows) == 1 and self.model.is_session(rows[0].row())):
+            return names[0]
+        return None
 
     async def _storage_url(self, name: str) -> str:
         return await self.catalog.playback_url(name)
 
     def play_selected(self) -> None:
         """Open a player window for the selected recording."""
-        names = self.selected_names()
-        if len(names) != 1:
+        name = self._to_play()
+        if name is None:
             return
-        name = names[0]
         player = PlayerWindow(name, lambda: self.url_for(name), self.runner,
                               poster=self.model.thumbnail(name))
         player.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -296,8 +335,10 @@ class RecordingsPage(QWidget):
         self.model.remove(set(names))
 
     def selected_names(self) -> list[str]:
-        return [self.model.info(index.row()).name
-                for index in self.table.selectionModel().selectedRows()]
+        """The recordings selected: a session's row stands for its files."""
+        rows = sorted(index.row() for index in self.table.selectionModel().selectedRows())
+        names = [info.name for row in rows for info in self.model.files(row)]
+        return list(dict.fromkeys(names))  # a session and one of its files: once
 
     def _ask_target(self, name: str) -> Path | None:
         chosen, _ = QFileDialog.getSaveFileName(self, "Download recording",
