@@ -35,7 +35,7 @@ from recconsole.storage.base import ObjectInfo, ObjectStore
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole.storage.local import LocalStore
 from recconsole.storage.s3 import S3Store
-from recconsole.storage.thumbnails import ThumbnailCache, Thumbnails
+from recconsole.storage.thumbnails import ThumbnailCache, Thumbnails, grab_thumbnail
 from recconsole_devtools.devstack import (
     API_KEY,
     API_SECRET,
@@ -203,6 +203,27 @@ async def test_a_listing_never_reads_the_thumbnails(tmp_path: Path) -> None:
     assert sorted(r.name for r in await catalog.list_recordings()) == sorted(names)
     assert sorted(set(store.listed)) == ["recordings/", "recordings/.metadata/",
                                          "recordings/a/"]
+
+
+async def test_a_recording_that_starts_black_gets_its_first_picture_not_black(
+    tmp_path: Path,
+) -> None:
+    """An egress that took long to show the room records black first, past the moment
+    a thumbnail is taken at (1 s into a 4 s file): the first picture after it is used."""
+    path = tmp_path / "late.mp4"
+    fps, black_for = 25, 2.5
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=fps, options={"preset": "veryfast"})
+        video.width, video.height, video.pix_fmt = 640, 360, "yuv420p"
+        for i in range(4 * fps):
+            image = np.zeros((360, 640, 3), np.uint8)
+            if i >= black_for * fps:
+                image[:, 300:340] = 255  # a white bar in the middle
+            out.mux(video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
+        out.mux(video.encode(None))
+    width, _, bar = bar_position(grab_thumbnail(str(path)))
+    assert width == 320
+    assert 145 <= bar <= 175  # the bar, at half size: the picture, not the black
 
 
 async def test_an_audio_only_recording_gets_no_thumbnail(tmp_path: Path) -> None:

@@ -51,6 +51,7 @@ RETRY_AFTER: Final = 300.0  # seconds before a recording whose thumbnail failed 
 KEPT_FILES: Final = 20_000  # thumbnails kept on this computer (about 100 MB); oldest go first
 JPEG: Final = "image/jpeg"
 MAX_STORED: Final = 1024 * 1024  # a stored thumbnail larger than this is not one
+DARK_LUMA: Final = 40  # brightness (of 255) no pixel of a black picture reaches
 
 
 class NoPicture(Exception):
@@ -91,6 +92,13 @@ def _moment(container: av.container.InputContainer, stream: av.VideoStream) -> f
     return min(max(1.0, seconds * 0.1), 10.0, seconds / 2)
 
 
+def _is_dark(frame: av.VideoFrame) -> bool:
+    """Whether the picture is black: no pixel of a spread sample is brighter than
+    DARK_LUMA (a dim scene still has brighter spots; a black frame has none)."""
+    sample = memoryview(frame.planes[0])[::97]  # the stride shifts the columns by row
+    return max(sample, default=0) < DARK_LUMA
+
+
 def _jpeg(frame: av.VideoFrame, width: int) -> bytes:
     width = min(width, frame.width) // 2 * 2 or 2
     height = max(2, round(frame.height * width / frame.width / 2) * 2)
@@ -128,10 +136,20 @@ def grab_thumbnail(source: str, width: int = THUMBNAIL_WIDTH,
             at = _moment(container, stream)
             if at > 0 and stream.time_base is not None:
                 container.seek(int(at / stream.time_base), stream=stream)
+            # The frame at the moment; if it is black (an egress that took long to show
+            # the room records black first), the first later one that is not.
+            dark: av.VideoFrame | None = None
             for count, frame in enumerate(container.decode(stream)):
-                chosen = frame
-                if frame.time is None or frame.time >= at or count >= MAX_FRAMES:
+                if count >= MAX_FRAMES:
                     break
+                if frame.time is not None and frame.time < at:
+                    chosen = frame
+                    continue
+                if not _is_dark(frame):
+                    chosen = frame
+                    break
+                dark = dark or frame
+                chosen = dark
         except (av.error.FFmpegError, OSError) as err:
             if chosen is None:
                 raise ThumbnailError(f"cannot read the recording: {type(err).__name__}") from None
