@@ -583,16 +583,19 @@ def _egress_command(cfg: StackConfig) -> list[str]:
         f"  endpoint: {cfg.s3_endpoint}",
         f"  bucket: {S3_BUCKET}",
         "  force_path_style: true",
-        # Its defaults ask 4 CPUs for a room composite; a small machine refuses all.
+        # Its defaults ask 4 CPUs for a room composite; a small machine refuses all. It
+        # accepts a request only while that much CPU is idle: with bots, LiveKit and a
+        # test run on two cores, three participants' files at 0.5 each were refused
+        # ("no response from servers"). The small costs let it record slowly instead.
         "cpu_cost:",
         "  max_cpu_utilization: 0.95",
-        "  room_composite_cpu_cost: 0.5",
-        "  audio_room_composite_cpu_cost: 0.25",
-        "  web_cpu_cost: 0.5",
-        "  audio_web_cpu_cost: 0.25",
-        "  participant_cpu_cost: 0.5",
-        "  track_composite_cpu_cost: 0.5",
-        "  track_cpu_cost: 0.25",
+        "  room_composite_cpu_cost: 0.3",
+        "  audio_room_composite_cpu_cost: 0.1",
+        "  web_cpu_cost: 0.3",
+        "  audio_web_cpu_cost: 0.1",
+        "  participant_cpu_cost: 0.2",
+        "  track_composite_cpu_cost: 0.2",
+        "  track_cpu_cost: 0.1",
         "",
     ]))
     return [str(binary), "--config", str(conf)]
