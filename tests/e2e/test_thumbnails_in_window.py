@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
+from PySide6.QtMultimedia import QMediaPlayer
 from pytestqt.qtbot import QtBot
 
 from recconsole.core.recording_info import RecordingInfo
@@ -89,7 +90,8 @@ def test_the_table_makes_missing_thumbnails_without_waiting_and_the_player_shows
             shown = next_emission(player.first_frame)
             await asyncio.wait_for(shown, 20)
             assert not player.showing_poster
-            player.close()
+            player.close()  # and it stops: nothing plays on from a closed window
+            assert player.player.playbackState() == QMediaPlayer.PlaybackState.StoppedState
         finally:
             await store.aclose()
 

@@ -29,10 +29,13 @@ def summary(caplog: pytest.LogCaptureFixture) -> Iterator[tuple[OverflowSummary,
     clock = Clock()
     summary = OverflowSummary(interval=60.0, clock=clock)
     logger = logging.getLogger(SDK_LOGGER)
-    logger.addFilter(summary)
+    # The process's own summary (installed by an earlier session in this test run) would
+    # reword the records first: this test's stands alone on the logger meanwhile.
+    installed = list(logger.filters)
+    logger.filters = [summary]
     caplog.set_level(logging.INFO, logger=SDK_LOGGER)
     yield summary, clock
-    logger.removeFilter(summary)
+    logger.filters = installed
 
 
 def _overflow(dropped: int) -> None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QImage, QKeySequence, QPixmap, QResizeEvent, QShortcut
+from PySide6.QtGui import QCloseEvent, QImage, QKeySequence, QPixmap, QResizeEvent, QShortcut
 from PySide6.QtMultimedia import QAudioOutput, QMediaPlayer, QVideoFrame
 from PySide6.QtMultimediaWidgets import QVideoWidget
 from PySide6.QtWidgets import (
@@ -120,6 +120,11 @@ class PlayerWindow(QWidget):
         if frame.isValid() and self.screen_stack.currentWidget() is not self.video:
             self.screen_stack.setCurrentWidget(self.video)
             self.first_frame.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """A closed player stops: no sound goes on from a window no longer shown."""
+        self.player.stop()
+        super().closeEvent(event)
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)

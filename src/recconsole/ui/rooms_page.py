@@ -120,6 +120,7 @@ class RoomsPage(QWidget):
         self.max_minutes.setSpecialValueText("no time limit")
         self.stop_when_empty = QCheckBox("stop when everyone has left")
         self.progress = QLabel()
+        self._result = ""  # the last action's result, kept beside the room count
         self.progress.setObjectName("subtitle")
         self.banner = QFrame()
         self.banner.setObjectName("banner")
@@ -261,7 +262,9 @@ class RoomsPage(QWidget):
         self._finish_refresh()
         rooms = len(snapshot.rooms)
         shown = self.proxy.rowCount()
-        self.progress.setText(f"{rooms:,} room{'s' if rooms != 1 else ''} on the server"
+        # The last action's result stays in front until the next action.
+        self.progress.setText((f"{self._result} · " if self._result else "")
+                              + f"{rooms:,} room{'s' if rooms != 1 else ''} on the server"
                               + (f", {shown:,} shown" if shown != rooms else "")
                               + (f" · recording status from metadata only: "
                                  f"{snapshot.egress_note}" if not snapshot.egress_known else ""))
@@ -411,8 +414,9 @@ class RoomsPage(QWidget):
         if done == "Closed":
             self._gone.update(dict.fromkeys(worked, time.time()))
             self.model.remove_rooms(set(worked))
-        self.progress.setText(f"{done} in {len(worked)} room{'s' if len(worked) != 1 else ''}"
-                              + (f"; {len(failed)} could not" if failed else ""))
+        self._result = (f"{done} in {len(worked)} room{'s' if len(worked) != 1 else ''}"
+                        + (f"; {len(failed)} could not" if failed else ""))
+        self.progress.setText(self._result)
         if failed:
             self.banner_text.setText("Not done: " + "; ".join(
                 f"{room}: {message}" for room, message in failed.items()))
