@@ -138,6 +138,7 @@ def test_a_recording_that_ends_appears_on_the_page_when_its_webhook_arrives(
             assert model.info(0).name == name
             assert model.info(0).room_name == room
             assert (await catalog.get(name)).id == "EG_live"  # the metadata it wrote
+            assert window.recordings.progress.text().startswith("1 recording in")  # counted
         finally:
             await shutdown(window, listener)
 

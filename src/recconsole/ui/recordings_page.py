@@ -109,6 +109,7 @@ class RecordingsPage(QWidget):
         self.cancel_button = QPushButton("Cancel download")
         self.cancel_button.hide()
         self.progress = QLabel()
+        self._count_text = ""  # the count last said, while the line still says it
         self.progress.setObjectName("subtitle")
         self.banner = QFrame()
         self.banner.setObjectName("banner")
@@ -289,9 +290,19 @@ class RecordingsPage(QWidget):
         self.banner.hide()
         self.model.keep_only(names)
         self.refresh_button.setEnabled(True)
-        where = f" of room {self.room}" if self.room is not None else ""
-        self.progress.setText(f"{len(names):,} recordings{where} in {self.catalog.store.describe}")
+        self._show_count(len(names))
         self.loaded.emit(len(names))
+
+    def _show_count(self, count: int) -> None:
+        where = f" of room {self.room}" if self.room is not None else ""
+        plural = "s" if count != 1 else ""
+        self._count_text = f"{count:,} recording{plural}{where} in {self.catalog.store.describe}"
+        self.progress.setText(self._count_text)
+
+    def _recount(self) -> None:
+        """A recording came or went without a listing: the count said follows it."""
+        if self._count_text and self.progress.text() == self._count_text:
+            self._show_count(self.model.total)
 
     def _failed(self, message: str) -> None:
         self.refresh_button.setEnabled(True)
@@ -319,6 +330,7 @@ class RecordingsPage(QWidget):
     def _saved(self, info: RecordingInfo) -> None:
         if self._wanted(info):
             self.model.merge([info])
+            self._recount()
 
     def _forget_thumbnails(self, names: list[str]) -> None:
         """What this computer keeps of deleted recordings' thumbnails goes too."""
@@ -328,6 +340,7 @@ class RecordingsPage(QWidget):
         """Another console deleted a recording: drop it here and from the index."""
         self._forget_thumbnails([name])
         self.model.remove({name})
+        self._recount()
         self.runner.run(self.catalog.forget(name), on_failure=lambda _message: None)
 
     def recordings_deleted(self, names: list[str]) -> None:
