@@ -13,9 +13,7 @@ import asyncio
 import asyncio.subprocess
 import io
 import json
-import os
 import socket
-import sys
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -38,6 +36,7 @@ from recconsole.server.listener import WebhookListener
 from recconsole.storage.catalog import RecordingsCatalog
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
+from tests.helpers.record_cli import record_cli
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.waiting import eventually
 
@@ -203,24 +202,13 @@ async def test_a_recording_streams_the_room_live_and_stores_the_mp4(
     assert await recorder.server.recording_status(room) is RecordingStatus.STOPPED
 
 
-async def _record_cli(cfg: StackConfig, *argv: str) -> tuple[int, dict[str, Any], str]:
-    """Run ``recconsole record ... --json``: exit code, the JSON printed, stderr."""
-    env = {**os.environ, **cfg.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "recconsole", "record", *argv, "--json", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode is not None
-    return proc.returncode, json.loads(out), err.decode()
-
-
 async def test_a_script_streams_a_recording_and_stops_it(
     egress_stack: StackConfig, rtmp_server: StackConfig, room: str,
 ) -> None:
     cfg = egress_stack
     path = f"live/{room}-cli"
     url = f"{rtmp_server.rtmp_url}/{path}"
-    code, started, err = await _record_cli(cfg, "start", room, "--stream", url)
+    code, started, err = await record_cli(cfg, "start", room, "--stream", url)
     assert code == 0, err
     assert started["options"]["streams"] == [url]
     [egress] = started["egresses"]
@@ -229,12 +217,12 @@ async def test_a_script_streams_a_recording_and_stops_it(
     received = await asyncio.wait_for(asyncio.to_thread(_watch, url, 10), 90)
     assert (received.video_codec, received.audio_codec) == ("h264", "aac")
 
-    code, stopped, err = await _record_cli(cfg, "stop", room)
+    code, stopped, err = await record_cli(cfg, "stop", room)
     assert code == 0, err
     assert stopped["egress"]["egressId"] == egress["egressId"]
 
     async def status_code() -> int:
-        return (await _record_cli(cfg, "status", room))[0]
+        return (await record_cli(cfg, "status", room))[0]
 
     await eventually(status_code, EXIT_NOT_RECORDING, within=60)
     await eventually(lambda: _path(rtmp_server, path), None, within=30)

@@ -4,9 +4,6 @@ and reads the exit codes (already recording, not recording, no egress service)."
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -20,21 +17,11 @@ from recconsole.server.listener import WebhookListener
 from recconsole.settings import Settings
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
+from tests.helpers.record_cli import record_cli
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.asyncio]
-
-
-async def _record(cfg: StackConfig, *argv: str) -> tuple[int, dict[str, object], str]:
-    """Run ``recconsole record ... --json``: exit code, the JSON printed, stderr."""
-    env = {**os.environ, **cfg.env(), "APP_NAME": TEST_APP, "REDIS_URL": ""}
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "recconsole", "record", *argv, "--json", env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, err = await asyncio.wait_for(proc.communicate(), 90)
-    assert proc.returncode is not None
-    return proc.returncode, json.loads(out), err.decode()
 
 
 @pytest_asyncio.fixture
@@ -54,10 +41,10 @@ async def test_a_script_starts_looks_at_and_stops_a_recording(
     egress_stack: StackConfig, room: str,
 ) -> None:
     cfg = egress_stack
-    code, status, _ = await _record(cfg, "status", room)
+    code, status, _ = await record_cli(cfg, "status", room)
     assert (code, status["recording"]) == (EXIT_NOT_RECORDING, False)
 
-    code, started, err = await _record(cfg, "start", room, "--audio-only", "--preset",
+    code, started, err = await record_cli(cfg, "start", room, "--audio-only", "--preset",
                                        "720p30")
     assert code == 0, err
     assert started["action"] == "started"
@@ -65,24 +52,24 @@ async def test_a_script_starts_looks_at_and_stops_a_recording(
     [egress] = started["egresses"]  # type: ignore[misc]
     assert egress["kind"] == "room"
 
-    code, again, err = await _record(cfg, "start", room)
+    code, again, err = await record_cli(cfg, "start", room)
     assert code == EXIT_ALREADY_RECORDING
     assert "already being recorded" in err
     assert again["exitCode"] == EXIT_ALREADY_RECORDING
 
     async def status_code() -> int:
-        return (await _record(cfg, "status", room))[0]
+        return (await record_cli(cfg, "status", room))[0]
 
     await eventually(status_code, 0, within=30)
-    code, status, _ = await _record(cfg, "status", room)
+    code, status, _ = await record_cli(cfg, "status", room)
     assert status["recording"] is True
     assert [e["egressId"] for e in status["egresses"]] == [egress["egressId"]]  # type: ignore
 
-    code, stopped, err = await _record(cfg, "stop", room)
+    code, stopped, err = await record_cli(cfg, "stop", room)
     assert code == 0, err
     assert stopped["egress"]["egressId"] == egress["egressId"]  # type: ignore[index]
     await eventually(status_code, EXIT_NOT_RECORDING, within=60)
-    code, _, err = await _record(cfg, "stop", room)
+    code, _, err = await record_cli(cfg, "stop", room)
     assert code == EXIT_NOT_RECORDING
     assert "not being recorded" in err
 
@@ -90,7 +77,7 @@ async def test_a_script_starts_looks_at_and_stops_a_recording(
 async def test_without_an_egress_service_the_exit_code_says_so(
     livekit_server: StackConfig,
 ) -> None:
-    code, answer, err = await _record(livekit_server, "start", unique_room("cli-noeg"))
+    code, answer, err = await record_cli(livekit_server, "start", unique_room("cli-noeg"))
     assert code == EXIT_NO_EGRESS, err
     assert "egress" in str(answer["error"])
     # One line says it (PyJWT may warn above it about the dev stack's short secret).
@@ -111,7 +98,7 @@ async def test_each_participant_from_a_script_and_a_listener_records_newcomers(
                    for e in await listener.server.list_egress(room, active=True))
 
     try:
-        code, started, err = await _record(cfg, "start", room, "--each-participant")
+        code, started, err = await record_cli(cfg, "start", room, "--each-participant")
         assert code == 0, err
         assert [e["participant"] for e in started["egresses"]] == ["bot-1"]  # type: ignore
         await eventually(active, 1, within=60)
@@ -120,11 +107,11 @@ async def test_each_participant_from_a_script_and_a_listener_records_newcomers(
         late = await start_bots(cfg.livekit_url, API_KEY, API_SECRET, room, 1,
                                 BotOptions(width=320, height=180, fps=15), prefix="late")
         await eventually(active, 2, within=60)
-        code, status, _ = await _record(cfg, "status", room)
+        code, status, _ = await record_cli(cfg, "status", room)
         egresses = status["egresses"]
         assert sorted(e["participant"] for e in egresses) == ["bot-1", "late-1"]  # type: ignore
         assert len({e["session"] for e in egresses}) == 1  # type: ignore[union-attr]
-        code, _, err = await _record(cfg, "stop", room)
+        code, _, err = await record_cli(cfg, "stop", room)
         assert code == 0, err
         await eventually(active, 0, within=60)
     finally:
