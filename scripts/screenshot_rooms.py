@@ -15,13 +15,12 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import qasync
 from livekit import api
+from window_shots import photograph
 
 from recconsole.core.recording_info import RecordingInfo
 from recconsole.core.recording_status import RecordingStatus
-from recconsole.settings import Settings
-from recconsole.ui.app import build_services, create_application, shutdown, start_listener
+from recconsole.ui.app import create_application
 from recconsole.ui.main_window import MainWindow
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, DevStack, StackConfig
@@ -93,23 +92,8 @@ def main() -> int:
     os.environ["PULSE_SERVER"] = cfg.pulse_server  # the room's sound goes to its null sink
     env = {**os.environ, **cfg.env(), "APP_NAME": "recconsole", "REDIS_URL": "",
            "RECORDINGS_PATH": "screenshots/recordings/", "SERVER_PORT": str(cfg.ports.webhook)}
-    app = create_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    window = MainWindow(build_services(Settings.from_env(env)))
-    window.setGeometry(0, 0, 1400, 900)
-    window.show()
-
-    async def lifetime() -> None:
-        listener = await start_listener(window)
-        try:
-            await take(window, cfg, folder)
-        finally:
-            await shutdown(window, listener)
-
     try:
-        with loop:
-            loop.run_until_complete(lifetime())
+        photograph(env, lambda window: take(window, cfg, folder))
     finally:
         stack.down()
     return 0

@@ -19,11 +19,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import av
-import qasync
+from window_shots import photograph
 
 from recconsole.core.recording_info import RecordingInfo
-from recconsole.settings import Settings
-from recconsole.ui.app import build_services, create_application, shutdown
+from recconsole.ui.app import create_application
 from recconsole.ui.main_window import MainWindow
 from recconsole.ui.player_window import PlayerWindow
 from recconsole_devtools.bot import MovingPattern
@@ -124,21 +123,8 @@ def main() -> int:
     os.environ["XDG_CACHE_HOME"] = cache.name
     env = {**os.environ, **cfg.env(), "APP_NAME": "recconsole", "REDIS_URL": "",
            "RECORDINGS_PATH": f"screenshots-{os.getpid()}/recordings/"}
-    app = create_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    window = MainWindow(build_services(Settings.from_env(env)))
-    window.setGeometry(0, 0, 1400, 900)
-    window.show()
-
-    async def lifetime() -> None:
-        try:
-            await take(window, folder)
-        finally:
-            await shutdown(window)
-
-    with cache, loop:
-        loop.run_until_complete(lifetime())
+    with cache:
+        photograph(env, lambda window: take(window, folder), listen=False)
     return 0
 
 

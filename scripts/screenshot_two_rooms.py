@@ -16,11 +16,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import qasync
+from window_shots import photograph
 
 from recconsole.core.recording_status import RecordingStatus
-from recconsole.settings import Settings
-from recconsole.ui.app import build_services, create_application, shutdown, start_listener
+from recconsole.ui.app import create_application
 from recconsole.ui.joined_room import JoinedRoom
 from recconsole.ui.main_window import MainWindow
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
@@ -77,22 +76,8 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "APP_NAME": "recconsole",
            "RECORDINGS_PATH": f"screenshots/two-rooms-{int(time.time())}/"}
-    app = create_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    window = MainWindow(build_services(Settings.from_env(env)))
-    window.setGeometry(0, 0, 1400, 900)
-    window.show()
-
-    async def lifetime() -> None:
-        listener = await start_listener(window)  # the egress's webhooks say STARTED
-        try:
-            await take(window, folder)
-        finally:
-            await shutdown(window, listener)
-
-    with loop:
-        loop.run_until_complete(lifetime())
+    # the egress's webhooks say STARTED
+    photograph(env, lambda window: take(window, folder))
     return 0
 
 

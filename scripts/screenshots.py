@@ -12,10 +12,9 @@ import os
 import sys
 from pathlib import Path
 
-import qasync
+from window_shots import photograph
 
-from recconsole.settings import Settings
-from recconsole.ui.app import build_services, create_application, shutdown, start_listener
+from recconsole.ui.app import create_application
 from recconsole.ui.main_window import MainWindow
 from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import StackConfig
@@ -175,21 +174,8 @@ def main() -> int:
     folder.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, **StackConfig.for_profile("dev").env(), "APP_NAME": "recconsole",
            "RECORDINGS_PATH": "screenshots/recordings/"}
-    app = create_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    window = MainWindow(build_services(Settings.from_env(env)), room="demo")
-    window.setGeometry(0, 0, 1400, 900)
-    window.show()
-    async def lifetime() -> None:
-        listener = await start_listener(window)  # the dev stack's webhooks fill the log
-        try:
-            await take(window, folder)
-        finally:
-            await shutdown(window, listener)
-
-    with loop:
-        loop.run_until_complete(lifetime())
+    # the dev stack's webhooks fill the log
+    photograph(env, lambda window: take(window, folder), room="demo")
     return 0
 
 

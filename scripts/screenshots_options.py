@@ -14,12 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import qasync
+from window_shots import photograph
 
 from recconsole.core.recording_options import Preset, RecordingOptions
 from recconsole.core.recording_status import RecordingStatus
-from recconsole.settings import Settings
-from recconsole.ui.app import build_services, create_application, shutdown, start_listener
+from recconsole.ui.app import create_application
 from recconsole.ui.main_window import MainWindow
 from recconsole_devtools.bot import BotOptions, start_bots
 from recconsole_devtools.devstack import StackConfig
@@ -82,22 +81,7 @@ def main() -> int:
     cfg = StackConfig.for_profile("dev", offset=offset, livekit_redis=True)
     env = {**os.environ, **cfg.env(), "APP_NAME": "recconsole",
            "RECORDINGS_PATH": f"screenshots/options-{int(time.time())}/"}
-    app = create_application()
-    loop = qasync.QEventLoop(app)
-    asyncio.set_event_loop(loop)
-    window = MainWindow(build_services(Settings.from_env(env)), room=ROOM)
-    window.setGeometry(0, 0, 1400, 900)
-    window.show()
-
-    async def lifetime() -> None:
-        listener = await start_listener(window)
-        try:
-            await take(window, cfg, folder)
-        finally:
-            await shutdown(window, listener)
-
-    with loop:
-        loop.run_until_complete(lifetime())
+    photograph(env, lambda window: take(window, cfg, folder), room=ROOM)
     return 0
 
 
