@@ -32,6 +32,7 @@ from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.sound import pitch_of
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -156,7 +157,7 @@ class _Content:
     """What a recorded MP4 holds, read with PyAV."""
 
     def __init__(self, pitch: float, change: float, bright: float, duration: float) -> None:
-        self.pitch = pitch  # strongest frequency of the audio, Hz
+        self.pitch = pitch  # the frequency most of the sound is at, Hz (see pitch_of)
         self.change = change  # mean luma difference between frames 2 s apart
         self.bright = bright  # mean luma of the middle frame
         self.duration = duration  # of the media in it, s
@@ -188,8 +189,7 @@ def _content(data: bytes) -> _Content:
                  for f in container.decode(video)]
         spans.append((lumas[0][0], lumas[-1][0] + step))
     pcm = np.concatenate(samples)[rate:]  # past the first second (the start settles)
-    spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
-    pitch = float(np.fft.rfftfreq(len(pcm), 1 / rate)[int(np.argmax(spectrum[1:])) + 1])
+    pitch = pitch_of(pcm, rate)
     middle = len(lumas) // 2
     later = next(i for i, (t, _) in enumerate(lumas) if t >= lumas[middle][0] + 2.0)
     change = float(np.abs(lumas[middle][1] - lumas[later][1]).mean())

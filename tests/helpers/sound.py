@@ -13,6 +13,30 @@ from recconsole_devtools.devstack import PULSE_SINK
 RATE = 48_000
 
 
+def pitch_of(pcm: np.ndarray, rate: int, window: float = 0.25) -> float:
+    """The frequency (Hz) most of the sound is at: the strongest frequency of each
+    ``window`` s that is loud (at least a fifth of the loudest), their median; 0 when
+    there is no sound.
+
+    A glitch (a late packet, a phase jump where one track's sound resumes) spoils the
+    window it falls in, not the answer, which one spectrum of the whole would let it do:
+    its sidebands can outgrow the tone itself. Each window is padded to one second, so
+    the answer is to the hertz.
+    """
+    size = int(window * rate)
+    count = len(pcm) // size
+    if count == 0:
+        return 0.0
+    windows = np.asarray(pcm[:count * size], np.float64).reshape(count, size)
+    rms = np.sqrt((windows ** 2).mean(axis=1))
+    loud = windows[rms >= 0.2 * rms.max()] if rms.max() > 0 else windows[:0]
+    if not len(loud):
+        return 0.0
+    spectra = np.abs(np.fft.rfft(loud * np.hanning(size), n=max(rate, size), axis=1))
+    freqs = np.fft.rfftfreq(max(rate, size), 1 / rate)
+    return float(np.median(freqs[np.argmax(spectra[:, 1:], axis=1) + 1]))
+
+
 class SpeakerRecorder:
     """Records the null sink's monitor (48 kHz mono) from start until stop."""
 
@@ -70,7 +94,5 @@ class SpeakerRecorder:
         return float(np.sqrt(np.mean(pcm ** 2))) if len(pcm) else 0.0
 
     def pitch(self, since: int = 0) -> float:
-        """The strongest frequency (Hz) of what was played since ``since``."""
-        pcm = self.samples(since).astype(np.float64)
-        spectrum = np.abs(np.fft.rfft(pcm * np.hanning(len(pcm))))
-        return float(np.fft.rfftfreq(len(pcm), 1 / RATE)[int(np.argmax(spectrum[1:])) + 1])
+        """The frequency (Hz) of what was played since ``since`` (see :func:`pitch_of`)."""
+        return pitch_of(self.samples(since), RATE)

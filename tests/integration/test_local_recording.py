@@ -54,6 +54,7 @@ from recconsole_devtools.devstack import (
     StackConfig,
 )
 from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.sound import pitch_of
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -391,7 +392,7 @@ async def test_the_sound_stays_whole_when_the_pictures_are_starved(
 class Content:
     """What a recorded MP4 holds, read with PyAV."""
 
-    pitch: float  # strongest frequency of the audio, Hz
+    pitch: float  # the frequency most of the sound is at, Hz (see pitch_of)
     change: float  # mean luma difference between frames 2 s apart
     duration: float  # s
     size: tuple[int, int]
@@ -420,9 +421,7 @@ def read_content(data: bytes) -> Content:
         size = (video.codec_context.width, video.codec_context.height)
         lumas = [(f.pts * base, f.to_ndarray(format="gray").astype(float))
                  for f in container.decode(video)]
-    tail = pcm[rate:] if len(pcm) > 2 * rate else pcm
-    spectrum = np.abs(np.fft.rfft(tail * np.hanning(len(tail))))
-    pitch = float(np.fft.rfftfreq(len(tail), 1 / rate)[int(np.argmax(spectrum[1:])) + 1])
+    pitch = pitch_of(pcm[rate:] if len(pcm) > 2 * rate else pcm, rate)
     first = lumas[0][0]
     later = next((i for i, (t, _) in enumerate(lumas) if t >= first + 2.0), len(lumas) - 1)
     change = float(np.abs(lumas[0][1] - lumas[later][1]).mean())
