@@ -1,9 +1,11 @@
 """Cold start to window shown, and filtering a 100,000-row recordings table.
 
 - start: ``recconsole --self-test`` (offscreen) is launched N times; the time from
-  launch to its "window shown" line is measured, against a bare PySide6 program that
-  shows an empty window, in the same run (one of each in turn). Target ≤ 1.5 s, and
-  ≤ 3.5x the bare window.
+  launch to its "window shown" line (its first screen is on screen, saying what loads)
+  is measured, against a bare PySide6 program that shows an empty window, in the same
+  run (one of each in turn). Target ≤ 1.5 s, and ≤ 3.5x the bare window. The time to
+  its "console shown" line (the main window has taken the first screen's place, every
+  service built) is printed too, with its ratio: no target.
 - filter: 100,000 recordings in the table model; one room-name keystroke at a time.
   Target ≤ 50 ms per keystroke.
 
@@ -30,20 +32,23 @@ print("window shown", flush=True)
 """
 
 
-def _launch(command: list[str]) -> float:
+def _launch(command: list[str], *marks: str) -> list[float]:
+    """Seconds from launch to each of ``marks``, lines the program prints in that order."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True, env=env)
     assert proc.stdout is not None
+    times: list[float] = []
     for line in proc.stdout:
-        if line.startswith("window shown"):
-            shown = time.perf_counter() - started
-            proc.stdout.read()
-            if proc.wait(timeout=60) != 0:
-                raise RuntimeError(f"{command} exited with {proc.returncode}")
-            return shown
-    raise RuntimeError(f"{command} never showed a window (exit {proc.wait()})")
+        if line.startswith(marks[len(times)]):
+            times.append(time.perf_counter() - started)
+            if len(times) == len(marks):
+                proc.stdout.read()
+                if proc.wait(timeout=60) != 0:
+                    raise RuntimeError(f"{command} exited with {proc.returncode}")
+                return times
+    raise RuntimeError(f"{command} never printed {marks[len(times)]!r} (exit {proc.wait()})")
 
 
 def _filter_times() -> list[float]:
@@ -79,10 +84,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     console: list[float] = []
+    ready: list[float] = []
     bare: list[float] = []
     for _ in range(args.runs):  # side by side, so both meet the same load
-        console.append(_launch([sys.executable, "-m", "recconsole", "--self-test"]))
-        bare.append(_launch([sys.executable, "-c", BARE]))
+        shown, whole = _launch([sys.executable, "-m", "recconsole", "--self-test"],
+                               "window shown", "console shown")
+        console.append(shown)
+        ready.append(whole)
+        bare.append(_launch([sys.executable, "-c", BARE], "window shown")[0])
     median = statistics.median(console)
     print(f"cold start to window shown     median {median:.2f} s, worst {max(console):.2f} s"
           f"  (runs {', '.join(f'{t:.2f}' for t in console)})   target ≤ 1.5 s: "
@@ -93,6 +102,10 @@ def main() -> int:
     ratio = median / statistics.median(bare)
     print(f"console / baseline             {ratio:.1f}x (worst run {max(ratios):.1f}x)"
           f"   target ≤ {RATIO_TARGET:g}x: {'met' if ratio <= RATIO_TARGET else 'missed'}")
+    whole = [r / b for r, b in zip(ready, bare, strict=True)]
+    print(f"cold start to console shown    median {statistics.median(ready):.2f} s, worst "
+          f"{max(ready):.2f} s, {statistics.median(ready) / statistics.median(bare):.1f}x the"
+          f" baseline (worst run {max(whole):.1f}x)   (every service built; no target)")
     times = _filter_times()
     worst = max(times) * 1000
     print(f"filter keystroke, 100,000 rows median {statistics.median(times) * 1000:.1f} ms, "

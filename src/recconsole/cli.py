@@ -27,6 +27,7 @@ from recconsole.settings import ENV_NAMES, Settings, SettingsError, load_setting
 if TYPE_CHECKING:
     from recconsole.server.durable_queue import DeadLetter, QueueStatus
     from recconsole.server.listener import WebhookListener
+    from recconsole.ui.first_screen import FirstScreen
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     room_actions = rooms.add_subparsers(dest="rooms_command")
     close = room_actions.add_parser("close", help="close a room: everyone in it is disconnected")
     close.add_argument("room")
-    from recconsole.cli_record import add_record_parser  # no Qt, no egress calls yet
+    from recconsole.cli_record_parser import add_record_parser  # loads nothing heavy
     from recconsole.cli_recordings import add_recordings_parser  # loads nothing heavy
 
     add_record_parser(commands)
@@ -94,9 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for path in install_desktop_entry(this_command()):
             print(path)
         return 0
+    # The window shows before anything else loads, the settings (and the OS keyring) too.
+    first = _first_screen(args) if args.command is None else None
     try:
         settings = load_settings(_cli_settings(args), dotenv=args.env_file)
     except SettingsError as err:
+        if first is not None:
+            first.close()
         print(f"recconsole: {err}", file=sys.stderr)
         return 2
     if args.command == "listen":
@@ -125,12 +130,27 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return asyncio.run(run_recordings(settings, args))
 
-    from recconsole.ui.app import run_console, self_test  # Qt loads only for a window
+    assert first is not None
+    first.say("Loading the LiveKit client, the storage clients and the web server…")
+    from recconsole.ui.app import run_console, self_test
 
     if args.self_test:
+        return self_test(settings, join=args.join, screenshot=args.screenshot, first=first)
+    return run_console(settings, room=args.room, first=first)
+
+
+def _first_screen(args: argparse.Namespace) -> FirstScreen:
+    """The console's first screen, shown: Qt loads only for a window, and the window
+    shows before the rest of the console loads (its SDKs and clients take several times
+    as long as a window)."""
+    if args.self_test:
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-        return self_test(settings, join=args.join, screenshot=args.screenshot)
-    return run_console(settings, room=args.room)
+    from recconsole.ui.first_screen import create_application, show_first_screen
+
+    first = show_first_screen(create_application())
+    if args.self_test:
+        print("window shown", flush=True)  # startup benchmarks time this line
+    return first
 
 
 def _cli_settings(args: argparse.Namespace) -> dict[str, str]:

@@ -49,6 +49,20 @@ def test_self_test_opens_the_window_loads_everything_and_exits_0() -> None:
     )
     assert out.returncode == 0, out.stderr[-2000:]
     lines = out.stdout.splitlines()
-    assert lines[0] == "window shown"
+    assert lines[:2] == ["window shown", "console shown"]
     assert "self-test ok" in lines[-1]
     assert "LiveKit FFI" in lines[-1]
+
+
+def test_what_the_first_screen_needs_loads_no_sdk_no_client_and_no_asyncio_bridge() -> None:
+    """The window shows before the heavy parts load: the command line (its whole parser),
+    the settings module and the first screen import none of them."""
+    heavy = ("livekit", "aiohttp", "boto3", "botocore", "azure", "av", "numpy", "qasync",
+             "keyring", "recconsole.ui.app", "recconsole.ui.main_window")
+    code = ("import sys; from recconsole import cli; cli.build_parser();"
+            " from recconsole.ui import first_screen;"
+            f" print(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}"
+            f" or m in {heavy!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=60, check=True)
+    assert out.stdout.strip() == "[]"

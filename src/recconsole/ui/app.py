@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import signal
 import socket
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import qasync
 from PySide6.QtCore import QObject, QSocketNotifier
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QWidget
 
-from recconsole import APP_NAME, __version__
+from recconsole import __version__
 from recconsole.core.errors import ConsoleError
 from recconsole.core.events import EventBus
 from recconsole.core.livekit_server import LiveKitServer
@@ -29,24 +28,12 @@ from recconsole.storage.index import RecordingsIndex, recordings_index_path
 from recconsole.storage.recordings import RecordingsService
 from recconsole.storage.s3 import S3Store
 from recconsole.storage.s3_credentials import S3Credentials
+from recconsole.ui.first_screen import FirstScreen, create_application, show_first_screen
 from recconsole.ui.main_window import MainWindow
-from recconsole.ui.resources import load_stylesheet, window_icon
 from recconsole.ui.services import ConsoleServices
 
 if TYPE_CHECKING:
     from recconsole.server.listener import WebhookListener
-
-
-def create_application() -> QApplication:
-    """The QApplication, named and styled; reused if one already exists (tests)."""
-    existing = QApplication.instance()
-    app = existing if isinstance(existing, QApplication) else QApplication(sys.argv)
-    app.setApplicationName(APP_NAME)
-    app.setOrganizationName(APP_NAME)
-    app.setApplicationVersion(__version__)
-    app.setStyleSheet(load_stylesheet())
-    app.setWindowIcon(window_icon())
-    return app
 
 
 def close_on_signals(window: QWidget) -> QObject:
@@ -148,23 +135,34 @@ async def shutdown(window: MainWindow, listener: WebhookListener | None = None) 
     await window.services.shared.aclose()
 
 
-def run_console(settings: Settings, room: str | None = None) -> int:
-    """Open the main window and run Qt and asyncio in one loop until it closes."""
+def run_console(settings: Settings, room: str | None = None,
+                first: FirstScreen | None = None) -> int:
+    """Open the main window (in place of ``first``, the screen shown while this module
+    loaded) and run Qt and asyncio in one loop until it closes."""
     app = create_application()
     app.setQuitOnLastWindowClosed(False)  # the loop ends when the window says it closed
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
-    window = open_window(settings, room)
+    window = open_window(settings, room, replacing=first)
     with loop:
         loop.run_until_complete(console_lifetime(window))
     return 0
 
 
-def open_window(settings: Settings, room: str | None = None) -> MainWindow:
-    """A main window over services built from ``settings``, shown; signals close it."""
+def open_window(settings: Settings, room: str | None = None,
+                replacing: FirstScreen | None = None) -> MainWindow:
+    """A main window over services built from ``settings``, shown (where ``replacing``
+    was, which goes); signals close it."""
+    if replacing is not None:
+        replacing.say("Connecting the storage and the LiveKit client…")
     window = MainWindow(build_services(settings), room=room)
     close_on_signals(window)
+    if replacing is not None:
+        window.restoreGeometry(replacing.saveGeometry())
     window.show()
+    if replacing is not None:
+        replacing.hide()
+        replacing.deleteLater()
     return window
 
 
@@ -220,22 +218,29 @@ def reopen_window(old: MainWindow, services: ConsoleServices) -> MainWindow:
 
 
 def self_test(settings: Settings, join: str | None = None,
-              screenshot: Path | None = None) -> int:
+              screenshot: Path | None = None, first: FirstScreen | None = None) -> int:
     """Open the window offscreen, load Qt Multimedia and the LiveKit FFI, close, report.
 
-    Prints "window shown" the moment it is (startup benchmarks time that line), then
-    one report line; exit code 0 when every part loaded. ``screenshot``: a PNG of the
-    window as shown.
+    Prints "window shown" the moment a window is (``first``, the screen shown while this
+    module loaded, when there is one) and "console shown" when the main window has taken
+    its place (startup benchmarks time both lines), then one report line; exit code 0
+    when every part loaded. ``screenshot``: a PNG of the main window as shown.
     """
+    app = create_application()
+    if first is None:
+        first = show_first_screen(app)
+        print("window shown", flush=True)
+    window = MainWindow(build_services(settings))
+    window.restoreGeometry(first.saveGeometry())
+    window.show()
+    first.hide()
+    while not window.isVisible() or not window.windowHandle().isExposed():
+        app.processEvents()
+    first.deleteLater()
+    print("console shown", flush=True)
     from livekit import rtc
     from PySide6.QtMultimedia import QMediaPlayer, QVideoSink
 
-    app = create_application()
-    window = MainWindow(build_services(settings))
-    window.show()
-    while not window.isVisible() or not window.windowHandle().isExposed():
-        app.processEvents()
-    print("window shown", flush=True)
     if screenshot is not None and not window.grab().save(str(screenshot), "PNG"):
         print(f"recconsole self-test failed: cannot save the screenshot to {screenshot}")
         return 1
