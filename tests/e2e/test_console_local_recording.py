@@ -16,12 +16,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from livekit import rtc
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
+from recconsole.core.events import RecordingStatusChanged
 from recconsole.core.livekit_server import parse_metadata, ws_url
 from recconsole.core.recording_status import RecordingStatus
 from recconsole.core.tokens import mint_token
@@ -200,3 +202,65 @@ def test_the_window_uploads_what_a_crash_left_in_the_spool_and_says_so(
     finally:
         window.close()
         qapp.setQuitOnLastWindowClosed(True)
+
+
+def test_a_connection_dropped_while_quitting_still_uploads_the_recording(
+    qloop: asyncio.AbstractEventLoop, qtbot: QtBot, livekit_server: StackConfig,
+    minio_server: StackConfig, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console quits while recording here, and the room's connection drops as the
+    recording is being finished (the server restarts, the moderator is removed): the
+    recording is still finished and uploaded, and the quit ends without an error."""
+    settings = Settings.from_env({**livekit_server.env(), **minio_server.env(),
+                                  "APP_NAME": TEST_APP, "REDIS_URL": ""})
+    room = unique_room("local-drop")
+    services = build_services(settings)
+    window = MainWindow(services, room=room)
+    qtbot.addWidget(window)
+    window.show()
+
+    async def scenario() -> None:
+        bots: list[PublisherBot] = []
+        kicked: list[asyncio.Task[None]] = []
+        try:
+            joined = next_emission(window.joinedChanged)
+            window.join_button.click()
+            assert await asyncio.wait_for(joined, 20) == (True,)
+            bots = await start_bots(livekit_server.livekit_url, API_KEY, API_SECRET, room, 1,
+                                    BotOptions(width=320, height=180, fps=15))
+            window.record_button.click()  # no egress service: recorded here
+            await eventually(lambda: window.status, RecordingStatus.STARTED, within=30)
+            assert window.room is not None
+            assert window.room.session is not None
+            identity = window.room.session.room.local_participant.identity
+            left = next_emission(window.joinedChanged)
+
+            def drop_when_stopping(event: RecordingStatusChanged) -> None:
+                if event.status is RecordingStatus.STOPPING and not kicked:
+                    kicked.append(asyncio.ensure_future(
+                        services.server.remove_participant(room, identity)))
+
+            # The upload waits for the room to have dropped, so the drop comes during the
+            # stop however fast this machine finishes it.
+            upload = services.local._upload
+
+            async def upload_once_dropped(spooled: Any) -> Any:
+                await asyncio.wait_for(asyncio.shield(left), 20)
+                return await upload(spooled)
+
+            monkeypatch.setattr(services.local, "_upload", upload_once_dropped)
+            services.events.subscribe(RecordingStatusChanged, drop_when_stopping)
+            await asyncio.sleep(1.5)
+            await shutdown(window)  # what the application does once the window closed
+            await asyncio.wait_for(kicked[0], 10)
+            assert left.result() == (False,)  # the room did drop, during the stop
+            assert "Disconnected from the room" in window.error_text
+            try:  # the store was closed with the window: this reopens it for a moment
+                stored = await services.catalog.list_recordings()
+                assert [r.id[:6] for r in stored if r.room_name == room] == ["LOCAL_"]
+            finally:
+                await services.catalog.store.aclose()
+        finally:
+            await asyncio.gather(*(bot.stop() for bot in bots))
+
+    qloop.run_until_complete(scenario())

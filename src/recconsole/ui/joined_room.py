@@ -306,10 +306,15 @@ class JoinedRoom(QObject):
         await session.disconnect()
 
     async def stop_local_recording(self, why: str) -> None:
-        """Stop the recording this computer makes of the room, if it makes one."""
+        """Stop the recording this computer makes of the room, if it makes one.
+
+        On the room's runner: a room that ends meanwhile (its connection drops as the
+        console quits) is deleted once the stop is done, not under it.
+        """
         if self.local_recording.recording(self.room_name):
             with contextlib.suppress(NotRecording):
-                await self.local_recording.stop(self.room_name, why)
+                await self.runner.run(self.local_recording.stop(self.room_name, why),
+                                      on_failure=lambda _message: None)  # raised here
 
     async def leave_now(self) -> None:
         """Leave at once, asking nothing (the console quits)."""
