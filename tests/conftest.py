@@ -25,8 +25,11 @@ from recconsole_devtools.devstack import (
     StackConfig,
     StackError,
 )
+from tests.helpers import server_close_race
 from tests.helpers.rooms import TEST_APP, unique_room
 from tests.helpers.webhook_sink import WebhookRecorder
+
+server_close_race.install()
 
 
 @pytest.fixture(autouse=True)

@@ -50,7 +50,6 @@ def qloop(qapp: QApplication) -> Iterator[asyncio.AbstractEventLoop]:
     # deleted timer.
     loop._timer = _ClosedLoopTimer()
     del loop
-    _close_orphaned_connections()
     # The loop's Qt timers must die here, on the GUI thread: left to the garbage
     # collector, they may be freed from a worker thread of a later test, which Qt
     # refuses ("Timers cannot be stopped from another thread") or crashes on.
@@ -78,18 +77,6 @@ def _cut_connections(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.sleep(0.005))
     for transport in still_open():
         transport._call_connection_lost(None)
-
-
-def _close_orphaned_connections() -> None:
-    """Close the socket of any connection whose loop is closed and that no loop still
-    lists (one accepted by the listener as the window shut, seen in CI at
-    load): closed here, it is not left for a garbage collection to find."""
-    for obj in gc.get_objects():
-        if (isinstance(obj, asyncio.selector_events._SelectorTransport)
-                and obj._sock is not None
-                and (obj._loop is None or obj._loop.is_closed())):
-            obj._sock.close()
-            obj._sock = None
 
 
 class _ClosedLoopTimer:
