@@ -16,17 +16,17 @@ RATE = 48_000
 def pitch_of(pcm: np.ndarray, rate: int, window: float = 0.25) -> float:
     """The frequency (Hz) most of the sound is at: the strongest frequency of each
     ``window`` s that is loud (at least a fifth of the loudest), their median; 0 when
-    there is no sound.
+    there is no sound. A sound shorter than ``window`` is one window.
 
     A glitch (a late packet, a phase jump where one track's sound resumes) spoils the
     window it falls in, not the answer, which one spectrum of the whole would let it do:
     its sidebands can outgrow the tone itself. Each window is padded to one second, so
     the answer is to the hertz.
     """
-    size = int(window * rate)
-    count = len(pcm) // size
-    if count == 0:
+    size = min(int(window * rate), len(pcm))  # a shorter sound is one window
+    if size == 0:
         return 0.0
+    count = len(pcm) // size
     windows = np.asarray(pcm[:count * size], np.float64).reshape(count, size)
     rms = np.sqrt((windows ** 2).mean(axis=1))
     loud = windows[rms >= 0.2 * rms.max()] if rms.max() > 0 else windows[:0]
