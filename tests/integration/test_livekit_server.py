@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -49,7 +50,7 @@ async def test_room_is_created_once_with_the_app_metadata(server: LiveKitServer)
 
 
 async def test_status_change_keeps_other_keys_and_reaches_participants(
-    server: LiveKitServer, livekit_server: StackConfig
+    server: LiveKitServer, livekit_server: StackConfig, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name = unique_room("status")
     await server.ensure_room(name)
@@ -62,12 +63,25 @@ async def test_status_change_keeps_other_keys_and_reaches_participants(
         seen = parse_metadata(await asyncio.wait_for(changed.get(), 15))
         await server.set_recording_status(name, RecordingStatus.FAILED, "disk full")
         failed = parse_metadata(await asyncio.wait_for(changed.get(), 15))
+        # Saying it again changes nothing and is not sent (the server is asked only for
+        # the room); the next real change is.
+        updates: list[Any] = []
+        update = server.lkapi.room.update_room_metadata
+        monkeypatch.setattr(server.lkapi.room, "update_room_metadata",
+                            lambda request: updates.append(request) or update(request))
+        await server.set_recording_status(name, RecordingStatus.FAILED, "disk full")
+        assert updates == []
+        await server.set_recording_status(name, RecordingStatus.STOPPED)
+        assert len(updates) == 1
+        stopped = parse_metadata(await asyncio.wait_for(changed.get(), 15))
     finally:
         await participant.disconnect()
     assert seen == {"createdBy": APP, "recordingStatus": "STARTED", "topic": "weekly"}
     assert failed["recordingStatus"] == "FAILED"
     assert failed["recordingError"] == "disk full"
-    assert await server.recording_status(name) is RecordingStatus.FAILED
+    assert stopped["recordingStatus"] == "STOPPED"
+    assert "recordingError" not in stopped
+    assert await server.recording_status(name) is RecordingStatus.STOPPED
 
 
 async def test_deletion_message_reaches_every_participant(

@@ -165,14 +165,17 @@ class LiveKitServer:
     async def update_metadata(self, name: str, changes: dict[str, Any]) -> dict[str, Any]:
         """Merge ``changes`` into the room's metadata, keeping its other keys.
 
-        A change to ``None`` removes that key.
+        A change to ``None`` removes that key. Metadata that already says all of it is
+        not written again (the participants would be told of a change that is none).
         """
         async with self._metadata_turns.hold(name):
             room = await self.get_room(name)
             if room is None:
                 raise RoomNotFound(f"The room {name!r} does not exist.")
-            metadata = {**parse_metadata(room.metadata), **changes}
-            metadata = {k: v for k, v in metadata.items() if v is not None}
+            current = parse_metadata(room.metadata)
+            metadata = {k: v for k, v in {**current, **changes}.items() if v is not None}
+            if metadata == current and room.metadata:
+                return metadata
             await self._call("update the room metadata", self.lkapi.room.update_room_metadata(
                 api.UpdateRoomMetadataRequest(room=name, metadata=json.dumps(metadata))
             ))
