@@ -43,17 +43,25 @@ TONE_HZ = 610.0
 RECORD_FOR = 5.0
 
 
+def _window(qtbot: QtBot, livekit_server: StackConfig, minio_server: StackConfig,
+            prefix: str) -> tuple[MainWindow, str]:
+    """A console over the real LiveKit (no egress service) and MinIO, shown, with a new
+    room's name in its join form."""
+    settings = Settings.from_env({**livekit_server.env(), **minio_server.env(),
+                                  "APP_NAME": TEST_APP, "REDIS_URL": ""})
+    room = unique_room(prefix)
+    window = MainWindow(build_services(settings), room=room)
+    qtbot.addWidget(window)
+    window.show()
+    return window, room
+
+
 def test_without_egress_the_window_records_on_this_computer_and_uploads(
     qloop: asyncio.AbstractEventLoop, qtbot: QtBot, livekit_server: StackConfig,
     minio_server: StackConfig,
 ) -> None:
-    settings = Settings.from_env({**livekit_server.env(), **minio_server.env(),
-                                  "APP_NAME": TEST_APP, "REDIS_URL": ""})
-    room = unique_room("local-window")
-    services = build_services(settings)
-    window = MainWindow(services, room=room)
-    qtbot.addWidget(window)
-    window.show()
+    window, room = _window(qtbot, livekit_server, minio_server, "local-window")
+    services = window.services
     questions: list[str] = []
     shut: list[bool] = []
 
@@ -211,13 +219,8 @@ def test_a_connection_dropped_while_quitting_still_uploads_the_recording(
     """The console quits while recording here, and the room's connection drops as the
     recording is being finished (the server restarts, the moderator is removed): the
     recording is still finished and uploaded, and the quit ends without an error."""
-    settings = Settings.from_env({**livekit_server.env(), **minio_server.env(),
-                                  "APP_NAME": TEST_APP, "REDIS_URL": ""})
-    room = unique_room("local-drop")
-    services = build_services(settings)
-    window = MainWindow(services, room=room)
-    qtbot.addWidget(window)
-    window.show()
+    window, room = _window(qtbot, livekit_server, minio_server, "local-drop")
+    services = window.services
 
     async def scenario() -> None:
         bots: list[PublisherBot] = []
