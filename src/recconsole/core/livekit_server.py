@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from typing import Any, Final, TypeVar
@@ -55,6 +56,31 @@ def parse_metadata(raw: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+TOKEN_REUSE: Final = 300.0  # s a signed request token is used again (it is valid 6 h)
+
+
+def _reuse_tokens(service: Any) -> None:
+    """Let a livekit-api service sign the token for a set of grants once every
+    TOKEN_REUSE s, not at every request: signing one (the grants turned into claims,
+    then the JWT) costs about as much CPU as the request itself, and a listener applying
+    webhooks makes several requests for each."""
+    sign = service._auth_header
+    signed: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def auth_header(grants: Any, sip: Any = None) -> dict[str, str]:
+        key, now = f"{grants!r}|{sip!r}", time.monotonic()
+        hit = signed.get(key)
+        if hit is not None and now - hit[0] < TOKEN_REUSE:
+            return dict(hit[1])
+        if len(signed) >= 1024:  # one per room at most, in practice
+            signed.clear()
+        header = sign(grants, sip)
+        signed[key] = (now, header)
+        return dict(header)
+
+    service._auth_header = auth_header
+
+
 class LiveKitServer:
     """One LiveKit server, reached with the API key and secret."""
 
@@ -85,6 +111,9 @@ class LiveKitServer:
                 self.url, self._key, self._secret,
                 timeout=aiohttp.ClientTimeout(total=self._timeout, connect=min(5.0, self._timeout)),
             )
+            for service in vars(self._api).values():
+                if callable(getattr(service, "_auth_header", None)):
+                    _reuse_tokens(service)
         return self._api
 
     async def aclose(self) -> None:
