@@ -88,6 +88,46 @@ async def test_real_server_webhooks_are_verified_and_reported(
     assert event.detail == "guest"
 
 
+async def test_someone_joining_a_room_that_says_it_is_not_recording_costs_no_egress_listing(
+    listener: WebhookListener, server: LiveKitServer, livekit_server: StackConfig,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A join is checked against the room's recordings (to take the newcomer into an
+    each-participant session) only when the room's metadata, as the join's webhook gives
+    it, does not say the room is not recording."""
+    room_name = unique_room("joins")
+    await server.ensure_room(room_name)  # the app's metadata: STOPPED
+    asked: list[str] = []
+    list_egress = listener.recorder.server.list_egress
+
+    async def listing(room: str, *args: object, **kwargs: object) -> list[api.EgressInfo]:
+        asked.append(room)
+        return await list_egress(room, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(listener.recorder.server, "list_egress", listing)
+    received = _queue_of(listener, WebhookReceived)
+
+    async def join(identity: str) -> WebhookReceived:
+        room = rtc.Room()
+        await room.connect(ws_url(livekit_server.livekit_url),
+                           mint_token(API_KEY, API_SECRET, room_name, identity))
+        try:
+            while True:
+                event = await asyncio.wait_for(received.get(), 20)
+                assert isinstance(event, WebhookReceived)
+                if event.event == "participant_joined" and event.detail == identity:
+                    await asyncio.gather(*listener._joining)
+                    return event
+        finally:
+            await room.disconnect()
+
+    assert (await join("first")).room_status == "STOPPED"
+    assert asked == []
+    await server.set_recording_status(room_name, RecordingStatus.STARTED)
+    assert (await join("second")).room_status == "STARTED"
+    assert asked == [room_name]
+
+
 async def test_egress_webhooks_drive_status_and_write_metadata(
     listener: WebhookListener, server: LiveKitServer, livekit_server: StackConfig
 ) -> None:

@@ -45,6 +45,7 @@ class WebhookReceived:
     room: str
     egress_id: str = ""
     detail: str = ""
+    room_status: str = ""  # recordingStatus in the event's room metadata ("": not said)
 
 
 @dataclass(frozen=True)

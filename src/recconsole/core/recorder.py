@@ -326,16 +326,22 @@ class Recorder:
                 and not participant.identity.startswith("EG_")
                 and not participant.permission.hidden)
 
-    async def participant_joined(self, room: str, participant: api.ParticipantInfo) -> \
-            api.EgressInfo | None:
+    async def participant_joined(self, room: str, participant: api.ParticipantInfo,
+                                 room_status: str = "") -> api.EgressInfo | None:
         """Someone joined: record them too if the room is being recorded each participant
         separately (None if not, or if they are recorded already).
 
         The session is this recorder's own, or one another console or the command line
         started, read from the room's live recordings (its files share a session tag), so
-        a listener records newcomers of sessions it did not start.
+        a listener records newcomers of sessions it did not start. ``room_status``: the
+        room's recordingStatus as the join's webhook gave its metadata; a room it says is
+        not recording, with no session of this recorder, is not asked for its recordings
+        (every start says STARTING there first).
         """
         if not self._recordable(participant):
+            return None
+        if room_status in (RecordingStatus.STOPPED, RecordingStatus.FAILED) and \
+                room not in self.sessions:
             return None
         async with self.locks.hold(room):
             live = [e for e in await self.server.list_egress(room, active=True)

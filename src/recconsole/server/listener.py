@@ -131,13 +131,15 @@ class WebhookListener:
     def _participant_joined(self, event: WebhookReceived) -> None:
         if event.event != "participant_joined" or not event.room or not event.detail:
             return
-        task = asyncio.ensure_future(self._record_newcomer(event.room, event.detail))
+        task = asyncio.ensure_future(self._record_newcomer(event.room, event.detail,
+                                                           event.room_status))
         self._joining.add(task)
         task.add_done_callback(self._joining.discard)
 
-    async def _record_newcomer(self, room: str, identity: str) -> None:
+    async def _record_newcomer(self, room: str, identity: str, room_status: str) -> None:
         try:
-            await self.joiners.participant_joined(room, api.ParticipantInfo(identity=identity))
+            await self.joiners.participant_joined(room, api.ParticipantInfo(identity=identity),
+                                                  room_status)
         except ConsoleError as err:
             log.warning("could not record %r, who joined %r: %s", identity, room, err)
 
