@@ -24,6 +24,7 @@ from livekit import api
 from livekit.protocol.webhook import WebhookEvent
 
 from recconsole.core.events import EventBus, WebhookReceived
+from recconsole.core.livekit_server import parse_metadata
 from recconsole.server.durable_queue import DurableQueue
 from recconsole.server.verification import (
     Unauthorized,
@@ -76,14 +77,27 @@ async def receive_webhook(request: web.Request) -> web.Response:
         log.warning("refused a signed but malformed webhook: %s", err)
         return web.Response(status=400, text="malformed webhook")
     room = room_of(event)
-    log.info("webhook %s room=%r egress=%s", event.event or "?", room or "-",
-             event.egress_info.egress_id or "-")
     listener.events.publish(WebhookReceived(event.event, room, event.egress_info.egress_id,
-                                            _detail(event)))
-    if event.event not in ACTED_ON or not room:
+                                            _detail(event), _room_status(event)))
+    # One log line per event: here for one nothing is done about, when applied (or given
+    # up) for the others.
+    acted_on = event.event in ACTED_ON and room
+    (log.debug if acted_on else log.info)(
+        "webhook %s room=%r egress=%s%s", event.event or "?", room or "-",
+        event.egress_info.egress_id or "-", "" if acted_on else ": nothing to do")
+    if not acted_on:
         return web.Response(text="ignored")
     await listener.queue.put(event_key(event, body), room, event.event, body)
     return web.Response(text="ok")
+
+
+def _room_status(event: WebhookEvent) -> str:
+    """What the event's room metadata says of its recording (someone joining: is a
+    recording going on that should take them in?)."""
+    if event.event != "participant_joined" or not event.room.metadata:
+        return ""
+    status = parse_metadata(event.room.metadata).get("recordingStatus")
+    return status if isinstance(status, str) else ""
 
 
 def _detail(event: WebhookEvent) -> str:
