@@ -166,8 +166,11 @@ async def main(args: argparse.Namespace) -> int:
                "SERVER_PORT": str(listen_port), "REDIS_URL": ""}
         joined = []
         for i in range(args.count):
+            # As LiveKit sends it: the room with its metadata (the app's, not recording).
             body = MessageToJson(WebhookEvent(
-                event="participant_joined", id=f"EV_j{i}", room=api.Room(name=rooms[0]),
+                event="participant_joined", id=f"EV_j{i}",
+                room=api.Room(name=rooms[0], metadata=json.dumps(
+                    {"createdBy": APP, "recordingStatus": "STOPPED"})),
                 participant=api.ParticipantInfo(identity=f"p{i}"))).encode()
             joined.append((body, sign(body)))
 
