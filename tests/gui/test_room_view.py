@@ -8,7 +8,7 @@ from PySide6.QtGui import QColor
 from pytestqt.qtbot import QtBot
 
 from recconsole.ui.room_view import RoomView
-from recconsole.ui.video_tile import VideoTile, fitted
+from recconsole.ui.video_tile import VideoTile
 
 pytestmark = pytest.mark.gui
 
@@ -102,52 +102,6 @@ def test_a_frame_is_painted_in_its_tile(view: RoomView, qtbot: QtBot) -> None:
     assert centre.green() < 60
     assert centre.blue() < 60
     view.show_frame("TR_unknown", _solid(320, 180, 81, 90, 240))  # ignored, no error
-
-
-def _halves(width: int, height: int) -> rtc.VideoFrame:
-    """Left half red, right half blue."""
-    cw, ch = width // 2, height // 2
-    luma = bytes([81]) * (width // 2) + bytes([41]) * (width // 2)
-    u = bytes([90]) * (cw // 2) + bytes([240]) * (cw // 2)
-    v = bytes([240]) * (cw // 2) + bytes([110]) * (cw // 2)
-    return rtc.VideoFrame(width, height, rtc.VideoBufferType.I420,
-                          luma * height + u * ch + v * ch)
-
-
-@pytest.mark.parametrize(("drawn", "converted"), [
-    (720, (1280, 720)), (500, (1280, 720)), (432, (640, 360)), (199, (320, 180)),
-    (90, (160, 90))])
-def test_a_frame_is_converted_no_larger_than_its_tile_needs(
-    drawn: int, converted: tuple[int, int],
-) -> None:
-    """Halved while the half is drawn at most 1.2x its size; every pixel kept is the
-    frame's own (the left half stays red, the right blue)."""
-    frame = fitted(_halves(1280, 720), drawn)
-    assert (frame.width, frame.height) == converted
-    rgb = frame.convert(rtc.VideoBufferType.RGB24).data
-    width = frame.width
-    left, right = rgb[(width // 4) * 3:(width // 4) * 3 + 3], rgb[(3 * width // 4) * 3:][:3]
-    assert (left[0] > 200, left[2] < 60) == (True, True), bytes(left)
-    assert (right[0] < 60, right[2] > 200) == (True, True), bytes(right)
-
-
-def test_a_small_tile_paints_a_large_frame_from_fewer_pixels(
-    view: RoomView, qtbot: QtBot,
-) -> None:
-    view.add_participant("a", "Alice")
-    tile = view.add_video("TR_a", "a")
-    tile.setFixedSize(320, 200)
-    view.show_frame("TR_a", _halves(1280, 720))
-    qtbot.waitUntil(lambda: tile.frames_shown > 0, timeout=2000)
-    assert tile._rgba is not None
-    assert tile._rgba.height < 720
-    assert tile._rgba.height * 1.2 >= tile.picture_height()
-    image = tile.grab().toImage()
-    fit = tile._fit(1280, 720)
-    left = QColor(image.pixel(int(fit.left() + fit.width() / 4), int(fit.center().y())))
-    right = QColor(image.pixel(int(fit.left() + fit.width() * 3 / 4), int(fit.center().y())))
-    assert (left.red() > 200, left.blue() < 60) == (True, True), left.getRgb()
-    assert (right.red() < 60, right.blue() > 200) == (True, True), right.getRgb()
 
 
 @pytest.mark.parametrize(("width", "height"), [(638, 361), (637, 359), (3, 3)])

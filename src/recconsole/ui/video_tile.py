@@ -11,12 +11,6 @@ engine draws as Format_RGB32 as they are: RGBA8888 it converts again on every dr
 from Qt Multimedia (a camera preview) come through :attr:`sink` and are painted with
 QVideoFrame.paint.
 
-A frame much larger than its tile (nine tiles of 640x360 videos are drawn about 200 pixels
-high) is first halved in I420, by taking every other pixel of each plane, as long as it
-stays at least 1/1.2 of the size it is drawn at: converting a quarter of the pixels costs
-a quarter (1.1 ms against 0.26 ms for 640x360, halving included, measured here), and
-converting is most of what painting a video costs.
-
 A frame may come with its capture time (the publisher's wall clock, when it sends
 one); the tile then keeps how old each frame was when painted (:attr:`delays_ms`).
 """
@@ -28,7 +22,6 @@ import sys
 import time
 from collections import deque
 
-import numpy as np
 from livekit import rtc
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import (
@@ -51,33 +44,6 @@ _LABEL_BG = QColor(0, 0, 0, 150)
 _PIXELS, _IMAGE_FORMAT = ((rtc.VideoBufferType.BGRA, QImage.Format.Format_RGB32)
                           if sys.byteorder == "little" else
                           (rtc.VideoBufferType.RGBA, QImage.Format.Format_RGBA8888))
-UPSCALE_AT_MOST = 1.2  # a halved frame is drawn at most this much larger than it is
-
-
-def halved(frame: rtc.VideoFrame) -> rtc.VideoFrame:
-    """An I420 frame (width and height multiples of 4) at half its width and height:
-    every other pixel of every other row of each plane."""
-    w, h = frame.width, frame.height
-    cw, ch = w // 2, h // 2
-    data = np.frombuffer(frame.data, np.uint8)
-    planes = (data[:w * h].reshape(h, w), data[w * h:w * h + cw * ch].reshape(ch, cw),
-              data[w * h + cw * ch:w * h + 2 * cw * ch].reshape(ch, cw))
-    out = bytearray(w * h // 4 + cw * ch // 2)
-    pixels, at = np.frombuffer(out, np.uint8), 0
-    for plane in planes:
-        half = plane[::2, ::2]
-        pixels[at:at + half.size].reshape(half.shape)[:] = half
-        at += half.size
-    return rtc.VideoFrame(w // 2, h // 2, rtc.VideoBufferType.I420, out)
-
-
-def fitted(frame: rtc.VideoFrame, drawn_height: float) -> rtc.VideoFrame:
-    """``frame`` halved as often as it stays at least 1/UPSCALE_AT_MOST of the height it
-    is drawn at (I420 only; other frames as they are)."""
-    while (frame.type == rtc.VideoBufferType.I420 and frame.width % 4 == 0
-           and frame.height % 4 == 0 and frame.height / 2 * UPSCALE_AT_MOST >= drawn_height):
-        frame = halved(frame)
-    return frame
 
 
 class VideoTile(QWidget):
@@ -134,8 +100,7 @@ class VideoTile(QWidget):
         if frame is not None and self._captured_us:
             self.delays_ms.append(time.time() * 1000 - self._captured_us / 1000)
         if frame is not None and frame.width > 0 and frame.height > 0:
-            drawn = self._fit(frame.width, frame.height).height() * self.devicePixelRatioF()
-            self._rgba = fitted(frame, drawn).convert(_PIXELS)
+            self._rgba = frame.convert(_PIXELS)
             self._image = QImage(self._rgba.data, self._rgba.width, self._rgba.height,
                                  self._rgba.width * 4, _IMAGE_FORMAT)
         return self._image if self._rgba is not None else QImage()
