@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -51,11 +52,18 @@ def _from_json(raw: str | bytes) -> StartedRecording:
 
 
 class FileStartedRecordings:
-    """Started recordings in a SQLite file (one short transaction per call, in a thread)."""
+    """Started recordings in a SQLite file (one short transaction per call, in a thread).
+
+    Calls of one process take turns: two at once (two rooms started together) would both
+    set the file up the first time, and SQLite refuses one of two connections that switch
+    the journal mode or upgrade their locks together ("database is locked") at once,
+    without waiting. Other processes are waited for (5 s).
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._ready = False
+        self._turn = threading.Lock()
 
     def _connect(self) -> sqlite3.Connection:
         if not self._ready:
@@ -69,11 +77,12 @@ class FileStartedRecordings:
         return db
 
     def _run(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
-        db = self._connect()
-        try:
-            return db.execute(sql, args).fetchall()
-        finally:
-            db.close()
+        with self._turn:
+            db = self._connect()
+            try:
+                return db.execute(sql, args).fetchall()
+            finally:
+                db.close()
 
     async def add(self, recording: StartedRecording) -> None:
         await asyncio.to_thread(
