@@ -82,8 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Python 3.11's argparse takes an option value of exactly "--" for the end of the options
+# and drops it: a room named "--" (``--room=--``) passes it as a placeholder no command
+# line can hold (a NUL).
+_ROOM_DASHES = "--room=\x00--"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(
+        [_ROOM_DASHES if a == "--room=--" else a for a in
+         (sys.argv[1:] if argv is None else argv)])
+    if getattr(args, "room", None) == _ROOM_DASHES.removeprefix("--room="):
+        args.room = "--"
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -78,6 +78,7 @@ async def _left(stack: StackConfig, path: str) -> list[str]:
 @example(room="reunión 🎉 #1 & 50% \"q\" 'x'")
 @example(room="team/alpha")
 @example(room="-starts with a dash")
+@example(room="--")  # argparse takes a value "--" for the end of the options
 @example(room="../../outside")
 @example(room="line\nbreak\ttab\u202e")
 def test_any_room_name_is_listed_played_and_deleted(
