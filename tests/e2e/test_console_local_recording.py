@@ -35,6 +35,7 @@ from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.sound import PITCH_HZ
 from tests.helpers.waiting import eventually
 from tests.integration.test_local_recording import read_content
 
@@ -116,7 +117,7 @@ def test_without_egress_the_window_records_on_this_computer_and_uploads(
             print(f"\nwindow: duration {content.duration:.2f} s, clock {elapsed:.2f} s,"
                   f" pitch {content.pitch:.1f} Hz")
             assert content.size == (1280, 720)
-            assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+            assert content.pitch == pytest.approx(TONE_HZ, abs=PITCH_HZ)
             assert content.change > 1.0
             # It records from after the click until Stop: at least as long as the window
             # showed it recording, at most as long as since Record was clicked.

@@ -32,7 +32,7 @@ from recconsole_devtools.bot import BotOptions, PublisherBot, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.e2e.conftest import next_emission
 from tests.helpers.rooms import TEST_APP, unique_room
-from tests.helpers.sound import pitch_of
+from tests.helpers.sound import PITCH_HZ, pitch_of
 from tests.helpers.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -132,7 +132,7 @@ def test_the_console_records_a_room_for_real(
             print(f"pitch {content.pitch:.1f} Hz; duration {content.duration:.2f} s;"
                   f" clock {elapsed:.2f} s; file span {span:.2f} s;"
                   f" frame change {content.change:.1f}")
-            assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+            assert content.pitch == pytest.approx(TONE_HZ, abs=PITCH_HZ)
             assert content.change > 1.0, "the recorded video does not move"
             assert content.bright > 20, "the recorded video is black"
             # The file holds all the time the clock showed; the egress then writes what

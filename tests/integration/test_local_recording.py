@@ -54,7 +54,7 @@ from recconsole_devtools.devstack import (
     StackConfig,
 )
 from tests.helpers.rooms import TEST_APP, unique_room
-from tests.helpers.sound import pitch_of
+from tests.helpers.sound import PITCH_HZ, pitch_of
 from tests.helpers.waiting import eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]
@@ -176,7 +176,7 @@ async def test_a_room_is_recorded_on_this_computer_into_the_store_as_egress_woul
     print(f"\nlocal: duration {content.duration:.2f} s, elapsed {elapsed:.2f} s,"
           f" pitch {content.pitch:.1f} Hz, change {content.change:.1f}")
     assert content.size == (SMALL.width, SMALL.height)
-    assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+    assert content.pitch == pytest.approx(TONE_HZ, abs=PITCH_HZ)
     assert content.change > 1.0, "the recorded video does not move"
     # From when start was asked (it began meanwhile) to when stop was asked.
     assert elapsed - 0.5 <= content.duration <= span + 0.5, (elapsed, span)
@@ -209,7 +209,7 @@ async def test_a_recording_killed_mid_way_is_uploaded_playable_at_the_next_start
     assert stored.duration > 2.0
     data = await stack.catalog.store.read_bytes(stack.catalog.recording_key(spooled.name))
     content = read_content(data)  # it plays: every picture and sample decodes
-    assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+    assert content.pitch == pytest.approx(TONE_HZ, abs=PITCH_HZ)
     assert content.change > 1.0
     assert content.duration == pytest.approx(stored.duration, abs=0.2)
     assert not spooled.plan.exists()
@@ -267,7 +267,7 @@ async def test_each_participant_also_gets_a_file_of_their_own_as_egress_would_na
             stack.catalog.recording_key(info.name)))
         print(f"\n{who}: {content.duration:.2f} s of {elapsed:.2f}, pitch {content.pitch:.1f}")
         assert content.size == size  # their camera as it came, not the grid
-        assert content.pitch == pytest.approx(tone, abs=3)  # their own sound only
+        assert content.pitch == pytest.approx(tone, abs=PITCH_HZ)  # their own sound only
         assert content.change > 1.0
         # From their first picture after the start to when stop was asked.
         assert elapsed - 1.0 <= content.duration <= span + 0.5, (elapsed, span)
@@ -382,7 +382,7 @@ async def test_the_sound_stays_whole_when_the_pictures_are_starved(
           f" silence written {recording.silence / 48_000:.2f} s,"
           f" likeness {min(alike):.3f}")
     assert content.audio_duration == pytest.approx(wall, abs=0.5)
-    assert content.pitch == pytest.approx(BOT_TONE_HZ, abs=3)
+    assert content.pitch == pytest.approx(BOT_TONE_HZ, abs=PITCH_HZ)
     # Every sample heard is in the file, in order, with nothing between them.
     assert min(alike) > 0.9, (alike, recording.silence)
     assert len(alike) >= 2 * RECORD_FOR - 2

@@ -25,6 +25,7 @@ from recconsole.storage.factory import store_from_settings
 from recconsole_devtools.bot import BotOptions, start_bots
 from recconsole_devtools.devstack import API_KEY, API_SECRET, StackConfig
 from tests.helpers.rooms import TEST_APP, unique_room
+from tests.helpers.sound import PITCH_HZ
 from tests.helpers.waiting import eventually
 from tests.integration.test_local_recording import read_content
 
@@ -93,7 +94,7 @@ async def _check_stored(
         assert info.extra == {"recordedBy": "console"}
         assert info.duration >= at_least
         content = read_content(await catalog.store.read_bytes(key))
-        assert content.pitch == pytest.approx(TONE_HZ, abs=3)
+        assert content.pitch == pytest.approx(TONE_HZ, abs=PITCH_HZ)
         assert content.change > 1.0
         return content.size
     finally:
