@@ -136,8 +136,9 @@ def test_the_console_records_a_room_for_real(
             assert content.change > 1.0, "the recorded video does not move"
             assert content.bright > 20, "the recorded video is black"
             # The file holds all the time the clock showed; the egress then writes what
-            # its pipeline still held at Stop (measured: 0.7-1.1 s), never much more.
-            assert elapsed - 0.25 <= content.duration <= elapsed + 1.5
+            # its pipeline still held at Stop (measured: 0.7-1.1 s idle, 1.8 s at CI's
+            # load), never much more.
+            assert elapsed - 0.25 <= content.duration <= elapsed + 3.0
 
             url = await other_console.catalog.playback_url(info.name, 600)
             duration = await _played_duration(url)
