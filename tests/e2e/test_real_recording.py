@@ -140,9 +140,12 @@ def test_the_console_records_a_room_for_real(
             # load), never much more.
             assert elapsed - 0.25 <= content.duration <= elapsed + 3.0
 
+            # The player plays the whole file: what the pipeline wrote past the egress's
+            # own end too (its span, which the table shows, stops at Stop: 6.2 s listed
+            # for 7.5 s of media seen at CI's load).
             url = await other_console.catalog.playback_url(info.name, 600)
             duration = await _played_duration(url)
-            assert duration == pytest.approx(span, abs=1.0)
+            assert duration == pytest.approx(content.duration, abs=0.5)
         finally:
             await watcher.disconnect()
             await asyncio.gather(*(bot.stop() for bot in bots))
