@@ -232,6 +232,23 @@ async def test_bad_webhooks_are_refused_and_change_nothing(
     assert await server.recording_status(room_name) is RecordingStatus.STOPPED
 
 
+async def test_a_signed_event_protobuf_cannot_read_is_dead_lettered_not_applied(
+    listener: WebhookListener, server: LiveKitServer
+) -> None:
+    """The route answers by a first look at the fields it needs; the full event is read
+    when applied: one that reads as JSON but not as LiveKit's event is kept aside."""
+    room_name = unique_room("unreadable")
+    await server.ensure_room(room_name)
+    event = json.loads(egress_event("egress_ended", room_name, "EG_odd", S.EGRESS_COMPLETE))
+    event["egressInfo"]["startedAt"] = "not a time"
+    body = json.dumps(event).encode()
+    assert (await post(listener.url, body, sign(body)))[0] == 200
+    await listener.queue.drained()
+    queued = await listener.status(room_name)
+    assert (queued.pending, queued.done, queued.dead) == (0, 0, 1)
+    assert await server.recording_status(room_name) is RecordingStatus.STOPPED
+
+
 async def test_listener_start_sets_stale_recording_rooms_back_to_stopped(
     livekit_server: StackConfig, minio_server: StackConfig, server: LiveKitServer,
     unused_tcp_port: int, tmp_path: Path, app_name: str,
