@@ -22,17 +22,28 @@ _SERVER = r"""
 import asyncio, json, os, sys
 from aiohttp import web
 from livekit import api
+from recconsole.server.verification import Unauthorized, WebhookVerifier, peek_event
 
 port, key, secret = int(sys.argv[1]), sys.argv[2], sys.argv[3]
 receiver = api.WebhookReceiver(api.TokenVerifier(key, secret))
+ours = WebhookVerifier(key, secret)
 
 async def receive(request):
     body = await request.text()
+    authorization = request.headers.get("Authorization", "")
     try:
-        receiver.receive(body, request.headers.get("Authorization", ""))
+        ours.verify(body.encode(), authorization)
+        peeked = peek_event(body.encode())
+    except (Unauthorized, ValueError) as err:
+        peeked = err
+    try:
+        event = receiver.receive(body, authorization)
     except Exception:
-        print(json.dumps({"rejected": True}), flush=True)
+        print(json.dumps({"rejected": True, "ours": str(peeked)}), flush=True)
         return web.Response(status=401)
+    if isinstance(peeked, Exception) or (peeked.event, peeked.room) != (
+            event.event, event.room.name or event.egress_info.room_name):
+        print(json.dumps({"disagreed": str(peeked)}), flush=True)
     print(json.dumps({"body": body}), flush=True)
     return web.Response(text="ok")
 
@@ -51,7 +62,11 @@ asyncio.run(main())
 """
 
 class WebhookRecorder:
-    """Records every verified webhook posted to ``http://127.0.0.1:{port}/livekit/webhook``."""
+    """Records every verified webhook posted to ``http://127.0.0.1:{port}/livekit/webhook``.
+
+    ``disagreed`` counts the webhooks the listener's own verifier and first look did not
+    read as livekit-api did: what a real server sends must pass both alike.
+    """
 
     def __init__(self, port: int, api_key: str, api_secret: str) -> None:
         self.port = port
@@ -60,6 +75,7 @@ class WebhookRecorder:
         self._changed = threading.Condition()
         self._ready = threading.Event()
         self.rejected = 0
+        self.disagreed: list[str] = []
         self._proc: subprocess.Popen[str] | None = None
         self._reader: threading.Thread | None = None
 
@@ -84,6 +100,9 @@ class WebhookRecorder:
                 self._ready.set()
                 continue
             with self._changed:
+                if "disagreed" in message:
+                    self.disagreed.append(message["disagreed"])
+                    continue
                 if message.get("rejected"):
                     self.rejected += 1
                 else:

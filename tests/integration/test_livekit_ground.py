@@ -109,3 +109,4 @@ async def test_livekit_server_sends_signed_webhooks_to_a_listener(
         await room.disconnect()
     assert joined.participant.identity == "guest"
     assert livekit_webhooks.rejected == 0
+    assert livekit_webhooks.disagreed == []  # the listener's verifier reads them alike
